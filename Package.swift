@@ -1,0 +1,75 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "sustain",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sustain-measure", targets: ["sustain-measure"]),
+        .executable(name: "sustain-bench", targets: ["sustain-bench"]),
+        .executable(name: "sustain-fakesys", targets: ["sustain-fakesys"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C at the edge: modulemap + shim.h only.
+        .systemLibrary(
+            name: "CPowercap",
+            pkgConfig: "powercap",
+            providers: [.apt(["libpowercap-dev"])]
+        ),
+        .systemLibrary(name: "CSensors", providers: [.apt(["libsensors-dev"])]),
+        .systemLibrary(name: "CLinux"),
+
+        // Threads, wake events, signals and the child process: Linux system interfaces in Swift types.
+        .target(name: "LinuxSupport", dependencies: ["CLinux"]),
+
+        // Pure core: units, counters, integration, domain policy. Standard library only.
+        .target(name: "SustainCore"),
+
+        // Energy sources behind one protocol, and the sampler.
+        .target(
+            name: "Meter",
+            dependencies: [
+                "SustainCore", "LinuxSupport", "CPowercap", "CSensors",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Report model and formats.
+        .target(name: "Reports", dependencies: ["SustainCore", "Meter"]),
+
+        // Executables compose.
+        .executableTarget(
+            name: "sustain-measure",
+            dependencies: [
+                "SustainCore", "Meter", "Reports", "LinuxSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sustain-bench",
+            dependencies: ["SustainCore", "Meter", "CPowercap"]
+        ),
+        // Test support: builds a fake /sys/class tree in a private mount namespace and drives its counters.
+        .executableTarget(
+            name: "sustain-fakesys",
+            dependencies: [
+                "LinuxSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
+        .testTarget(
+            name: "MeterTests",
+            dependencies: ["Meter", "Reports", "sustain-fakesys", "sustain-measure"]
+        ),
+        .testTarget(
+            name: "SustainMeasureTests",
+            dependencies: ["Reports", "sustain-measure"]
+        ),
+    ]
+)

@@ -1,0 +1,159 @@
+import Glibc
+
+/// How a child process ended.
+public enum ExitStatus: Sendable, Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// The status a shell would report: the exit code, or 128 + N for death by signal N.
+    public var shellCode: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+}
+
+/// Why a command could not be started, with the status a shell would return for it.
+public enum SpawnError: Error, CustomStringConvertible, Sendable {
+    /// No such command: 127.
+    case notFound(command: String)
+    /// Found but not executable (permission, a directory, a bad format): 126.
+    case notExecutable(path: String, reason: String)
+    /// The spawn itself failed.
+    case system(SystemError)
+
+    public var shellCode: Int32 {
+        switch self {
+        case .notFound: 127
+        case .notExecutable, .system: 126
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .notFound(let command): "\(command): command not found"
+        case .notExecutable(let path, let reason): "\(path): cannot execute: \(reason)"
+        case .system(let error): "cannot start the command: \(error)"
+        }
+    }
+}
+
+/// A child process that shares the wrapper's terminal, stdio and environment, whose signals the wrapper forwards,
+/// and that the wrapper always reaps.
+///
+/// Call `ChildProcess.prepareSignals()` first thing in `main`, before any thread starts: it blocks the forwarded
+/// signals and SIGCHLD in every thread so they arrive only through a signalfd.
+public final class ChildProcess: @unchecked Sendable {
+    /// The signals forwarded to the child: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2.
+    public static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+    /// Of those, the ones that mean the job was interrupted.
+    public static let interruptingSignals: Set<Int32> = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
+    public let pid: pid_t
+    private let signals: Int32
+
+    /// Blocks the forwarded signals and SIGCHLD in the calling thread (and every thread it starts later).
+    public static func prepareSignals() {
+        var set = signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    private static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in forwardedSignals + [SIGCHLD] { sigaddset(&set, signal) }
+        return set
+    }
+
+    /// Spawns `executable` (from `resolve(_:)`) with `arguments` (argv, including argv[0]), the wrapper's
+    /// environment and stdio, default signal dispositions and an empty signal mask.
+    public init(executable path: String, arguments: [String]) throws(SpawnError) {
+        precondition(!arguments.isEmpty, "a command is required")
+        do {
+            signals = try Syscalls.signalfd(Self.signalSet())
+        } catch {
+            throw .system(error)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = Self.signalSet()
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var child = pid_t()
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let rc = posix_spawn(&child, path, nil, &attributes, argv, environ)
+        guard rc == 0 else {
+            close(signals)
+            if rc == ENOENT { throw .notFound(command: arguments[0]) }
+            throw .notExecutable(path: path, reason: String(cString: strerror(rc)))
+        }
+        pid = child
+    }
+
+    deinit { close(signals) }
+
+    /// Waits for the child to end. Signals that reach the wrapper are passed to `received` and, unless the kernel
+    /// sent them to the whole foreground process group (which includes the child), forwarded to the child.
+    public func wait(received: (SignalInfo) -> Void = { _ in }) -> ExitStatus {
+        while true {
+            if let status = reap() { return status }
+            guard let info = try? Syscalls.readSignal(signals) else { continue }
+            if info.signal == SIGCHLD { continue }
+            received(info)
+            if !info.isFromKernel { kill(pid, info.signal) }
+        }
+    }
+
+    /// Reaps the child if it has ended.
+    private func reap() -> ExitStatus? {
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, WNOHANG)
+        guard rc == pid else {
+            if rc == -1 && errno == ECHILD { return .exited(127) }  // reaped elsewhere; cannot happen here
+            return nil
+        }
+        // WIFEXITED / WTERMSIG are macros Swift cannot import.
+        let signal = status & 0x7f
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    }
+
+    /// Finds the executable a shell would run for `command`.
+    public static func resolve(_ command: String) throws(SpawnError) -> String {
+        if command.contains("/") {
+            try checkExecutable(command)
+            return command
+        }
+        let searchPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        var denied: SpawnError?
+        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
+            do {
+                try checkExecutable(candidate)
+                return candidate
+            } catch {
+                if case .notExecutable = error, denied == nil { denied = error }
+            }
+        }
+        throw denied ?? .notFound(command: command)
+    }
+
+    private static func checkExecutable(_ path: String) throws(SpawnError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw .notFound(command: path) }
+            throw .notExecutable(path: path, reason: String(cString: strerror(errno)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw .notExecutable(path: path, reason: "Is a directory") }
+        guard access(path, X_OK) == 0 else {
+            throw .notExecutable(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+}

@@ -1,0 +1,15 @@
+import SustainCore
+
+/// A provider of energy, power and temperature channels: RAPL through libpowercap, hwmon through libsensors.
+///
+/// A source discovers its channels once, when it is created, and is then read only by the sampler's thread.
+public protocol EnergySource: AnyObject, Sendable {
+    /// A short name for messages: `powercap`, `hwmon`.
+    var name: String { get }
+    /// The channels found at discovery, readable or not.
+    var channels: [ChannelDescriptor] { get }
+    /// Facts about discovery worth telling the user: why nothing was found, what could not be opened.
+    var diagnostics: [String] { get }
+    /// Reads channel `index` (into `channels`) now.
+    func read(_ index: Int) -> Reading
+}

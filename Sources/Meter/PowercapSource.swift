@@ -1,0 +1,150 @@
+internal import CPowercap
+import Glibc
+import Logging
+import SustainCore
+
+/// RAPL and every other powercap control type, through libpowercap: all zones and subzones at every depth, each
+/// zone's `energy_uj` opened once and read with `pread` (libpowercap's fd API).
+public final class PowercapSource: EnergySource, @unchecked Sendable {
+    public let name = "powercap"
+    public private(set) var channels: [ChannelDescriptor] = []
+    public private(set) var diagnostics: [String] = []
+
+    /// The root libpowercap walks; compiled into libpowercap, listed here only to enumerate control types.
+    public static let root = "/sys/class/powercap"
+
+    /// Plausible maximum power per kind when the zone states none (constraint `max_power_uw`), generous on purpose:
+    /// it only tells a wrap from a reset and bounds the sampling interval.
+    public static let defaultPlausibleMaxPower: [DomainKind: Watts] = [
+        .package: Watts(1000), .core: Watts(1000), .uncore: Watts(500), .dram: Watts(500), .psys: Watts(2000),
+    ]
+
+    private var zones: [powercap_zone] = []
+
+    public init(logger: Logger) {
+        let types = Self.controlTypes()
+        if types.isEmpty {
+            diagnostics.append(
+                "no powercap control types under \(Self.root) (no RAPL driver loaded, a VM, or a container "
+                    + "without /sys/class/powercap)")
+        }
+        for type in types {
+            walk(controlType: type, parent: [], logger: logger)
+        }
+    }
+
+    deinit {
+        for zone in zones where zone.energy_uj >= 0 { close(zone.energy_uj) }
+    }
+
+    public func read(_ index: Int) -> Reading {
+        var value: UInt64 = 0
+        let rc = withUnsafePointer(to: &zones[index]) { powercap_zone_get_energy_uj($0, &value) }
+        if rc < 0 { return .failed(Self.failure(-rc)) }
+        return .counter(MicrojouleCounter(value))
+    }
+
+    /// The control types present: entries of the powercap class without a `:` (`intel-rapl`, `intel-rapl-mmio`).
+    static func controlTypes() -> [String] {
+        guard let directory = opendir(root) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard !name.hasPrefix("."), !name.contains(":") else { continue }
+            if powercap_sysfs_control_type_exists(name) == 0 { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Visits the zones below `parent` (kernel ids are contiguous from 0; a short gap is tolerated).
+    private func walk(controlType: String, parent: [UInt32], logger: Logger) {
+        var misses = 0
+        var index: UInt32 = 0
+        while misses < 4 {
+            let path = parent + [index]
+            index += 1
+            guard powercap_sysfs_zone_exists(controlType, path, UInt32(path.count)) == 0 else {
+                misses += 1
+                continue
+            }
+            misses = 0
+            addZone(controlType: controlType, path: path, logger: logger)
+            walk(controlType: controlType, parent: path, logger: logger)
+        }
+    }
+
+    private func addZone(controlType: String, path: [UInt32], logger: Logger) {
+        let depth = UInt32(path.count)
+        let id = ([controlType] + path.map { String($0, radix: 16) }).joined(separator: ":")
+        let directory = Self.root + "/" + controlType + (1...path.count).map { n in
+            "/" + ([controlType] + path.prefix(n).map { String($0, radix: 16) }).joined(separator: ":")
+        }.joined()
+
+        var nameBuffer = [CChar](repeating: 0, count: 256)
+        let nameLength = powercap_sysfs_zone_get_name(controlType, path, depth, &nameBuffer, nameBuffer.count)
+        let zoneName =
+            nameLength > 0
+            ? String(decoding: nameBuffer.prefix(Int(nameLength)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .trimmingTrailingNewlines()
+            : id
+        let kind = DomainKind.powercapZone(named: zoneName)
+
+        var maxRange: UInt64 = 0
+        let rangeRC = powercap_sysfs_zone_get_max_energy_range_uj(controlType, path, depth, &maxRange)
+        var maxPower: UInt64 = 0
+        for constraint in 0..<UInt32(4) {
+            var value: UInt64 = 0
+            if powercap_sysfs_constraint_get_max_power_uw(controlType, path, depth, constraint, &value) == 0 {
+                maxPower = max(maxPower, value)
+            }
+        }
+        let plausible =
+            maxPower > 0 ? Watts(microwatts: maxPower) : Self.defaultPlausibleMaxPower[kind] ?? Watts(1000)
+        let range = CounterRange(maxMicrojoules: rangeRC == 0 && maxRange > 0 ? maxRange : nil,
+                                 plausibleMaxPower: plausible)
+
+        var zone = powercap_zone(
+            max_energy_range_uj: -1, energy_uj: -1, max_power_range_uw: -1, power_uw: -1, enabled: -1, name: -1)
+        let fd = powercap_zone_file_open(&zone, POWERCAP_ZONE_FILE_ENERGY_UJ, controlType, path, depth, O_RDONLY)
+        var unreadable: String?
+        if fd < 0 {
+            let code = fd == -1 ? errno : -fd
+            unreadable = Self.failure(code).description
+            zone.energy_uj = -1
+            logger.debug("cannot open energy_uj", metadata: ["zone": "\(id)", "errno": "\(code)"])
+        } else {
+            var value: UInt64 = 0
+            let rc = powercap_zone_get_energy_uj(&zone, &value)
+            if rc < 0 { unreadable = Self.failure(-rc).description }
+        }
+        if rangeRC != 0 && unreadable == nil {
+            diagnostics.append("\(id): max_energy_range_uj unreadable; wraps cannot be told from resets")
+        }
+        zones.append(zone)
+        channels.append(
+            ChannelDescriptor(
+                id: ChannelID(id), source: .powercap, name: zoneName, kind: kind, quantity: .energyCounter(range),
+                group: controlType, path: directory + "/energy_uj", unreadable: unreadable))
+    }
+
+    static func failure(_ code: Int32) -> ReadFailure {
+        switch code {
+        case EACCES, EPERM:
+            ReadFailure(errno: code, description: "permission denied (root only since Linux 5.10)")
+        case ENODATA: ReadFailure(errno: code, description: "empty or non-numeric value")
+        case ENOENT, ENODEV, ENOSYS: ReadFailure(errno: code, description: "file vanished")
+        default: ReadFailure(errno: code, description: String(cString: strerror(code)))
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var result = Substring(self)
+        while let last = result.last, last == "\n" || last == " " || last == "\0" { result = result.dropLast() }
+        return String(result)
+    }
+}

@@ -1,0 +1,80 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// Why a report could not be written or read: what, where, and what to do.
+public struct ReportError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Report {
+    /// The report as pretty, key-sorted JSON with ISO 8601 UTC dates.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        var data = try encoder.encode(self)
+        data.append(UInt8(ascii: "\n"))
+        return data
+    }
+
+    /// Reads a report written by `write(to:)`.
+    public static func decode(_ data: Data) throws -> Report {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        }
+        return try decoder.decode(Report.self, from: data)
+    }
+
+    /// Writes the report to `path` atomically: a temporary file in the same directory, fsync, rename. Creates the
+    /// directory (mode 0700) when missing.
+    public func write(to path: String) throws {
+        let data = try jsonData()
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !directory.isEmpty { try Self.makeDirectories(directory) }
+        let temporary = "\(path).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ReportError("Cannot write report \(path): \(Self.reason()). Choose another --report path.") }
+        var failure: String?
+        data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = Self.reason()
+                    return
+                }
+                offset += written
+            }
+        }
+        if failure == nil && fsync(fd) != 0 { failure = Self.reason() }
+        close(fd)
+        if failure == nil && rename(temporary, path) != 0 { failure = Self.reason() }
+        if let failure {
+            unlink(temporary)
+            throw ReportError("Cannot write report \(path): \(failure). Choose another --report path.")
+        }
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw ReportError("Cannot create directory \(current): \(reason()). Choose another --report path.")
+            }
+        }
+    }
+
+    static func reason() -> String { String(cString: strerror(errno)) }
+}

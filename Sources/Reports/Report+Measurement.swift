@@ -1,0 +1,132 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Meter
+import SustainCore
+
+/// The facts about a job that the wrapper knows and the sampler does not.
+public struct JobFacts: Sendable {
+    public var id: String
+    public var command: [String]
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var signalsReceived: [String]
+    public var interrupted: Bool
+    public var startedAt: Date
+    public var endedAt: Date
+    public var host: Report.Host
+
+    public init(
+        id: String, command: [String], exitCode: Int32?, signal: Int32?, signalsReceived: [String],
+        interrupted: Bool, startedAt: Date, endedAt: Date, host: Report.Host
+    ) {
+        self.id = id
+        self.command = command
+        self.exitCode = exitCode
+        self.signal = signal
+        self.signalsReceived = signalsReceived
+        self.interrupted = interrupted
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.host = host
+    }
+}
+
+/// One source as the report describes it.
+public struct SourceSummary: Sendable {
+    public var name: String
+    public var channels: [ChannelDescriptor]
+    public var diagnostics: [String]
+    public init(name: String, channels: [ChannelDescriptor], diagnostics: [String]) {
+        self.name = name
+        self.channels = channels
+        self.diagnostics = diagnostics
+    }
+}
+
+extension Report {
+    public static let toolVersion = "0.1.0"
+
+    /// A report from what the sampler measured and what the wrapper knows.
+    public init(job: JobFacts, measurement: MeasurementResult, sources: [SourceSummary]) {
+        var warnings: [String] = []
+        let unreadable = measurement.channels.filter { $0.descriptor.isEnergy && $0.descriptor.unreadable != nil }
+        if !unreadable.isEmpty {
+            warnings.append(Self.unreadableWarning(unreadable.map(\.descriptor)))
+        }
+        warnings += measurement.warnings
+        let total = measurement.countedEnergy
+        if total == nil {
+            warnings.append(Self.nothingMeasuredWarning(measurement: measurement, sources: sources))
+        }
+
+        let domains = measurement.channels.filter(\.descriptor.isEnergy).map { channel in
+            Domain(
+                source: channel.descriptor.source.rawValue, id: channel.descriptor.id.rawValue,
+                name: channel.descriptor.name, kind: channel.descriptor.kind.rawValue,
+                joules: channel.energy?.value, counted: channel.decision?.counted ?? false,
+                note: channel.decision?.note ?? "not decided", method: channel.method.rawValue,
+                readable: channel.descriptor.unreadable == nil, path: channel.descriptor.path,
+                samples: channel.readings, errors: channel.errors, wraps: channel.wraps, resets: channel.resets)
+        }
+        let temperatures = measurement.channels.compactMap { channel -> Temperature? in
+            guard let statistics = channel.temperature else { return nil }
+            return Temperature(
+                id: channel.descriptor.id.rawValue, chip: channel.descriptor.group, label: channel.descriptor.name,
+                minCelsius: statistics.minimum?.value, maxCelsius: statistics.maximum?.value,
+                meanCelsius: statistics.mean?.value)
+        }
+        self.init(
+            schema: Self.schemaVersion, id: job.id, command: job.command, exitCode: job.exitCode, signal: job.signal,
+            interrupted: job.interrupted, signalsReceived: job.signalsReceived, startedAt: job.startedAt,
+            endedAt: job.endedAt, durationSeconds: measurement.duration.seconds, host: job.host,
+            energy: Energy(joules: total?.value, method: total == nil ? "none" : "measured", domains: domains),
+            power: Power(
+                meanWatts: measurement.meanPower?.value,
+                peakWatts: total == nil ? nil : (measurement.peakPower ?? measurement.meanPower)?.value),
+            sampling: Sampling(
+                intervalSeconds: measurement.interval.seconds,
+                intervalLimitSeconds: measurement.intervalLimit?.seconds, samples: measurement.samples,
+                wraps: measurement.wraps, resets: measurement.resets, errors: measurement.errors),
+            temperatures: temperatures,
+            sources: sources.map { source in
+                Source(
+                    name: source.name, channels: source.channels.count,
+                    readable: source.channels.filter { $0.unreadable == nil }.count,
+                    diagnostics: source.diagnostics)
+            },
+            warnings: warnings, tool: Tool(name: "sustain-measure", version: Self.toolVersion))
+    }
+
+    /// The one message about unreadable counters, with the fix.
+    public static func unreadableWarning(_ channels: [ChannelDescriptor]) -> String {
+        let list = channels.map { "\($0.id) (\($0.unreadable ?? "unreadable"))" }.joined(separator: ", ")
+        let permission = channels.contains { $0.unreadable?.contains("permission") == true }
+        let fix =
+            permission
+            ? " Since Linux 5.10 RAPL energy_uj is readable by root only: run as root, or start the "
+                + "sustain-measured service (see README); do not chmod sysfs."
+            : ""
+        return "Not measured, unreadable: \(list).\(fix)"
+    }
+
+    static func nothingMeasuredWarning(measurement: MeasurementResult, sources: [SourceSummary]) -> String {
+        let energyChannels = measurement.channels.filter(\.descriptor.isEnergy)
+        if energyChannels.isEmpty {
+            let reasons = sources.flatMap(\.diagnostics)
+            return "Nothing was measured: this machine offers no readable energy counter or power sensor"
+                + (reasons.isEmpty ? "." : " (" + reasons.joined(separator: "; ") + ").")
+        }
+        return "Nothing was measured: no counted domain gave two good readings; energy.joules is null, not 0."
+    }
+
+    /// A new report id: UTC time and 6 random hex digits, sortable by time.
+    public static func newID(at date: Date = Date()) -> String {
+        let style = Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day().time(includingFractionalSeconds: false)
+            .dateSeparator(.omitted).timeSeparator(.omitted)
+        let random = String(UInt32.random(in: 0..<0x100_0000), radix: 16)
+        return date.formatted(style) + "Z-" + String(repeating: "0", count: 6 - random.count) + random
+    }
+}

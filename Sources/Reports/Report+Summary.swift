@@ -1,0 +1,77 @@
+/// Numbers as people read them: fixed decimals, units that fit the size.
+public enum Quantity {
+    /// `value` with `digits` decimals, without Foundation's locale machinery.
+    public static func fixed(_ value: Double, _ digits: Int) -> String {
+        guard value.isFinite else { return "\(value)" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let negative = value < 0
+        let scaled = (abs(value) * scale).rounded()
+        let whole = (scaled / scale).rounded(.down)
+        var text = String(Int64(whole))
+        if digits > 0 {
+            let fraction = String(Int64(scaled - whole * scale))
+            text += "." + String(repeating: "0", count: max(0, digits - fraction.count)) + fraction
+        }
+        return negative && scaled > 0 ? "-" + text : text
+    }
+
+    /// Joules with a prefix that fits: `812.4 J`, `12.35 kJ`, `3.210 MJ`.
+    public static func energy(_ joules: Double) -> String {
+        switch abs(joules) {
+        case ..<1: fixed(joules, 3) + " J"
+        case ..<10_000: fixed(joules, 1) + " J"
+        case ..<10_000_000: fixed(joules / 1000, 2) + " kJ"
+        default: fixed(joules / 1_000_000, 3) + " MJ"
+        }
+    }
+
+    public static func power(_ watts: Double) -> String { fixed(watts, watts < 10 ? 2 : 1) + " W" }
+
+    public static func duration(_ seconds: Double) -> String {
+        if seconds < 60 { return fixed(seconds, seconds < 10 ? 3 : 1) + " s" }
+        let total = Int(seconds.rounded())
+        let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60)
+        return h > 0 ? "\(h) h \(m) min \(s) s" : "\(m) min \(s) s"
+    }
+}
+
+extension Report {
+    /// The short human summary printed on stderr at the end of a job.
+    public func summary(reportPath: String?) -> String {
+        var lines: [String] = []
+        let commandText = command.joined(separator: " ")
+        let outcome: String
+        if let signal {
+            outcome = "was killed by signal \(signal) (exit \(128 + signal))"
+        } else {
+            outcome = "exited \(exitCode.map(String.init) ?? "?")"
+        }
+        lines.append(
+            "sustain: `\(commandText)` \(outcome) after \(Quantity.duration(durationSeconds))"
+                + (interrupted ? " (interrupted: \(signalsReceived.joined(separator: ", ")))" : ""))
+        if let joules = energy.joules {
+            let counted = energy.domains.filter(\.counted).map { domain in
+                "\(domain.name) \(domain.joules.map(Quantity.energy) ?? "not measured")"
+            }
+            lines.append(
+                "  energy  \(Quantity.energy(joules)) measured (\(Quantity.fixed(joules / 3_600_000, 6)) kWh) = "
+                    + counted.joined(separator: " + "))
+            var powerLine = "  power   mean \(power.meanWatts.map(Quantity.power) ?? "n/a")"
+            if let peak = power.peakWatts { powerLine += ", peak \(Quantity.power(peak))" }
+            lines.append(powerLine)
+            let shown = energy.domains.filter { !$0.counted && $0.joules != nil }
+            if !shown.isEmpty {
+                lines.append(
+                    "  beside  "
+                        + shown.map { "\($0.name) \(Quantity.energy($0.joules ?? 0))" }.joined(separator: ", ")
+                        + " (not added: see notes in the report)")
+            }
+        } else {
+            lines.append("  energy  not measured (energy.method \"none\")")
+        }
+        for warning in warnings { lines.append("  warning: \(warning)") }
+        if let reportPath { lines.append("  report  \(reportPath)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,39 @@
+import LinuxSupport
+import Meter
+import Reports
+
+/// The one-line live status on a terminal's stderr (elapsed, power, energy so far), refreshed once a second.
+/// Never shown when stderr is not a terminal.
+final class LiveStatus: Sendable {
+    private let stopEvent: WakeEvent
+    private let thread: NativeThread
+
+    static func startIfTerminal(enabled: Bool, sampler: Sampler) -> LiveStatus? {
+        guard enabled, Terminal.isInteractive else { return nil }
+        return try? LiveStatus(sampler: sampler)
+    }
+
+    private init(sampler: Sampler) throws {
+        let stopEvent = try WakeEvent()
+        let timer = try PeriodicTimer(interval: .seconds(1), stop: stopEvent)
+        self.stopEvent = stopEvent
+        thread = try NativeThread(name: "sustain-status") {
+            while case .tick = timer.next() {
+                Terminal.write("\r\u{1B}[K" + Self.line(sampler.snapshot))
+            }
+            Terminal.write("\r\u{1B}[K")
+        }
+    }
+
+    func stop() {
+        stopEvent.signal()
+        thread.join()
+    }
+
+    static func line(_ snapshot: LiveSnapshot) -> String {
+        var parts = ["sustain", Quantity.duration(snapshot.elapsed.seconds)]
+        parts.append(snapshot.power.map { Quantity.power($0.value) } ?? "-- W")
+        parts.append(snapshot.energy.map { Quantity.energy($0.value) } ?? "not measured")
+        return parts.joined(separator: "  ")
+    }
+}

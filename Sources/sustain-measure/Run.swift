@@ -1,0 +1,120 @@
+import ArgumentParser
+import FoundationEssentials
+import Glibc
+import LinuxSupport
+import Logging
+import Meter
+import Reports
+import SustainCore
+
+extension SustainMeasure {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run a command and measure its energy (the default: sustain-measure [options] -- CMD)."
+        )
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Sampling interval in seconds (default: 0.1, shorter when a counter could wrap sooner).",
+                valueName: "seconds"))
+        var interval: Double?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Write the JSON report here (default: $XDG_STATE_HOME/sustain/reports/<id>.json).",
+                valueName: "path"))
+        var report: String?
+
+        @Flag(name: .shortAndLong, help: "Print nothing of our own on stderr; the report is still written.")
+        var quiet = false
+
+        @Flag(name: .long, help: "Log discovery details on stderr.")
+        var verbose = false
+
+        @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
+        var command: [String] = []
+
+        func validate() throws {
+            if command.isEmpty {
+                throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
+            }
+            if let interval {
+                guard interval.isFinite, interval > 0 else {
+                    throw ValidationError("--interval must be a positive number of seconds, got \(interval).")
+                }
+                guard interval >= SamplingInterval.minimum.seconds else {
+                    throw ValidationError(
+                        "--interval \(interval) is below the shortest supported interval, "
+                            + "\(SamplingInterval.minimum.seconds) s (RAPL counters update about every 1 ms).")
+                }
+            }
+        }
+
+        func run() throws {
+            ChildProcess.prepareSignals()  // before any thread starts
+            let logger = Terminal.bootstrapLogging(verbose: verbose)
+            let executable: String
+            do {
+                executable = try ChildProcess.resolve(command[0])
+            } catch {
+                Terminal.error("sustain-measure: \(error)")
+                throw ExitCode(error.shellCode)
+            }
+
+            let sources: [any EnergySource] = [PowercapSource(logger: logger), SensorsSource(logger: logger)]
+            let sampler = try Sampler(
+                sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
+            let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }
+            if !quiet {
+                if !unreadable.isEmpty { Terminal.warning(Report.unreadableWarning(unreadable)) }
+                if sampler.intervalCapped {
+                    Terminal.warning(
+                        "--interval shortened to \(sampler.interval.seconds) s so that no counter can wrap unseen.")
+                }
+            }
+
+            let id = Report.newID()
+            let startedAt = Date()
+            try sampler.start()
+            let child: ChildProcess
+            do {
+                child = try ChildProcess(executable: executable, arguments: command)
+            } catch {
+                _ = sampler.stop()
+                Terminal.error("sustain-measure: \(error)")
+                throw ExitCode(error.shellCode)
+            }
+            let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler)
+            var received: [Int32] = []
+            let exit = child.wait { received.append($0.signal) }
+            let measurement = sampler.stop()
+            let endedAt = Date()
+            status?.stop()
+
+            let job = JobFacts(
+                id: id, command: command,
+                exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
+                signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
+                signalsReceived: received.map(SignalName.of),
+                interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) },
+                startedAt: startedAt, endedAt: endedAt, host: HostFacts.current())
+            let summaries = sources.map {
+                SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
+            }
+            let result = Report(job: job, measurement: measurement, sources: summaries)
+            let path = report ?? ReportLocation.defaultPath(id: id)
+            var written: String? = path
+            do {
+                try result.write(to: path)
+            } catch {
+                Terminal.error("sustain-measure: \(error)")
+                written = nil
+            }
+            if !quiet { Terminal.write(result.summary(reportPath: written)) }
+            throw ExitCode(exit.shellCode)
+        }
+    }
+}

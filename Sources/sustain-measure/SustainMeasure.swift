@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct SustainMeasure: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sustain-measure",
+        abstract: "Measure the energy a command uses, from RAPL counters and hardware sensors.",
+        discussion: """
+            Runs CMD with its own stdin, stdout, stderr and environment, samples every readable energy counter \
+            and power sensor from just before it starts until just after it ends, and writes a JSON report. \
+            Returns the command's exit code (128+N when it was killed by signal N).
+            """,
+        version: "0.1.0",
+        subcommands: [Run.self, Sources.self],
+        defaultSubcommand: Run.self
+    )
+}
