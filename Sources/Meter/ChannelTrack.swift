@@ -21,34 +21,49 @@ struct ChannelTrack: Sendable {
         }
     }
 
-    /// Feeds one reading; returns the energy it added.
-    mutating func record(_ reading: Reading, at instant: ContinuousClock.Instant) -> Joules {
+    /// What one reading added: energy over the time since the channel's previous good reading. `clean` is false
+    /// for a baseline, a failed read, a reset or an ambiguous interval.
+    struct Step {
+        var energy: Joules = .zero
+        var elapsed: Duration?
+        var clean = false
+    }
+
+    /// Feeds one reading.
+    mutating func record(_ reading: Reading, at instant: ContinuousClock.Instant) -> Step {
         switch (reading, state) {
         case (.counter(let value), .counter(var accumulator)):
             readings += 1
+            let elapsed = accumulator.lastInstant.map { $0.duration(to: instant) }
             let step = accumulator.record(value, at: instant)
             state = .counter(accumulator)
-            return step.energy
+            let clean: Bool
+            switch step {
+            case .advanced, .wrapped: clean = true
+            case .baseline, .reset, .ambiguous: clean = false
+            }
+            return Step(energy: step.energy, elapsed: elapsed, clean: clean)
         case (.power(let watts), .power(var integrator)):
-            guard watts.value >= 0 else {
+            guard watts.value >= 0, watts.value.isFinite else {
                 fail(ReadFailure(errno: 0, description: "negative power \(watts.value) W"))
-                return .zero
+                return Step()
             }
             readings += 1
+            let elapsed = integrator.lastInstant.map { $0.duration(to: instant) }
             let energy = integrator.record(watts, at: instant)
             state = .power(integrator)
-            return energy
+            return Step(energy: energy, elapsed: elapsed, clean: elapsed != nil)
         case (.temperature(let celsius), .temperature(var statistics)):
             readings += 1
             statistics.record(celsius)
             state = .temperature(statistics)
-            return .zero
+            return Step()
         case (.failed(let failure), _):
             fail(failure)
-            return .zero
+            return Step()
         default:
             fail(ReadFailure(errno: 0, description: "reading of the wrong kind"))
-            return .zero
+            return Step()
         }
     }
 

@@ -37,11 +37,44 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
         for zone in zones where zone.energy_uj >= 0 { close(zone.energy_uj) }
     }
 
+    /// Reads `energy_uj` with one `pread` on the fd libpowercap opened. The text is parsed strictly here rather
+    /// than by `powercap_zone_get_energy_uj`, whose `strtoull` turns non-numeric text into 0 (a false reset) and
+    /// reads a leading `0` as octal.
     public func read(_ index: Int) -> Reading {
+        let fd = zones[index].energy_uj
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            let count = pread(fd, buffer.baseAddress, 32, 0)
+            if count < 0 { return .failed(Self.failure(errno)) }
+            guard let value = Self.parseCounter(UnsafeBufferPointer(rebasing: buffer[..<count])) else {
+                return .failed(Self.failure(count == 0 ? ENODATA : EILSEQ))
+            }
+            return .counter(MicrojouleCounter(value))
+        }
+    }
+
+    /// A decimal counter as sysfs writes it: optional leading blanks, digits, optional trailing whitespace.
+    /// Nil for empty, non-numeric or overflowing text.
+    static func parseCounter(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        var index = 0
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
         var value: UInt64 = 0
-        let rc = withUnsafePointer(to: &zones[index]) { powercap_zone_get_energy_uj($0, &value) }
-        if rc < 0 { return .failed(Self.failure(-rc)) }
-        return .counter(MicrojouleCounter(value))
+        var digits = 0
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(UInt64(bytes[index] - UInt8(ascii: "0")))
+            if overflow1 || overflow2 { return nil }
+            value = sum
+            digits += 1
+            index += 1
+        }
+        guard digits > 0 else { return nil }
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\t"), 0: index += 1
+            default: return nil
+            }
+        }
+        return value
     }
 
     /// The control types present: entries of the powercap class without a `:` (`intel-rapl`, `intel-rapl-mmio`).
@@ -118,7 +151,7 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
         } else {
             var value: UInt64 = 0
             let rc = powercap_zone_get_energy_uj(&zone, &value)
-            if rc < 0 { unreadable = Self.failure(-rc).description }
+            if rc < 0 { unreadable = Self.failure(rc == -1 ? errno : -rc).description }
         }
         if rangeRC != 0 && unreadable == nil {
             diagnostics.append("\(id): max_energy_range_uj unreadable; wraps cannot be told from resets")
@@ -134,7 +167,8 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
         switch code {
         case EACCES, EPERM:
             ReadFailure(errno: code, description: "permission denied (root only since Linux 5.10)")
-        case ENODATA: ReadFailure(errno: code, description: "empty or non-numeric value")
+        case ENODATA: ReadFailure(errno: code, description: "empty value")
+        case EILSEQ: ReadFailure(errno: code, description: "non-numeric value")
         case ENOENT, ENODEV, ENOSYS: ReadFailure(errno: code, description: "file vanished")
         default: ReadFailure(errno: code, description: String(cString: strerror(code)))
         }

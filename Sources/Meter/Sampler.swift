@@ -119,22 +119,25 @@ public final class Sampler: @unchecked Sendable {
         let readTemperatures = lastTemperature.map { $0.duration(to: instant) >= Self.temperatureInterval } ?? true
         if readTemperatures { lastTemperature = instant }
         var energy = Joules.zero
+        var power = 0.0
+        var judged = samples > 0  // peak power is judged over ticks where every counted channel read cleanly
         for index in slots.indices {
             let slot = slots[index]
             if slot.isTemperature && !readTemperatures { continue }
             let reading = slot.source.read(slot.index)
-            let added = tracks[index].record(reading, at: ContinuousClock.now)
-            if slot.counted {
-                energy += added
-                if case .failed = reading {} else { anyCountedReading = true }
+            let step = tracks[index].record(reading, at: ContinuousClock.now)
+            guard slot.counted else { continue }
+            energy += step.energy
+            if case .failed = reading {} else { anyCountedReading = true }
+            if step.clean, let elapsed = step.elapsed, elapsed * 2 >= interval, let watts = step.energy / elapsed {
+                power += watts.value
+            } else {
+                judged = false
             }
         }
         samples += 1
-        if let previous = lastTick {
-            let elapsed = previous.duration(to: instant)
-            if elapsed * 2 >= interval, let power = energy / elapsed, peakPower.map({ power > $0 }) ?? true {
-                peakPower = power
-            }
+        if judged, slots.contains(where: \.counted), peakPower.map({ power > $0.value }) ?? true {
+            peakPower = Watts(power)
         }
         lastTick = instant
         countedSoFar += energy

@@ -52,7 +52,7 @@ extension Report {
                 + (interrupted ? " (interrupted: \(signalsReceived.joined(separator: ", ")))" : ""))
         if let joules = energy.joules {
             let counted = energy.domains.filter(\.counted).map { domain in
-                "\(domain.name) \(domain.joules.map(Quantity.energy) ?? "not measured")"
+                "\(displayName(domain)) \(domain.joules.map(Quantity.energy) ?? "not measured")"
             }
             lines.append(
                 "  energy  \(Quantity.energy(joules)) measured (\(Quantity.fixed(joules / 3_600_000, 6)) kWh) = "
@@ -64,7 +64,8 @@ extension Report {
             if !shown.isEmpty {
                 lines.append(
                     "  beside  "
-                        + shown.map { "\($0.name) \(Quantity.energy($0.joules ?? 0))" }.joined(separator: ", ")
+                        + shown.map { "\(displayName($0)) \(Quantity.energy($0.joules ?? 0))" }
+                        .joined(separator: ", ")
                         + " (not added: see notes in the report)")
             }
         } else {
@@ -73,5 +74,16 @@ extension Report {
         for warning in warnings { lines.append("  warning: \(warning)") }
         if let reportPath { lines.append("  report  \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A domain's name for people: the zone name when it is unique in the report, else with its id; for hwmon,
+    /// the chip and the label.
+    func displayName(_ domain: Domain) -> String {
+        if domain.source == "hwmon" {
+            let chip = domain.id.split(separator: "/").first.map(String.init) ?? domain.id
+            return "\(chip) \(domain.name)"
+        }
+        let sameName = energy.domains.filter { $0.name == domain.name }.count
+        return sameName > 1 ? "\(domain.name) [\(domain.id)]" : domain.name
     }
 }

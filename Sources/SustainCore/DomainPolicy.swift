@@ -15,7 +15,8 @@ public struct DomainDecision: Sendable, Hashable {
 /// - A zone of another control type (`intel-rapl-mmio`) that repeats an `intel-rapl` zone's name mirrors it.
 /// - Zones `package-N-die-M` of one package whose counters read the same value are one counter (AMD multi-die).
 /// - A hwmon whole-system meter (`platform`) is shown beside RAPL; it is counted only when no RAPL domain is.
-/// - A GPU board (`gpu`) is separate hardware and is counted; a chip's power channel is not counted when the same
+/// - A GPU board (`gpu`) is separate hardware and is counted, unless psys is counted (psys is the power the
+///   platform draws from its supply, GPU included); a chip's power channel is not counted when the same
 ///   chip has a readable energy counter.
 /// - Unreadable channels are never counted; channels of unknown coverage are shown, not counted.
 public enum DomainPolicy {
@@ -63,7 +64,8 @@ public enum DomainPolicy {
         }
 
         let raplCounted = raplCandidates.contains { decisions[$0.id]?.counted == true }
-        decideHwmon(readable.filter { $0.source == .hwmon }, raplCounted: raplCounted, into: &decisions)
+        let psys = raplCandidates.first { $0.kind == .psys }
+        decideHwmon(readable.filter { $0.source == .hwmon }, raplCounted: raplCounted, psys: psys, into: &decisions)
         return decisions
     }
 
@@ -113,7 +115,8 @@ public enum DomainPolicy {
     }
 
     private static func decideHwmon(
-        _ channels: [ChannelDescriptor], raplCounted: Bool, into decisions: inout [ChannelID: DomainDecision]
+        _ channels: [ChannelDescriptor], raplCounted: Bool, psys: ChannelDescriptor?,
+        into decisions: inout [ChannelID: DomainDecision]
     ) {
         let chipsWithCounter = Set(
             channels.filter {
@@ -138,8 +141,16 @@ public enum DomainPolicy {
                     : DomainDecision(
                         counted: true, note: "whole-system meter (\(channel.group)); no RAPL domain is counted")
             case .gpu:
-                decisions[channel.id] = DomainDecision(
-                    counted: true, note: "GPU board (\(channel.group)), separate from the CPU domains")
+                decisions[channel.id] =
+                    if let psys {
+                        DomainDecision(
+                            counted: false,
+                            note: "GPU board (\(channel.group)); psys (\(psys.id)) covers the platform power "
+                                + "delivered to it, so it is shown, not added")
+                    } else {
+                        DomainDecision(
+                            counted: true, note: "GPU board (\(channel.group)), separate from the CPU domains")
+                    }
             default:
                 decisions[channel.id] = DomainDecision(
                     counted: false, note: "unknown coverage (\(channel.group)); reported, not counted")

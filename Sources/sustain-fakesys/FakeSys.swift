@@ -1,0 +1,95 @@
+import ArgumentParser
+import FoundationEssentials
+import Glibc
+import LinuxSupport
+
+/// Test fixture: inside a private mount namespace, builds a fake `/sys/class` tree for a scenario, drives its
+/// counters at known power, runs a command against it and writes the injected ground truth.
+///
+///     unshare -m --propagation private sustain-fakesys --scenario two-socket --truth t.json -- CMD...
+@main
+struct FakeSys: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sustain-fakesys",
+        abstract: "Run a command against a simulated /sys/class tree (tests only; needs a private mount namespace)."
+    )
+
+    @Option(help: "Scenario: \(Scenario.all.joined(separator: ", ")).")
+    var scenario: String
+
+    @Option(help: "Write the injected ground truth (JSON) here.")
+    var truth: String?
+
+    @Argument(parsing: .postTerminator)
+    var command: [String] = []
+
+    struct Truth: Codable {
+        struct Channel: Codable {
+            var id: String
+            var name: String
+            var watts: Double
+        }
+        var scenario: String
+        var zones: [Channel]
+        var chips: [Channel]
+        var updates: Int
+        var maxGapSeconds: Double
+        var exitCode: Int32
+    }
+
+    func run() throws {
+        ChildProcess.prepareSignals()
+        guard let scenario = Scenario.named(scenario) else {
+            throw ValidationError("Unknown scenario \(self.scenario); known: \(Scenario.all.joined(separator: ", ")).")
+        }
+        guard Self.inPrivateMountNamespace() else {
+            throw ValidationError(
+                "Refusing to mount over /sys/class outside a private mount namespace. "
+                    + "Run: unshare -m --propagation private sustain-fakesys ...")
+        }
+        try FakeTree.mountTmpfs()
+        let tree = try FakeTree(scenario)
+        let simulator = try Simulator(scenario: scenario, tree: tree)
+        try simulator.run()
+        var exitCode: Int32 = 0
+        if !command.isEmpty {
+            let child = try ChildProcess(executable: ChildProcess.resolve(command[0]), arguments: command)
+            exitCode = child.wait().shellCode
+        }
+        let statistics = simulator.stop()
+        if let truth {
+            let record = Truth(
+                scenario: scenario.name,
+                zones: scenario.zones.map { .init(id: $0.id, name: $0.name, watts: $0.watts) },
+                chips: scenario.chips.flatMap { chip in
+                    (chip.power + chip.energy).map { .init(id: chip.name, name: $0.file, watts: $0.watts) }
+                },
+                updates: statistics.updates, maxGapSeconds: statistics.maxGap.seconds, exitCode: exitCode)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(record)
+            guard let file = fopen(truth, "w") else { throw ValidationError("Cannot write \(truth).") }
+            _ = data.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+            fclose(file)
+        }
+        throw ExitCode(exitCode)
+    }
+
+    /// True when this process's mount namespace differs from its parent's (`unshare -m` made it).
+    static func inPrivateMountNamespace() -> Bool {
+        func target(_ path: String) -> String? {
+            var buffer = [CChar](repeating: 0, count: 256)
+            let count = readlink(path, &buffer, buffer.count - 1)
+            return count > 0 ? String(cString: buffer) : nil
+        }
+        guard let own = target("/proc/self/ns/mnt"), let initial = target("/proc/\(getppid())/ns/mnt") else { return false }
+        return own != initial
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}
