@@ -62,14 +62,15 @@ let package = Package(
             ]
         ),
 
+        .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
         .testTarget(
             name: "MeterTests",
-            dependencies: ["Meter", "Reports", "sustain-fakesys", "sustain-measure"]
+            dependencies: ["Meter", "Reports", "SustainTestSupport", "sustain-fakesys", "sustain-measure"]
         ),
         .testTarget(
             name: "SustainMeasureTests",
-            dependencies: ["Reports", "sustain-measure"]
+            dependencies: ["Reports", "SustainTestSupport", "sustain-measure"]
         ),
     ]
 )

@@ -166,7 +166,7 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
     static func failure(_ code: Int32) -> ReadFailure {
         switch code {
         case EACCES, EPERM:
-            ReadFailure(errno: code, description: "permission denied (root only since Linux 5.10)")
+            ReadFailure(errno: code, description: "permission denied")
         case ENODATA: ReadFailure(errno: code, description: "empty value")
         case EILSEQ: ReadFailure(errno: code, description: "non-numeric value")
         case ENOENT, ENODEV, ENOSYS: ReadFailure(errno: code, description: "file vanished")

@@ -100,9 +100,17 @@ extension Report {
             warnings: warnings, tool: Tool(name: "sustain-measure", version: Self.toolVersion))
     }
 
-    /// The one message about unreadable counters, with the fix.
+    /// The one message about unreadable counters, grouped by reason, with the fix.
     public static func unreadableWarning(_ channels: [ChannelDescriptor]) -> String {
-        let list = channels.map { "\($0.id) (\($0.unreadable ?? "unreadable"))" }.joined(separator: ", ")
+        var reasons: [String] = []
+        var byReason: [String: [String]] = [:]
+        for channel in channels {
+            let reason = channel.unreadable ?? "unreadable"
+            if byReason[reason] == nil { reasons.append(reason) }
+            byReason[reason, default: []].append(channel.id.rawValue)
+        }
+        let list = reasons.map { "\(byReason[$0, default: []].joined(separator: ", ")) (\($0))" }
+            .joined(separator: "; ")
         let permission = channels.contains { $0.unreadable?.contains("permission") == true }
         let fix =
             permission

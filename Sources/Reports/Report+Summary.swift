@@ -38,7 +38,8 @@ public enum Quantity {
 
 extension Report {
     /// The short human summary printed on stderr at the end of a job.
-    public func summary(reportPath: String?) -> String {
+    /// Warnings in `alreadyShown` were printed when the job started and are not repeated.
+    public func summary(reportPath: String?, alreadyShown: Set<String> = []) -> String {
         var lines: [String] = []
         let commandText = command.joined(separator: " ")
         let outcome: String
@@ -71,7 +72,7 @@ extension Report {
         } else {
             lines.append("  energy  not measured (energy.method \"none\")")
         }
-        for warning in warnings { lines.append("  warning: \(warning)") }
+        for warning in warnings where !alreadyShown.contains(warning) { lines.append("  warning: \(warning)") }
         if let reportPath { lines.append("  report  \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -68,8 +68,13 @@ extension SustainMeasure {
             let sampler = try Sampler(
                 sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
             let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }
+            var shown: Set<String> = []
             if !quiet {
-                if !unreadable.isEmpty { Terminal.warning(Report.unreadableWarning(unreadable)) }
+                if !unreadable.isEmpty {
+                    let warning = Report.unreadableWarning(unreadable)
+                    Terminal.warning(warning)
+                    shown.insert(warning)
+                }
                 if sampler.intervalCapped {
                     Terminal.warning(
                         "--interval shortened to \(sampler.interval.seconds) s so that no counter can wrap unseen.")
@@ -113,7 +118,7 @@ extension SustainMeasure {
                 Terminal.error("sustain-measure: \(error)")
                 written = nil
             }
-            if !quiet { Terminal.write(result.summary(reportPath: written)) }
+            if !quiet { Terminal.write(result.summary(reportPath: written, alreadyShown: shown)) }
             throw ExitCode(exit.shellCode)
         }
     }
