@@ -58,10 +58,6 @@ public enum Harness {
         let input = Pipe()
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(stdin)
-            try? input.fileHandleForWriting.close()
-        }
         // Drain both pipes concurrently so a chatty child cannot block.
         let group = DispatchGroup()
         nonisolated(unsafe) var stdoutData = Data()
@@ -75,6 +71,14 @@ public enum Harness {
         DispatchQueue.global().async {
             stderrData = err.fileHandleForReading.readDataToEndOfFile()
             group.leave()
+        }
+        if let stdin {
+            group.enter()
+            DispatchQueue.global().async {
+                input.fileHandleForWriting.write(stdin)
+                try? input.fileHandleForWriting.close()
+                group.leave()
+            }
         }
         whileRunning?(process)
         process.waitUntilExit()

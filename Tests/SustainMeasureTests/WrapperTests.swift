@@ -1,0 +1,196 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// The built `sustain-measure` binary end to end: exit codes, signals, stdout, report file. These run on any
+/// machine: with no counters the report must say "none", never 0.
+struct WrapperTests {
+    static let binary = Harness.product("sustain-measure")
+
+    /// Runs `sustain-measure --report R [options] -- command` and returns the outcome and the report.
+    static func measure(
+        _ command: [String], options: [String] = [], stdin: Data? = nil, whileRunning: ((Process) -> Void)? = nil
+    ) throws -> (ProcessOutcome, Report?) {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("nested/report.json").path
+        let outcome = try Harness.run(
+            [binary, "--report", path] + options + ["--"] + command, stdin: stdin, whileRunning: whileRunning)
+        let report = FileManager.default.contents(atPath: path).flatMap { try? Report.decode($0) }
+        return (outcome, report)
+    }
+
+    @Test(arguments: [0, 1, 42, 255])
+    func exitCodeIsTheChilds(code: Int32) throws {
+        let (outcome, report) = try Self.measure(["/bin/sh", "-c", "exit \(code)"])
+        #expect(outcome.status == code)
+        #expect(report?.exitCode == code)
+        #expect(report?.signal == nil)
+        #expect(report?.interrupted == false)
+    }
+
+    @Test func killedBySIGKILLReturns137() throws {
+        let (outcome, report) = try Self.measure(["/bin/sh", "-c", "kill -9 $$"])
+        #expect(outcome.status == 137)
+        #expect(report?.exitCode == nil)
+        #expect(report?.signal == 9)
+        #expect(outcome.stderr.contains("killed by signal 9"))
+    }
+
+    @Test func sigtermToTheWrapperEndsTheChildAndTheReportIsWritten() throws {
+        let started = ContinuousClock.now
+        let (outcome, written) = try Self.measure(["/bin/sleep", "30"]) { process in
+            usleep(500_000)
+            kill(process.processIdentifier, SIGTERM)
+        }
+        #expect(started.duration(to: .now) < .seconds(10), "the child did not end on SIGTERM")
+        #expect(outcome.status == 128 + SIGTERM)
+        let report = try #require(written)
+        #expect(report.signal == SIGTERM)
+        #expect(report.interrupted)
+        #expect(report.signalsReceived == ["SIGTERM"])
+    }
+
+    @Test func sigusr1IsForwardedAndIsNotAnInterruption() throws {
+        // The child traps USR1 and exits 7 when it arrives.
+        let script = "trap 'exit 7' USR1; i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exit 1"
+        let (outcome, report) = try Self.measure(["/bin/sh", "-c", script]) { process in
+            usleep(500_000)
+            kill(process.processIdentifier, SIGUSR1)
+        }
+        #expect(outcome.status == 7)
+        #expect(report?.exitCode == 7)
+        #expect(report?.interrupted == false)
+        #expect(report?.signalsReceived == ["SIGUSR1"])
+    }
+
+    @Test func stdoutOfTheChildIsUntouchedByteForByte() throws {
+        var bytes = [UInt8](repeating: 0, count: 300_000)
+        for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
+        let input = Data(bytes)
+        let (outcome, _) = try Self.measure(["/bin/cat"], stdin: input)
+        #expect(outcome.status == 0)
+        #expect(outcome.stdout == input)
+    }
+
+    @Test func environmentIsInherited() throws {
+        setenv("SUSTAIN_TEST_MARKER", "marker-value", 1)
+        let (outcome, _) = try Self.measure(["/bin/sh", "-c", "printf %s \"$SUSTAIN_TEST_MARKER\""])
+        #expect(String(decoding: outcome.stdout, as: UTF8.self) == "marker-value")
+    }
+
+    @Test func commandNotFoundIs127WithoutReportNoise() throws {
+        let (outcome, report) = try Self.measure(["definitely-not-a-command-sustain"])
+        #expect(outcome.status == 127)
+        #expect(outcome.stderr.contains("definitely-not-a-command-sustain: command not found"))
+        #expect(!outcome.stderr.contains("energy"))
+        #expect(report == nil)
+    }
+
+    @Test func notExecutableIs126() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("script.sh").path
+        FileManager.default.createFile(atPath: file, contents: Data("#!/bin/sh\n".utf8))
+        chmod(file, 0o644)
+        let (plain, report) = try Self.measure([file])
+        #expect(plain.status == 126)
+        #expect(plain.stderr.contains("cannot execute"))
+        #expect(report == nil)
+        let (directoryOutcome, _) = try Self.measure([directory.path])
+        #expect(directoryOutcome.status == 126)
+    }
+
+    @Test(arguments: [
+        ["--interval", "0", "--", "true"], ["--interval", "abc", "--", "true"], ["--interval", "-1", "--", "true"],
+        ["--interval", "0.0001", "--", "true"], ["--no-such-option", "--", "true"], [String](),
+    ])
+    func invalidOptionsExit64WithUsage(arguments: [String]) throws {
+        let outcome = try Harness.run([Self.binary] + arguments)
+        #expect(outcome.status == 64, "\(arguments): \(outcome.stderr)")
+        #expect(outcome.stderr.contains("Usage") || outcome.stderr.contains("usage"), "\(outcome.stderr)")
+    }
+
+    @Test func reportHasTheDocumentedSchema() throws {
+        let (outcome, written) = try Self.measure(["/bin/true"])
+        #expect(outcome.status == 0)
+        let report = try #require(written)
+        #expect(report.schema == "sustain.report.v1")
+        #expect(report.command == ["/bin/true"])
+        #expect(report.endedAt >= report.startedAt)
+        #expect(report.durationSeconds >= 0 && report.durationSeconds < 5)
+        #expect(report.sampling.samples >= 2)
+        if report.energy.method == "none" {
+            #expect(report.energy.joules == nil, "nothing measured must be null, never 0")
+            #expect(report.power.meanWatts == nil)
+            #expect(!report.warnings.isEmpty)
+        } else {
+            #expect(report.energy.method == "measured")
+            #expect(report.energy.joules != nil)
+        }
+    }
+
+    @Test func rawJSONUsesTheDocumentedKeys() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("r.json").path
+        try Harness.run([Self.binary, "--quiet", "--report", path, "--", "/bin/true"])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        for key in ["schema", "id", "command", "exit_code", "signal", "started_at", "ended_at", "duration_seconds",
+                    "energy", "power", "sampling", "warnings"]
+        {
+            #expect(object.keys.contains(key), "missing \(key)")
+        }
+        let energy = try #require(object["energy"] as? [String: Any])
+        #expect(energy.keys.contains("joules") && energy.keys.contains("method") && energy.keys.contains("domains"))
+        let sampling = try #require(object["sampling"] as? [String: Any])
+        for key in ["interval_seconds", "samples", "wraps", "resets", "errors"] {
+            #expect(sampling.keys.contains(key), "missing sampling.\(key)")
+        }
+        let power = try #require(object["power"] as? [String: Any])
+        #expect(power.keys.contains("mean_watts") && power.keys.contains("peak_watts"))
+        #expect((object["started_at"] as? String)?.hasSuffix("Z") == true)
+    }
+
+    @Test func quietPrintsNothingAndNoLiveStatusWithoutATerminal() throws {
+        let (quiet, quietReport) = try Self.measure(["/bin/sleep", "1.2"], options: ["--quiet"])
+        #expect(quiet.status == 0)
+        #expect(quiet.stderr.isEmpty, "\(quiet.stderr)")
+        #expect(quietReport != nil)
+        let (loud, _) = try Self.measure(["/bin/sleep", "1.2"])
+        #expect(!loud.stderr.contains("\r"), "live status must not be drawn when stderr is not a terminal")
+        #expect(loud.stderr.contains("sustain: `/bin/sleep 1.2` exited 0"))
+        #expect(loud.stderr.contains("report"))
+    }
+
+    @Test func defaultReportLocationFollowsXDGStateHome() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_STATE_HOME"] = directory.path
+        let outcome = try Harness.run([Self.binary, "-q", "--", "/bin/true"], environment: environment)
+        #expect(outcome.status == 0)
+        let reports = try FileManager.default.contentsOfDirectory(
+            atPath: directory.appendingPathComponent("sustain/reports").path)
+        #expect(reports.count == 1)
+        #expect(reports.first?.hasSuffix(".json") == true)
+        #expect(reports.first?.contains(".tmp") == false)
+    }
+
+    @Test func unwritableReportPathStillReturnsTheChildsCode() throws {
+        let outcome = try Harness.run([Self.binary, "--report", "/proc/sustain/r.json", "--", "/bin/sh", "-c", "exit 3"])
+        #expect(outcome.status == 3)
+        #expect(outcome.stderr.contains("Cannot"))
+    }
+
+    @Test func sourcesListsWhatThisMachineOffers() throws {
+        let outcome = try Harness.run([Self.binary, "sources"])
+        #expect(outcome.status == 0)
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        #expect(text.contains("powercap:"))
+        #expect(text.contains("hwmon:"))
+        #expect(text.contains("sampling interval"))
+    }
+}
