@@ -52,7 +52,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sustain-bench",
-            dependencies: ["SustainCore", "Meter", "CPowercap"]
+            dependencies: ["SustainCore", "Meter", "Reports", "LinuxSupport", .product(name: "Logging", package: "swift-log")]
         ),
         // Test support: builds a fake /sys/class tree in a private mount namespace and drives its counters.
         .executableTarget(

@@ -48,11 +48,6 @@ public struct SignalInfo: Sendable, Equatable {
 }
 
 enum Syscalls {
-    /// `eventfd(0, EFD_CLOEXEC)`.
-    static func eventfd() throws(SystemError) -> Int32 {
-        try valueOrErrno("eventfd") { CLinux.eventfd(0, Int32(EFD_CLOEXEC)) }
-    }
-
     /// `signalfd(-1, set, SFD_CLOEXEC)`.
     static func signalfd(_ set: sigset_t) throws(SystemError) -> Int32 {
         var set = set
@@ -83,14 +78,13 @@ enum Syscalls {
         return fd
     }
 
-    /// Blocks until one of `fds` is readable; returns the readable ones.
-    static func waitReadable(_ fds: [Int32]) throws(SystemError) -> [Int32] {
-        var polled = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = try valueOrErrno("poll") { poll(&polled, nfds_t(polled.count), -1) }
-        return polled.filter { $0.revents != 0 }.map(\.fd)
+    /// Makes the timer `fd` fire once at once (1 ns from now), to wake a thread blocked reading it.
+    static func fireTimerNow(_ fd: Int32) {
+        var spec = itimerspec(it_interval: timespec(), it_value: timespec(tv_sec: 0, tv_nsec: 1))
+        timerfd_settime(fd, 0, &spec, nil)
     }
 
-    /// Reads the 8-byte counter of an eventfd or timerfd.
+    /// Reads the 8-byte counter of an eventfd or timerfd, blocking until it is non-zero.
     static func readCounter(_ fd: Int32) -> UInt64 {
         var value: UInt64 = 0
         let count = withUnsafeMutableBytes(of: &value) { read(fd, $0.baseAddress, 8) }

@@ -1,83 +1,107 @@
 import SustainCore
 
-/// The running state of one sampled channel: its accumulator and its counts.
+/// The running state of one sampled channel: its accumulator and its counts. Every accumulator is stored (only the
+/// one for `quantity` is used) so that recording mutates it in place, with no optional or enum payload to copy.
 struct ChannelTrack: Sendable {
-    enum State: Sendable {
-        case counter(CounterAccumulator)
-        case power(PowerIntegrator)
-        case temperature(TemperatureStatistics)
-    }
+    enum Quantity: Sendable { case counter, power, temperature }
 
-    var state: State
-    var readings = 0
-    var errors = 0
-    var firstFailure: ReadFailure?
+    let quantity: Quantity
+    private(set) var counter: CounterAccumulator
+    private(set) var integrator = PowerIntegrator()
+    private(set) var temperature = TemperatureStatistics()
+    private(set) var readings = 0
+    private(set) var errors = 0
+    private(set) var firstFailure: ReadFailure?
 
     init(quantity: ChannelQuantity) {
         switch quantity {
-        case .energyCounter(let range): state = .counter(CounterAccumulator(range: range))
-        case .power: state = .power(PowerIntegrator())
-        case .temperature: state = .temperature(TemperatureStatistics())
+        case .energyCounter(let range):
+            self.quantity = .counter
+            counter = CounterAccumulator(range: range)
+        case .power:
+            self.quantity = .power
+            counter = CounterAccumulator(range: CounterRange(maxMicrojoules: nil, plausibleMaxPower: Watts(0)))
+        case .temperature:
+            self.quantity = .temperature
+            counter = CounterAccumulator(range: CounterRange(maxMicrojoules: nil, plausibleMaxPower: Watts(0)))
         }
     }
 
-    /// What one reading added: energy over the time since the channel's previous good reading. `clean` is false
+    /// What one reading added: energy over the seconds since the channel's previous good reading. `clean` is false
     /// for a baseline, a failed read, a reset or an ambiguous interval.
     struct Step {
         var energy: Joules = .zero
-        var elapsed: Duration?
+        var elapsedSeconds = 0.0
         var clean = false
+        var readingFailed = false
     }
 
     /// Feeds one reading.
-    mutating func record(_ reading: Reading, at instant: ContinuousClock.Instant) -> Step {
-        switch (reading, state) {
-        case (.counter(let value), .counter(var accumulator)):
+    mutating func record(_ reading: Reading, at instant: MonotonicInstant) -> Step {
+        switch (reading, quantity) {
+        case (.counter(let value), .counter):
             readings += 1
-            let elapsed = accumulator.lastInstant.map { $0.duration(to: instant) }
-            let step = accumulator.record(value, at: instant)
-            state = .counter(accumulator)
-            let clean: Bool
-            switch step {
-            case .advanced, .wrapped: clean = true
-            case .baseline, .reset, .ambiguous: clean = false
+            let elapsed = counter.lastInstant.map { $0.seconds(to: instant) } ?? 0
+            switch counter.record(value, at: instant) {
+            case .advanced(let energy), .wrapped(let energy):
+                return Step(energy: energy, elapsedSeconds: elapsed, clean: true)
+            case .ambiguous(let energy):
+                return Step(energy: energy, elapsedSeconds: elapsed)
+            case .baseline, .reset:
+                return Step(elapsedSeconds: elapsed)
             }
-            return Step(energy: step.energy, elapsed: elapsed, clean: clean)
-        case (.power(let watts), .power(var integrator)):
-            guard watts.value >= 0, watts.value.isFinite else {
-                fail(ReadFailure(errno: 0, description: "negative power \(watts.value) W"))
-                return Step()
-            }
+        case (.power(let watts), .power):
+            guard watts.value >= 0, watts.value.isFinite else { return fail(ReadFailure(.invalidValue)) }
             readings += 1
-            let elapsed = integrator.lastInstant.map { $0.duration(to: instant) }
+            let elapsed = integrator.lastInstant.map { $0.seconds(to: instant) }
             let energy = integrator.record(watts, at: instant)
-            state = .power(integrator)
-            return Step(energy: energy, elapsed: elapsed, clean: elapsed != nil)
-        case (.temperature(let celsius), .temperature(var statistics)):
+            return Step(energy: energy, elapsedSeconds: elapsed ?? 0, clean: elapsed != nil)
+        case (.temperature(let celsius), .temperature):
             readings += 1
-            statistics.record(celsius)
-            state = .temperature(statistics)
+            temperature.record(celsius)
             return Step()
         case (.failed(let failure), _):
-            fail(failure)
-            return Step()
+            return fail(failure)
         default:
-            fail(ReadFailure(errno: 0, description: "reading of the wrong kind"))
-            return Step()
+            return fail(ReadFailure(.invalidValue))
         }
     }
 
-    private mutating func fail(_ failure: ReadFailure) {
+    private mutating func fail(_ failure: ReadFailure) -> Step {
         errors += 1
         if firstFailure == nil { firstFailure = failure }
+        return Step(readingFailed: true)
     }
 
     /// The energy measured, or nil when fewer than two readings were taken (nothing measured).
     var energy: Joules? {
-        switch state {
-        case .counter(let accumulator): readings >= 2 ? accumulator.total : nil
-        case .power(let integrator): readings >= 2 ? integrator.total : nil
-        case .temperature: nil
+        guard readings >= 2 else { return nil }
+        switch quantity {
+        case .counter: return counter.total
+        case .power: return integrator.total
+        case .temperature: return nil
+        }
+    }
+
+    /// The first counter reading, for the domain policy's same-counter check.
+    var firstCounterReading: MicrojouleCounter? { quantity == .counter ? counter.last : nil }
+
+    /// Copies what this track knows into a channel result.
+    func fill(_ result: inout ChannelResult) {
+        result.energy = energy
+        result.readings = readings
+        result.errors = errors
+        result.firstFailure = firstFailure
+        switch quantity {
+        case .counter:
+            result.method = .counter
+            result.wraps = counter.wraps
+            result.resets = counter.resets
+            result.ambiguousIntervals = counter.ambiguousIntervals
+        case .power:
+            result.method = .powerIntegration
+        case .temperature:
+            result.temperature = temperature
         }
     }
 }

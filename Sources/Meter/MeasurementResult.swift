@@ -40,6 +40,8 @@ public struct MeasurementResult: Sendable {
     public var samples: Int
     /// Highest power over one sampling interval (intervals shorter than half the nominal one are not judged).
     public var peakPower: Watts?
+    /// CPU time used by the sampling thread: the cost of measuring.
+    public var samplerCPUSeconds: Double
     public var warnings: [String]
 
     public var counted: [ChannelResult] { channels.filter { $0.decision?.counted == true } }

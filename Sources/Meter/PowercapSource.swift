@@ -33,6 +33,11 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
         }
     }
 
+    /// The open `energy_uj` descriptors of readable zones, in channel order; for the benchmark's raw-read baseline.
+    public var energyFileDescriptors: [Int32] {
+        zip(channels, zones).filter { $0.0.unreadable == nil }.map { $0.1.energy_uj }
+    }
+
     deinit {
         for zone in zones where zone.energy_uj >= 0 { close(zone.energy_uj) }
     }
@@ -59,11 +64,16 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
         while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
         var value: UInt64 = 0
         var digits = 0
-        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
-            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times.addingReportingOverflow(UInt64(bytes[index] - UInt8(ascii: "0")))
-            if overflow1 || overflow2 { return nil }
-            value = sum
+        while index < bytes.count, bytes[index] &- UInt8(ascii: "0") < 10 {
+            let digit = UInt64(bytes[index] &- UInt8(ascii: "0"))
+            if digits < 19 {
+                value = value &* 10 &+ digit  // 19 digits cannot overflow 64 bits
+            } else {
+                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(digit)
+                if overflow1 || overflow2 { return nil }
+                value = sum
+            }
             digits += 1
             index += 1
         }
@@ -165,12 +175,11 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
 
     static func failure(_ code: Int32) -> ReadFailure {
         switch code {
-        case EACCES, EPERM:
-            ReadFailure(errno: code, description: "permission denied")
-        case ENODATA: ReadFailure(errno: code, description: "empty value")
-        case EILSEQ: ReadFailure(errno: code, description: "non-numeric value")
-        case ENOENT, ENODEV, ENOSYS: ReadFailure(errno: code, description: "file vanished")
-        default: ReadFailure(errno: code, description: String(cString: strerror(code)))
+        case EACCES, EPERM: ReadFailure(.permissionDenied, errno: code)
+        case ENODATA: ReadFailure(.empty, errno: code)
+        case EILSEQ: ReadFailure(.nonNumeric, errno: code)
+        case ENOENT, ENODEV, ENOSYS: ReadFailure(.vanished, errno: code)
+        default: ReadFailure(.system, errno: code)
         }
     }
 }

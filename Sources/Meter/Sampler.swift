@@ -1,3 +1,4 @@
+import Glibc
 import LinuxSupport
 import Logging
 import Synchronization
@@ -8,7 +9,7 @@ public struct LiveSnapshot: Sendable, Equatable {
     public var elapsed: Duration = .zero
     /// Counted energy so far; nil while nothing counted has been measured.
     public var energy: Joules?
-    /// Counted power over about the last second.
+    /// Counted power over about the last second; nil while nothing counted has been measured.
     public var power: Watts?
 }
 
@@ -25,72 +26,63 @@ public final class Sampler: @unchecked Sendable {
     public let intervalCapped: Bool
     public private(set) var decisions: [ChannelID: DomainDecision] = [:]
 
-    private struct Slot {
-        let source: any EnergySource
-        let index: Int
-        let descriptor: ChannelDescriptor
-        var counted = false
-        var isTemperature: Bool { !descriptor.isEnergy }
-    }
+    /// Temperatures change slowly and cost a file open per read: read them at most this often.
+    public static let temperatureInterval: Duration = .seconds(1)
 
-    private var slots: [Slot]
-    private var tracks: [ChannelTrack]
-    private var samples = 0
-    private var startInstant: ContinuousClock.Instant?
-    private var lastTick: ContinuousClock.Instant?
-    private var lastTemperature: ContinuousClock.Instant?
-    private var countedSoFar: Joules = .zero
-    private var anyCountedReading = false
-    private var peakPower: Watts?
-    private var window: (start: ContinuousClock.Instant, energy: Joules)?
-
-    private let wake: WakeEvent
+    private let sources: [any EnergySource]
+    private let slotChannels: [ChannelDescriptor]
+    /// The hot state, one stored property so a tick pays one exclusivity check, not one per field.
+    private var state: Accumulation
+    private var timer: PeriodicTimer?
+    /// CPU time the sampling thread used, set when it ends (read after `join`).
+    private var samplerCPUSeconds = 0.0
     private var thread: NativeThread?
     private let live = Mutex(LiveSnapshot())
     private let logger: Logger
 
-    /// Temperatures change slowly and cost a file open per read: read them at most this often.
-    public static let temperatureInterval: Duration = .seconds(1)
-
     public init(sources: [any EnergySource], requestedInterval: Duration? = nil, logger: Logger) throws {
         self.logger = logger
-        var slots: [Slot] = []
+        var slots: [Accumulation.Slot] = []
+        var slotChannels: [ChannelDescriptor] = []
         for source in sources {
             for (index, descriptor) in source.channels.enumerated() where descriptor.unreadable == nil {
-                slots.append(Slot(source: source, index: index, descriptor: descriptor))
+                slots.append(.init(source: source, index: index, isTemperature: !descriptor.isEnergy))
+                slotChannels.append(descriptor)
             }
         }
-        self.slots = slots
-        self.tracks = slots.map { ChannelTrack(quantity: $0.descriptor.quantity) }
+        self.sources = sources
+        self.slotChannels = slotChannels
         self.channels = sources.flatMap(\.channels)
-        let ranges = slots.compactMap { slot -> CounterRange? in
-            if case .energyCounter(let range) = slot.descriptor.quantity { return range }
+        let ranges = slotChannels.compactMap { channel -> CounterRange? in
+            if case .energyCounter(let range) = channel.quantity { return range }
             return nil
         }
         let choice = SamplingInterval.choose(for: ranges, requested: requestedInterval)
         (interval, intervalLimit, intervalCapped) = (choice.interval, choice.limit, choice.capped)
-        wake = try WakeEvent()
+        state = Accumulation(
+            slots: slots, tracks: slotChannels.map { ChannelTrack(quantity: $0.quantity) }, interval: choice.interval)
     }
 
     /// Takes the first sample now, decides which domains are counted, and starts sampling on a thread.
     public func start() throws {
-        let now = ContinuousClock.now
-        startInstant = now
-        tick(now)
+        state.start = .now
+        tick()
         var firstReadings: [ChannelID: MicrojouleCounter] = [:]
-        for track in tracks.indices {
-            if case .counter(let accumulator) = tracks[track].state, let value = accumulator.last {
-                firstReadings[slots[track].descriptor.id] = value
-            }
+        for (index, track) in state.tracks.enumerated() {
+            if let value = track.firstCounterReading { firstReadings[slotChannels[index].id] = value }
         }
         decisions = DomainPolicy.decide(channels, firstReadings: firstReadings)
-        for index in slots.indices { slots[index].counted = decisions[slots[index].descriptor.id]?.counted ?? false }
-        thread = try NativeThread(name: "sustain-sampler") { [self] in run() }
+        for index in state.slots.indices {
+            state.slots[index].counted = decisions[slotChannels[index].id]?.counted ?? false
+        }
+        let timer = try PeriodicTimer(interval: interval)
+        self.timer = timer
+        thread = try NativeThread(name: "sustain-sampler") { [self] in run(timer) }
     }
 
     /// Takes the last sample at once, stops the thread and returns what was measured.
     public func stop() -> MeasurementResult {
-        wake.signal()
+        timer?.stop()
         thread?.join()
         thread = nil
         return result()
@@ -100,64 +92,25 @@ public final class Sampler: @unchecked Sendable {
     public var snapshot: LiveSnapshot { live.withLock { $0 } }
 
     /// Reads every readable channel once and records the readings. Public for the benchmark.
-    public func sampleOnce() { tick(ContinuousClock.now) }
+    public func sampleOnce() { tick() }
 
-    private func run() {
-        guard let timer = try? PeriodicTimer(interval: interval, stop: wake) else {
-            logger.error("cannot start the sampling timer; only the first and last samples are taken")
-            wake.wait()
-            tick(ContinuousClock.now)
-            return
-        }
-        while case .tick = timer.next() {
-            tick(ContinuousClock.now)
-        }
-        tick(ContinuousClock.now)  // the last sample, right after the stop request
+    private func run(_ timer: PeriodicTimer) {
+        let cpuStart = Self.threadCPUSeconds()
+        while case .tick = timer.next() { tick() }
+        tick()  // the last sample, right after the stop request
+        samplerCPUSeconds = Self.threadCPUSeconds() - cpuStart
     }
 
-    private func tick(_ instant: ContinuousClock.Instant) {
-        let readTemperatures = lastTemperature.map { $0.duration(to: instant) >= Self.temperatureInterval } ?? true
-        if readTemperatures { lastTemperature = instant }
-        var energy = Joules.zero
-        var power = 0.0
-        var judged = samples > 0  // peak power is judged over ticks where every counted channel read cleanly
-        for index in slots.indices {
-            let slot = slots[index]
-            if slot.isTemperature && !readTemperatures { continue }
-            let reading = slot.source.read(slot.index)
-            let step = tracks[index].record(reading, at: ContinuousClock.now)
-            guard slot.counted else { continue }
-            energy += step.energy
-            if case .failed = reading {} else { anyCountedReading = true }
-            if step.clean, let elapsed = step.elapsed, elapsed * 2 >= interval, let watts = step.energy / elapsed {
-                power += watts.value
-            } else {
-                judged = false
-            }
-        }
-        samples += 1
-        if judged, slots.contains(where: \.counted), peakPower.map({ power > $0.value }) ?? true {
-            peakPower = Watts(power)
-        }
-        lastTick = instant
-        countedSoFar += energy
-        updateLive(instant)
+    /// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+    public static func threadCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 
-    private func updateLive(_ instant: ContinuousClock.Instant) {
-        guard let start = startInstant else { return }
-        var power: Watts?
-        if let window, window.start.duration(to: instant) >= .seconds(1) {
-            power = (countedSoFar - window.energy) / window.start.duration(to: instant)
-            self.window = (instant, countedSoFar)
-        } else if window == nil {
-            window = (instant, countedSoFar)
-        }
-        let measured = anyCountedReading && samples >= 2
-        live.withLock { snapshot in
-            snapshot.elapsed = start.duration(to: instant)
-            snapshot.energy = measured ? countedSoFar : nil
-            if let power { snapshot.power = power }
+    private func tick() {
+        if let update = state.tick(.now) {
+            live.withLock { $0 = update }
         }
     }
 
@@ -165,38 +118,22 @@ public final class Sampler: @unchecked Sendable {
         var channels: [ChannelResult] = []
         var warnings: [String] = []
         var sampled: [ChannelID: Int] = [:]
-        for (index, slot) in slots.enumerated() { sampled[slot.descriptor.id] = index }
+        for (index, channel) in slotChannels.enumerated() { sampled[channel.id] = index }
         for descriptor in self.channels {
             var result = ChannelResult(
                 descriptor: descriptor, decision: decisions[descriptor.id], energy: nil,
                 method: .none, readings: 0, errors: 0, wraps: 0, resets: 0, ambiguousIntervals: 0)
-            guard let index = sampled[descriptor.id] else {
-                channels.append(result)
-                continue
+            if let index = sampled[descriptor.id] {
+                state.tracks[index].fill(&result)
+                warnings += Self.warnings(for: result)
             }
-            let track = tracks[index]
-            result.energy = track.energy
-            result.readings = track.readings
-            result.errors = track.errors
-            result.firstFailure = track.firstFailure
-            switch track.state {
-            case .counter(let accumulator):
-                result.method = .counter
-                result.wraps = accumulator.wraps
-                result.resets = accumulator.resets
-                result.ambiguousIntervals = accumulator.ambiguousIntervals
-            case .power:
-                result.method = .powerIntegration
-            case .temperature(let statistics):
-                result.temperature = statistics
-            }
-            warnings += Self.warnings(for: result)
             channels.append(result)
         }
-        let duration = (startInstant.flatMap { start in lastTick.map { start.duration(to: $0) } }) ?? .zero
+        let duration = state.start.flatMap { start in state.lastTick.map { start.duration(to: $0) } } ?? .zero
         return MeasurementResult(
             channels: channels, interval: interval, intervalLimit: intervalLimit, duration: duration,
-            samples: samples, peakPower: peakPower, warnings: warnings)
+            samples: state.samples, peakPower: state.peakPower, samplerCPUSeconds: samplerCPUSeconds,
+            warnings: warnings)
     }
 
     private static func warnings(for result: ChannelResult) -> [String] {
@@ -220,5 +157,82 @@ public final class Sampler: @unchecked Sendable {
             warnings.append("\(id): fewer than two good readings; nothing measured")
         }
         return warnings
+    }
+}
+
+/// The sampler's running totals: per-channel tracks, the counted sum, peak power and the live window.
+struct Accumulation {
+    /// One sampled channel, trivial so the hot loop copies no strings and touches no reference counts; the sources
+    /// are kept alive by the sampler.
+    struct Slot {
+        unowned(unsafe) let source: any EnergySource
+        let index: Int
+        let isTemperature: Bool
+        var counted = false
+    }
+
+    static let temperatureSeconds = Sampler.temperatureInterval / .seconds(1)
+
+    var slots: [Slot]
+    var tracks: [ChannelTrack]
+    let intervalSeconds: Double
+    var start: MonotonicInstant?
+    var samples = 0
+    var lastTick: MonotonicInstant?
+    var lastTemperature: MonotonicInstant?
+    var counted: Joules = .zero
+    var anyCountedReading = false
+    var peakPower: Watts?
+    var window: (start: MonotonicInstant, energy: Joules)?
+    var windowPower: Watts?
+
+    init(slots: [Slot], tracks: [ChannelTrack], interval: Duration) {
+        self.slots = slots
+        self.tracks = tracks
+        intervalSeconds = interval / .seconds(1)
+    }
+
+    /// Reads every channel once; returns a new live snapshot about once a second (and on the first samples).
+    mutating func tick(_ instant: MonotonicInstant) -> LiveSnapshot? {
+        let readTemperatures =
+            lastTemperature.map { $0.seconds(to: instant) >= Accumulation.temperatureSeconds } ?? true
+        if readTemperatures { lastTemperature = instant }
+        var energy = Joules.zero
+        var power = 0.0
+        var judged = samples > 0  // peak power is judged over ticks where every counted channel read cleanly
+        for index in slots.indices {
+            let slot = slots[index]
+            if slot.isTemperature && !readTemperatures { continue }
+            let reading = slot.source.read(slot.index)
+            let step = tracks[index].record(reading, at: .now)
+            guard slot.counted else { continue }
+            energy += step.energy
+            if step.readingFailed { continue }
+            anyCountedReading = true
+            if step.clean, step.elapsedSeconds * 2 >= intervalSeconds {
+                power += step.energy.value / step.elapsedSeconds
+            } else {
+                judged = false
+            }
+        }
+        samples += 1
+        if judged, anyCountedReading, peakPower.map({ power > $0.value }) ?? true { peakPower = Watts(power) }
+        lastTick = instant
+        counted += energy
+        return liveUpdate(instant)
+    }
+
+    private mutating func liveUpdate(_ instant: MonotonicInstant) -> LiveSnapshot? {
+        guard let start else { return nil }
+        if let window {
+            let elapsed = window.start.seconds(to: instant)
+            guard elapsed >= 1 else { return nil }
+            windowPower = Watts((counted - window.energy).value / elapsed)
+        }
+        window = (instant, counted)
+        let measured = anyCountedReading && samples >= 2
+        return LiveSnapshot(
+            elapsed: start.duration(to: instant), energy: measured ? counted : nil,
+            power: measured ? windowPower : nil)
     }
 }

@@ -63,11 +63,11 @@ public final class SensorsSource: EnergySource, @unchecked Sendable {
         let subfeature = subfeatures[index]
         var value = 0.0
         let rc = sensors_get_value(subfeature.chip, subfeature.number, &value)
-        if rc < 0 { return .failed(ReadFailure(errno: EIO, description: Self.message(rc))) }
-        guard value.isFinite else { return .failed(ReadFailure(errno: EINVAL, description: "non-numeric value")) }
+        if rc < 0 { return .failed(ReadFailure(.sensors(-rc))) }
+        guard value.isFinite else { return .failed(ReadFailure(.nonNumeric)) }
         switch channels[index].quantity {
         case .energyCounter:
-            guard value >= 0 else { return .failed(ReadFailure(errno: EINVAL, description: "negative energy")) }
+            guard value >= 0 else { return .failed(ReadFailure(.invalidValue)) }
             return .counter(MicrojouleCounter(UInt64((value * 1_000_000).rounded())))
         case .power: return .power(Watts(value))
         case .temperature: return .temperature(Celsius(value))
@@ -126,7 +126,7 @@ public final class SensorsSource: EnergySource, @unchecked Sendable {
     private func readDescriptor(_ index: Int, quantity: ChannelQuantity) -> Reading {
         var value = 0.0
         let rc = sensors_get_value(subfeatures[index].chip, subfeatures[index].number, &value)
-        return rc < 0 ? .failed(ReadFailure(errno: EIO, description: Self.message(rc))) : .power(Watts(value))
+        return rc < 0 ? .failed(ReadFailure(.sensors(-rc))) : .power(Watts(value))
     }
 
     private static func chipName(_ chip: UnsafePointer<sensors_chip_name>) -> String {

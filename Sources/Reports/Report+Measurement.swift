@@ -89,7 +89,8 @@ extension Report {
             sampling: Sampling(
                 intervalSeconds: measurement.interval.seconds,
                 intervalLimitSeconds: measurement.intervalLimit?.seconds, samples: measurement.samples,
-                wraps: measurement.wraps, resets: measurement.resets, errors: measurement.errors),
+                wraps: measurement.wraps, resets: measurement.resets, errors: measurement.errors,
+                cpuSeconds: measurement.samplerCPUSeconds),
             temperatures: temperatures,
             sources: sources.map { source in
                 Source(

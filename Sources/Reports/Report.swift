@@ -85,6 +85,8 @@ public struct Report: Codable, Sendable, Equatable {
         public var wraps: Int
         public var resets: Int
         public var errors: Int
+        /// CPU time the sampling thread used: what measuring cost.
+        public var cpuSeconds: Double
     }
 
     public struct Temperature: Codable, Sendable, Equatable {
@@ -180,7 +182,7 @@ extension Report.Power {
 extension Report.Sampling {
     enum CodingKeys: String, CodingKey {
         case intervalSeconds = "interval_seconds", intervalLimitSeconds = "interval_limit_seconds"
-        case samples, wraps, resets, errors
+        case samples, wraps, resets, errors, cpuSeconds = "cpu_seconds"
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -190,6 +192,7 @@ extension Report.Sampling {
         try c.encode(wraps, forKey: .wraps)
         try c.encode(resets, forKey: .resets)
         try c.encode(errors, forKey: .errors)
+        try c.encode(cpuSeconds, forKey: .cpuSeconds)
     }
 }
 

@@ -97,13 +97,46 @@ public enum Reading: Sendable, Equatable {
     case failed(ReadFailure)
 }
 
-/// Why one read failed.
+/// Why one read failed. A plain value (no strings) so that readings cost nothing to copy.
 public struct ReadFailure: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The errno, when the failure came from the system.
-    public var errno: Int32
-    public var description: String
-    public init(errno: Int32, description: String) {
-        self.errno = errno
-        self.description = description
+    public enum Reason: Sendable, Equatable {
+        case permissionDenied
+        case empty
+        case nonNumeric
+        case vanished
+        case invalidValue
+        /// Another errno from the system.
+        case system
+        /// A libsensors status code (`SENSORS_ERR_*`), which `sensors_strerror` describes.
+        case sensors(Int32)
     }
+
+    public var reason: Reason
+    /// The errno, when the failure came from the system; 0 otherwise.
+    public var errno: Int32
+
+    public init(_ reason: Reason, errno: Int32 = 0) {
+        self.reason = reason
+        self.errno = errno
+    }
+
+    public var description: String {
+        switch reason {
+        case .permissionDenied: "permission denied"
+        case .empty: "empty value"
+        case .nonNumeric: "non-numeric value"
+        case .vanished: "file vanished"
+        case .invalidValue: "invalid value"
+        case .system: "I/O error (errno \(errno))"
+        case .sensors(let code): Self.sensorsMessages[code] ?? "libsensors error \(code)"
+        }
+    }
+
+    /// libsensors' own messages (`sensors_strerror`), by `SENSORS_ERR_*` code.
+    static let sensorsMessages: [Int32: String] = [
+        1: "wildcard found in chip name", 2: "no such subfeature known", 3: "can't read",
+        4: "kernel interface error (file vanished or unreadable)", 5: "divide by zero", 6: "can't parse chip name",
+        7: "can't access procfs/sysfs file", 8: "can't read (permission denied?)", 9: "can't set",
+        10: "device or resource busy", 11: "general parse error",
+    ]
 }

@@ -51,10 +51,7 @@ public struct Celsius: Hashable, Comparable, Sendable {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number.
-    @inlinable public var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
-    }
+    @inlinable public var seconds: Double { self / .seconds(1) }
 
     /// A duration from floating-point seconds, rounded to the nanosecond.
     @inlinable public static func seconds(fractional seconds: Double) -> Duration {

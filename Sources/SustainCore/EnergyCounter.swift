@@ -22,9 +22,12 @@ public struct CounterRange: Hashable, Sendable {
     }
 
     /// The shortest time in which the counter can wrap once, at `plausibleMaxPower`. Nil when it never wraps.
-    public var shortestWrapPeriod: Duration? {
+    public var shortestWrapPeriod: Duration? { shortestWrapSeconds.map { .seconds(fractional: $0) } }
+
+    /// `shortestWrapPeriod` in seconds.
+    @inlinable public var shortestWrapSeconds: Double? {
         guard let max = maxMicrojoules, max > 0, plausibleMaxPower.value > 0 else { return nil }
-        return .seconds(fractional: Joules(microjoules: max).value / plausibleMaxPower.value)
+        return Joules(microjoules: max).value / plausibleMaxPower.value
     }
 }
 
@@ -59,12 +62,13 @@ public struct CounterAccumulator: Sendable {
     /// Time below which a step is judged as if it took this long: counters update about every millisecond, so a
     /// reading taken microseconds after the previous one can show a whole update's worth of energy.
     public static let plausibilityFloor: Duration = .milliseconds(10)
+    static let plausibilityFloorSeconds = plausibilityFloor.seconds
     /// Headroom over `plausibleMaxPower` before an advance is judged implausible.
     public static let plausibilitySlack = 1.5
 
     public private(set) var total: Joules = .zero
     public private(set) var last: MicrojouleCounter?
-    public private(set) var lastInstant: ContinuousClock.Instant?
+    public private(set) var lastInstant: MonotonicInstant?
     public private(set) var wraps = 0
     public private(set) var resets = 0
     public private(set) var ambiguousIntervals = 0
@@ -73,14 +77,13 @@ public struct CounterAccumulator: Sendable {
 
     /// Records a reading taken at `instant` and returns what it meant.
     @discardableResult
-    public mutating func record(_ reading: MicrojouleCounter, at instant: ContinuousClock.Instant) -> CounterStep {
+    public mutating func record(_ reading: MicrojouleCounter, at instant: MonotonicInstant) -> CounterStep {
         defer {
             last = reading
             lastInstant = instant
         }
         guard let previous = last, let previousInstant = lastInstant else { return .baseline }
-        let elapsed = previousInstant.duration(to: instant)
-        let step = Self.step(from: previous, to: reading, over: elapsed, range: range)
+        let step = Self.step(from: previous, to: reading, seconds: previousInstant.seconds(to: instant), range: range)
         switch step {
         case .wrapped: wraps += 1
         case .reset: resets += 1
@@ -91,11 +94,11 @@ public struct CounterAccumulator: Sendable {
         return step
     }
 
-    /// The step between two readings `elapsed` apart, for a counter with `range`. Pure; table-tested.
+    /// The step between two readings `seconds` apart, for a counter with `range`. Pure; table-tested.
     public static func step(
         from previous: MicrojouleCounter,
         to current: MicrojouleCounter,
-        over elapsed: Duration,
+        seconds: Double,
         range: CounterRange
     ) -> CounterStep {
         let wrapped: Bool
@@ -111,10 +114,10 @@ public struct CounterAccumulator: Sendable {
             return .reset
         }
         let energy = Joules(microjoules: deltaMicrojoules)
-        let judged = Swift.max(elapsed, plausibilityFloor)
-        let ceiling = Joules(range.plausibleMaxPower.value * plausibilitySlack * judged.seconds)
+        let judged = Swift.max(seconds, plausibilityFloorSeconds)
+        let ceiling = Joules(range.plausibleMaxPower.value * plausibilitySlack * judged)
         if energy > ceiling { return .reset }
-        if let period = range.shortestWrapPeriod, elapsed >= period { return .ambiguous(energy) }
+        if let period = range.shortestWrapSeconds, seconds >= period { return .ambiguous(energy) }
         return wrapped ? .wrapped(energy) : .advanced(energy)
     }
 }

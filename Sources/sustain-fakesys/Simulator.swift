@@ -12,19 +12,19 @@ final class Simulator: @unchecked Sendable {
     private let scenario: Scenario
     private let tree: FakeTree
     private let start = ContinuousClock.now
-    private let stopEvent: WakeEvent
+    private var timer: PeriodicTimer?
     private var thread: NativeThread?
     private let statistics = Mutex((updates: 0, maxGap: Duration.zero))
 
     init(scenario: Scenario, tree: FakeTree) throws {
         self.scenario = scenario
         self.tree = tree
-        stopEvent = try WakeEvent()
         update(at: 0)  // every live file holds a value before anyone reads
     }
 
     func run() throws {
-        let timer = try PeriodicTimer(interval: Self.period, stop: stopEvent)
+        let timer = try PeriodicTimer(interval: Self.period)
+        self.timer = timer
         thread = try NativeThread(name: "fakesys-sim") { [self] in
             var last = ContinuousClock.now
             while case .tick = timer.next() {
@@ -41,7 +41,7 @@ final class Simulator: @unchecked Sendable {
     }
 
     func stop() -> (updates: Int, maxGap: Duration) {
-        stopEvent.signal()
+        timer?.stop()
         thread?.join()
         return statistics.withLock { $0 }
     }

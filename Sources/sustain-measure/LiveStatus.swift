@@ -5,7 +5,7 @@ import Reports
 /// The one-line live status on a terminal's stderr (elapsed, power, energy so far), refreshed once a second.
 /// Never shown when stderr is not a terminal.
 final class LiveStatus: Sendable {
-    private let stopEvent: WakeEvent
+    private let timer: PeriodicTimer
     private let thread: NativeThread
 
     static func startIfTerminal(enabled: Bool, sampler: Sampler) -> LiveStatus? {
@@ -14,9 +14,8 @@ final class LiveStatus: Sendable {
     }
 
     private init(sampler: Sampler) throws {
-        let stopEvent = try WakeEvent()
-        let timer = try PeriodicTimer(interval: .seconds(1), stop: stopEvent)
-        self.stopEvent = stopEvent
+        let timer = try PeriodicTimer(interval: .seconds(1))
+        self.timer = timer
         thread = try NativeThread(name: "sustain-status") {
             while case .tick = timer.next() {
                 Terminal.write("\r\u{1B}[K" + Self.line(sampler.snapshot))
@@ -26,14 +25,18 @@ final class LiveStatus: Sendable {
     }
 
     func stop() {
-        stopEvent.signal()
+        timer.stop()
         thread.join()
     }
 
     static func line(_ snapshot: LiveSnapshot) -> String {
         var parts = ["sustain", Quantity.duration(snapshot.elapsed.seconds)]
-        parts.append(snapshot.power.map { Quantity.power($0.value) } ?? "-- W")
-        parts.append(snapshot.energy.map { Quantity.energy($0.value) } ?? "not measured")
+        if let energy = snapshot.energy {
+            parts.append(snapshot.power.map { Quantity.power($0.value) } ?? "-- W")
+            parts.append(Quantity.energy(energy.value))
+        } else {
+            parts.append("energy not measured")
+        }
         return parts.joined(separator: "  ")
     }
 }

@@ -40,8 +40,8 @@ struct CounterAccumulatorTests {
     @Test(arguments: cases)
     func step(_ c: Case) {
         let step = CounterAccumulator.step(
-            from: MicrojouleCounter(c.previous), to: MicrojouleCounter(c.current),
-            over: .seconds(fractional: c.seconds), range: c.range)
+            from: MicrojouleCounter(c.previous), to: MicrojouleCounter(c.current), seconds: c.seconds,
+            range: c.range)
         switch (step, c.expected) {
         case (.advanced(let a), .advanced(let b)), (.wrapped(let a), .wrapped(let b)),
             (.ambiguous(let a), .ambiguous(let b)):
@@ -54,7 +54,7 @@ struct CounterAccumulatorTests {
 
     @Test func sequenceWithWrapsAndAResetNeverGoesNegative() {
         var accumulator = CounterAccumulator(range: Self.range)
-        let t0 = ContinuousClock.now
+        let t0 = MonotonicInstant(nanoseconds: 5_000_000_000)
         // 40 W for 6 s sampled every 0.5 s: 20 J per step, wrapping every 2.5 s, then a reset at 4 s.
         var injected = 0.0
         var value: UInt64 = 90_000_000
@@ -93,13 +93,13 @@ struct PowerIntegratorTests {
         (10.0, 10.0, 0.0, 0.0),
     ])
     func trapezoid(start: Double, end: Double, seconds: Double, joules: Double) {
-        let energy = PowerIntegrator.trapezoid(Watts(start), Watts(end), over: .seconds(fractional: seconds))
+        let energy = PowerIntegrator.trapezoid(Watts(start), Watts(end), seconds: seconds)
         #expect(abs(energy.value - joules) < 1e-9)
     }
 
     @Test func rampIsIntegratedExactly() {
         var integrator = PowerIntegrator()
-        let t0 = ContinuousClock.now
+        let t0 = MonotonicInstant(nanoseconds: 1)
         // Power ramps 0 → 100 W over 10 s, sampled at 10 Hz: exact for a linear ramp, 500 J.
         for step in 0...100 {
             integrator.record(Watts(Double(step)), at: t0 + .milliseconds(100 * step))
@@ -110,7 +110,7 @@ struct PowerIntegratorTests {
 
     @Test func firstReadingAddsNothing() {
         var integrator = PowerIntegrator()
-        #expect(integrator.record(Watts(300), at: .now) == .zero)
+        #expect(integrator.record(Watts(300), at: MonotonicInstant(nanoseconds: 42)) == .zero)
         #expect(integrator.total == .zero)
     }
 }
@@ -124,5 +124,10 @@ struct UnitsTests {
         #expect((Joules(120) / .seconds(3)) == Watts(40))
         #expect((Joules(1) / .zero) == nil)
         #expect(Duration.seconds(fractional: 0.25) == .milliseconds(250))
+        let t0 = MonotonicInstant(nanoseconds: 1_000_000_000)
+        let t1 = t0 + .milliseconds(1500)
+        #expect(t0.seconds(to: t1) == 1.5)
+        #expect(t1.seconds(to: t0) == -1.5)
+        #expect(t0.duration(to: t1) == .milliseconds(1500))
     }
 }
