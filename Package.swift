@@ -39,7 +39,7 @@ let package = Package(
         ),
 
         // Report model and formats.
-        .target(name: "Reports", dependencies: ["SustainCore", "Meter"]),
+        .target(name: "Reports", dependencies: ["SustainCore", "Meter", "LinuxSupport"]),
 
         // Executables compose.
         .executableTarget(
@@ -52,7 +52,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "sustain-bench",
-            dependencies: ["SustainCore", "Meter", "Reports", "LinuxSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "SustainCore", "Meter", "Reports", "LinuxSupport", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Test support: builds a fake /sys/class tree in a private mount namespace and drives its counters.
         .executableTarget(

@@ -88,7 +88,7 @@ public final class ChildProcess: @unchecked Sendable {
 
         var child = pid_t()
         let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         let rc = posix_spawn(&child, path, nil, &attributes, argv, environ)
         guard rc == 0 else {
             close(signals)

@@ -58,9 +58,12 @@ enum Syscalls {
     static func readSignal(_ fd: Int32) throws(SystemError) -> SignalInfo {
         var info = signalfd_siginfo()
         let size = MemoryLayout<signalfd_siginfo>.size
-        let count = try valueOrErrno("read", subject: "signalfd") { withUnsafeMutableBytes(of: &info) { read(fd, $0.baseAddress, size) } }
+        let count = try valueOrErrno("read", subject: "signalfd") {
+            withUnsafeMutableBytes(of: &info) { read(fd, $0.baseAddress, size) }
+        }
         guard count == size else { throw SystemError("read", subject: "signalfd", errno: EIO) }
-        return SignalInfo(signal: Int32(info.ssi_signo), code: info.ssi_code, senderPID: Int32(bitPattern: info.ssi_pid))
+        return SignalInfo(
+            signal: Int32(info.ssi_signo), code: info.ssi_code, senderPID: Int32(bitPattern: info.ssi_pid))
     }
 
     /// A periodic `timerfd` on CLOCK_MONOTONIC, first firing after `interval`.

@@ -122,9 +122,11 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
     private func addZone(controlType: String, path: [UInt32], logger: Logger) {
         let depth = UInt32(path.count)
         let id = ([controlType] + path.map { String($0, radix: 16) }).joined(separator: ":")
-        let directory = Self.root + "/" + controlType + (1...path.count).map { n in
-            "/" + ([controlType] + path.prefix(n).map { String($0, radix: 16) }).joined(separator: ":")
-        }.joined()
+        let directory =
+            Self.root + "/" + controlType
+            + (1...path.count).map { n in
+                "/" + ([controlType] + path.prefix(n).map { String($0, radix: 16) }).joined(separator: ":")
+            }.joined()
 
         var nameBuffer = [CChar](repeating: 0, count: 256)
         let nameLength = powercap_sysfs_zone_get_name(controlType, path, depth, &nameBuffer, nameBuffer.count)
@@ -146,8 +148,9 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
         }
         let plausible =
             maxPower > 0 ? Watts(microwatts: maxPower) : Self.defaultPlausibleMaxPower[kind] ?? Watts(1000)
-        let range = CounterRange(maxMicrojoules: rangeRC == 0 && maxRange > 0 ? maxRange : nil,
-                                 plausibleMaxPower: plausible)
+        let range = CounterRange(
+            maxMicrojoules: rangeRC == 0 && maxRange > 0 ? maxRange : nil,
+            plausibleMaxPower: plausible)
 
         var zone = powercap_zone(
             max_energy_range_uj: -1, energy_uj: -1, max_power_range_uw: -1, power_uw: -1, enabled: -1, name: -1)

@@ -1,8 +1,8 @@
 import Glibc
 import LinuxSupport
 import Logging
-import Synchronization
 import SustainCore
+import Synchronization
 
 /// What the sampler has seen so far, for a live status line.
 public struct LiveSnapshot: Sendable, Equatable {

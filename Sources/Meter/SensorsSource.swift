@@ -1,8 +1,8 @@
 internal import CSensors
 import Glibc
 import Logging
-import Synchronization
 import SustainCore
+import Synchronization
 
 /// hwmon chips through libsensors: power (`average`, else `input`), energy and temperature features of every chip,
 /// values scaled by libsensors (W, J, °C), chips named as `sensors` prints them.
@@ -100,12 +100,14 @@ public final class SensorsSource: EnergySource, @unchecked Sendable {
                 guard let subfeature = wanted.lazy.compactMap({ sensors_get_subfeature(chip, feature, $0) }).first
                 else { continue }
                 let featureName = String(cString: feature.pointee.name)
-                let label = sensors_get_label(chip, feature).map { raw in
-                    defer { free(raw) }
-                    return String(cString: raw)
-                } ?? featureName
+                let label =
+                    sensors_get_label(chip, feature).map { raw in
+                        defer { free(raw) }
+                        return String(cString: raw)
+                    } ?? featureName
                 let kind: DomainKind = quantity == .temperature ? .other : .hwmonChip(prefix: prefix)
-                let path = (chip.pointee.path.map { String(cString: $0) } ?? "/sys/class/hwmon/?") + "/"
+                let path =
+                    (chip.pointee.path.map { String(cString: $0) } ?? "/sys/class/hwmon/?") + "/"
                     + String(cString: subfeature.pointee.name)
                 subfeatures.append(
                     Subfeature(chip: chip, number: subfeature.pointee.number, isEnergy: quantity != .temperature))

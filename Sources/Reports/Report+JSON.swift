@@ -1,9 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+import LinuxSupport
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Why a report could not be written or read: what, where, and what to do.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
@@ -43,19 +45,14 @@ extension Report {
         if !directory.isEmpty { try Self.makeDirectories(directory) }
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ReportError("Cannot write report \(path): \(Self.reason()). Choose another --report path.") }
+        guard fd >= 0 else {
+            throw ReportError("Cannot write report \(path): \(Self.reason()). Choose another --report path.")
+        }
         var failure: String?
-        data.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = Self.reason()
-                    return
-                }
-                offset += written
-            }
+        do {
+            try data.withUnsafeBytes { try writeAll(fd, $0) }
+        } catch {
+            failure = (error as? SystemError)?.reason ?? "\(error)"
         }
         if failure == nil && fsync(fd) != 0 { failure = Self.reason() }
         close(fd)

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The report of one measured job, schema `sustain.report.v1` (documented in the README). Field names are the
@@ -113,8 +113,13 @@ public struct Report: Codable, Sendable, Equatable {
 
 extension Report {
     enum CodingKeys: String, CodingKey {
-        case schema, id, command, exitCode = "exit_code", signal, interrupted, signalsReceived = "signals_received"
-        case startedAt = "started_at", endedAt = "ended_at", durationSeconds = "duration_seconds"
+        case schema, id, command
+        case exitCode = "exit_code"
+        case signal, interrupted
+        case signalsReceived = "signals_received"
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case durationSeconds = "duration_seconds"
         case host, energy, power, sampling, temperatures, sources, warnings, tool
     }
 
@@ -171,7 +176,10 @@ extension Report.Domain {
 }
 
 extension Report.Power {
-    enum CodingKeys: String, CodingKey { case meanWatts = "mean_watts", peakWatts = "peak_watts" }
+    enum CodingKeys: String, CodingKey {
+        case meanWatts = "mean_watts"
+        case peakWatts = "peak_watts"
+    }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(meanWatts, forKey: .meanWatts)
@@ -181,8 +189,10 @@ extension Report.Power {
 
 extension Report.Sampling {
     enum CodingKeys: String, CodingKey {
-        case intervalSeconds = "interval_seconds", intervalLimitSeconds = "interval_limit_seconds"
-        case samples, wraps, resets, errors, cpuSeconds = "cpu_seconds"
+        case intervalSeconds = "interval_seconds"
+        case intervalLimitSeconds = "interval_limit_seconds"
+        case samples, wraps, resets, errors
+        case cpuSeconds = "cpu_seconds"
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -198,7 +208,10 @@ extension Report.Sampling {
 
 extension Report.Temperature {
     enum CodingKeys: String, CodingKey {
-        case id, chip, label, minCelsius = "min_celsius", maxCelsius = "max_celsius", meanCelsius = "mean_celsius"
+        case id, chip, label
+        case minCelsius = "min_celsius"
+        case maxCelsius = "max_celsius"
+        case meanCelsius = "mean_celsius"
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)

@@ -19,7 +19,8 @@ public struct MonotonicInstant: Hashable, Comparable, Sendable {
     /// The time from `self` to `later`.
     @inlinable public func duration(to later: MonotonicInstant) -> Duration {
         later.nanoseconds >= nanoseconds
-            ? .nanoseconds(Int64(later.nanoseconds - nanoseconds)) : .nanoseconds(-Int64(nanoseconds - later.nanoseconds))
+            ? .nanoseconds(Int64(later.nanoseconds - nanoseconds))
+            : .nanoseconds(-Int64(nanoseconds - later.nanoseconds))
     }
 
     @inlinable public static func + (lhs: MonotonicInstant, rhs: Duration) -> MonotonicInstant {

@@ -16,15 +16,17 @@ enum Bench {
     static func main() throws {
         let arguments = CommandLine.arguments
         let quick = arguments.contains("--quick")
-        let directory = String(executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast()
-            .joined(separator: "/"))
+        let directory = String(
+            executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast()
+                .joined(separator: "/"))
         let wrapper = directory + "/sustain-measure"
         let logger = Logger(label: "sustain.bench")
 
         let powercap = PowercapSource(logger: logger)
         let descriptors = powercap.energyFileDescriptors
         guard !descriptors.isEmpty else {
-            print("""
+            print(
+                """
                 sustain-bench: no readable powercap zone here. Run it as root in the fake tree:
                   unshare -m --propagation private \(directory)/sustain-fakesys --scenario two-socket -- \(directory)/sustain-bench
                 """)
@@ -44,7 +46,8 @@ enum Bench {
         }
         let baseline = raws.min() ?? .nan
         let sampled = samples.min() ?? .nan
-        row("sample of all zones", "\(ns(sampled)) vs raw pread loop \(ns(baseline))",
+        row(
+            "sample of all zones", "\(ns(sampled)) vs raw pread loop \(ns(baseline))",
             ratio: sampled / baseline, target: "<= 1.5x", ok: sampled / baseline <= 1.5)
         if arguments.contains("--sample-only") { return }
 
@@ -54,15 +57,21 @@ enum Bench {
         var wrapped: [Double] = []
         for _ in 0..<runs {
             plain.append(try spawnAndWait(["/bin/true"]).seconds)
-            wrapped.append(try spawnAndWait([wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--", "/bin/true"]).seconds)
+            wrapped.append(
+                try spawnAndWait([wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--", "/bin/true"])
+                    .seconds)
         }
         let overhead = median(wrapped) - median(plain)
-        row("wrapper overhead", "median \(ms(median(wrapped))) vs \(ms(median(plain))) for `true` (\(runs) runs)",
+        row(
+            "wrapper overhead", "median \(ms(median(wrapped))) vs \(ms(median(plain))) for `true` (\(runs) runs)",
             ratio: nil, target: "<= 20 ms", ok: overhead <= 0.020, value: ms(overhead))
 
         // 3. Peak RSS of the wrapper around a 1 s command.
-        let rss = try spawnAndWait([wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--", "/bin/sleep", "1"])
-        row("wrapper peak RSS", "sustain-measure -- sleep 1", ratio: nil, target: "<= 15 MB",
+        let rss = try spawnAndWait([
+            wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--", "/bin/sleep", "1",
+        ])
+        row(
+            "wrapper peak RSS", "sustain-measure -- sleep 1", ratio: nil, target: "<= 15 MB",
             ok: rss.maxRSSKilobytes <= 15 * 1024, value: "\(fixed(Double(rss.maxRSSKilobytes) / 1024, 1)) MB")
 
         // 4. Sampler CPU over a steady window at 10 Hz and 1 kHz (this process's CPU while only the sampler runs).
@@ -71,7 +80,9 @@ enum Bench {
         try warmUp.start()  // one-time costs (thread, timer, first result) are not the steady state
         sleepFor(.milliseconds(300))
         _ = warmUp.stop()
-        for (label, interval, target) in [("10 Hz", Duration.milliseconds(100), 0.001), ("1 kHz", .milliseconds(1), 0.05)] {
+        for (label, interval, target) in [
+            ("10 Hz", Duration.milliseconds(100), 0.001), ("1 kHz", .milliseconds(1), 0.05),
+        ] {
             let fresh = try Sampler(sources: [powercap], requestedInterval: interval, logger: logger)
             // Beside it, over the same window: a thread that only wakes at the same rate (the platform's floor).
             let floor = try WakeFloor(interval: interval)
@@ -82,7 +93,8 @@ enum Bench {
             let floorShare = floor.stop() / window.seconds
             let process = (cpuSeconds() - before) / window.seconds
             let share = result.samplerCPUSeconds / window.seconds
-            row("sampler CPU at \(label)",
+            row(
+                "sampler CPU at \(label)",
                 "sampler thread; \(result.samples) samples in \(fixed(window.seconds, 0)) s; a bare timer "
                     + "thread waking at the same rate: \(fixed(floorShare * 100, 3))%; whole process "
                     + "\(fixed(process * 100, 3))%",
@@ -90,9 +102,12 @@ enum Bench {
                 value: "\(fixed(share * 100, 3))%")
         }
         // The whole wrapper, start-up included, at 10 Hz over the same window, for comparison.
-        let whole = try spawnAndWait([wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--",
-                                      "/bin/sleep", String(window.seconds)])
-        row("whole wrapper CPU at 10 Hz", "start-up included, sleep \(fixed(window.seconds, 0)) s", ratio: nil,
+        let whole = try spawnAndWait([
+            wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--",
+            "/bin/sleep", String(window.seconds),
+        ])
+        row(
+            "whole wrapper CPU at 10 Hz", "start-up included, sleep \(fixed(window.seconds, 0)) s", ratio: nil,
             target: "(info)", ok: true, value: "\(fixed(whole.cpuSeconds / window.seconds * 100, 3))%")
         unlink("/tmp/sustain-bench-report.json")
     }
@@ -115,7 +130,7 @@ enum Bench {
     static func spawnAndWait(_ arguments: [String]) throws -> Spawned {
         var pid = pid_t()
         let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         let start = ContinuousClock.now
         let rc = posix_spawn(&pid, arguments[0], nil, nil, argv, environ)
         guard rc == 0 else { throw SystemError("posix_spawn", subject: arguments[0], errno: rc) }
@@ -123,7 +138,8 @@ enum Bench {
         var usage = rusage()
         wait4(pid, &status, 0, &usage)
         let elapsed = start.duration(to: .now).seconds
-        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
         return Spawned(seconds: elapsed, maxRSSKilobytes: usage.ru_maxrss, cpuSeconds: cpu)
     }
@@ -136,15 +152,17 @@ enum Bench {
     }
 
     static func sleepFor(_ duration: Duration) {
-        var request = timespec(tv_sec: Int(duration.components.seconds),
-                               tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
+        var request = timespec(
+            tv_sec: Int(duration.components.seconds),
+            tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     static func executablePath() -> String {

@@ -82,7 +82,9 @@ struct FakeSys: ParsableCommand {
             let count = readlink(path, &buffer, buffer.count - 1)
             return count > 0 ? String(cString: buffer) : nil
         }
-        guard let own = target("/proc/self/ns/mnt"), let initial = target("/proc/\(getppid())/ns/mnt") else { return false }
+        guard let own = target("/proc/self/ns/mnt"), let initial = target("/proc/\(getppid())/ns/mnt") else {
+            return false
+        }
         return own != initial
     }
 }

@@ -38,8 +38,9 @@ struct FakeTree {
             }.joined(separator: "/")
             let directory = "\(Self.devices)/powercap/\(zone.controlType)/\(relative)"
             try Self.makeDirectory(directory)
-            try Self.link("../../devices/virtual/powercap/\(zone.controlType)/\(relative)",
-                          at: "/sys/class/powercap/\(zone.id)")
+            try Self.link(
+                "../../devices/virtual/powercap/\(zone.controlType)/\(relative)",
+                at: "/sys/class/powercap/\(zone.id)")
             try Self.writeFile(directory + "/name", zone.name)
             try Self.writeFile(directory + "/enabled", "1")
             try Self.writeFile(directory + "/max_energy_range_uj", String(zone.maxEnergyRangeMicrojoules))

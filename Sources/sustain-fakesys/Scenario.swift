@@ -77,20 +77,30 @@ extension Scenario {
         var s = Scenario(name: "two-socket")
         for socket in 0..<2 {
             let watts = socket == 0 ? 85.0 : 70.0
-            s.zones.append(Zone(controlType: "intel-rapl", path: [socket], name: "package-\(socket)", watts: watts,
-                                maxEnergyRangeMicrojoules: intelRange, maxPowerMicrowatts: 205_000_000,
-                                startMicrojoules: 100_000_000_000 + UInt64(socket) * 37_000_000_123))
-            s.zones.append(Zone(controlType: "intel-rapl", path: [socket, 0], name: "core", watts: watts * 0.6,
-                                maxEnergyRangeMicrojoules: intelRange, startMicrojoules: 5_000_000_000))
-            s.zones.append(Zone(controlType: "intel-rapl", path: [socket, 1], name: "dram",
-                                watts: socket == 0 ? 12 : 9, maxEnergyRangeMicrojoules: intelDRAMRange,
-                                startMicrojoules: 40_000_000_000 + UInt64(socket) * 1_234_567))
+            s.zones.append(
+                Zone(
+                    controlType: "intel-rapl", path: [socket], name: "package-\(socket)", watts: watts,
+                    maxEnergyRangeMicrojoules: intelRange, maxPowerMicrowatts: 205_000_000,
+                    startMicrojoules: 100_000_000_000 + UInt64(socket) * 37_000_000_123))
+            s.zones.append(
+                Zone(
+                    controlType: "intel-rapl", path: [socket, 0], name: "core", watts: watts * 0.6,
+                    maxEnergyRangeMicrojoules: intelRange, startMicrojoules: 5_000_000_000))
+            s.zones.append(
+                Zone(
+                    controlType: "intel-rapl", path: [socket, 1], name: "dram",
+                    watts: socket == 0 ? 12 : 9, maxEnergyRangeMicrojoules: intelDRAMRange,
+                    startMicrojoules: 40_000_000_000 + UInt64(socket) * 1_234_567))
         }
-        s.chips.append(Chip(name: "power_meter", bus: .acpi(device: "ACPI000D:00"),
-                            power: [("power1_average", 250)],
-                            files: [("power1_average_interval", "1000"), ("power1_is_battery", "0")]))
-        s.chips.append(Chip(name: "coretemp", bus: .platform(device: "coretemp.0"),
-                            files: [("temp1_input", "48000"), ("temp1_label", "Package id 0")]))
+        s.chips.append(
+            Chip(
+                name: "power_meter", bus: .acpi(device: "ACPI000D:00"),
+                power: [("power1_average", 250)],
+                files: [("power1_average_interval", "1000"), ("power1_is_battery", "0")]))
+        s.chips.append(
+            Chip(
+                name: "coretemp", bus: .platform(device: "coretemp.0"),
+                files: [("temp1_input", "48000"), ("temp1_label", "Package id 0")]))
         return s
     }
 
@@ -103,14 +113,18 @@ extension Scenario {
             let start = 60_000_000_000 - UInt64(package) * 20_000_000_000
             for die in 0..<2 {
                 let index = package * 2 + die
-                s.zones.append(Zone(controlType: "intel-rapl", path: [index], name: "package-\(package)-die-\(die)",
-                                    watts: watts, maxEnergyRangeMicrojoules: range, maxPowerMicrowatts: 280_000_000,
-                                    startMicrojoules: start,
-                                    sameCounterAs: die == 0 ? nil : "intel-rapl:\(package * 2)"))
+                s.zones.append(
+                    Zone(
+                        controlType: "intel-rapl", path: [index], name: "package-\(package)-die-\(die)",
+                        watts: watts, maxEnergyRangeMicrojoules: range, maxPowerMicrowatts: 280_000_000,
+                        startMicrojoules: start,
+                        sameCounterAs: die == 0 ? nil : "intel-rapl:\(package * 2)"))
             }
         }
-        s.chips.append(Chip(name: "k10temp", bus: .pci(address: "0000:00:18.3"),
-                            files: [("temp1_input", "61250"), ("temp1_label", "Tctl")]))
+        s.chips.append(
+            Chip(
+                name: "k10temp", bus: .pci(address: "0000:00:18.3"),
+                files: [("temp1_input", "61250"), ("temp1_label", "Tctl")]))
         return s
     }
 
@@ -118,32 +132,48 @@ extension Scenario {
     static var laptop: Scenario {
         var s = Scenario(name: "laptop")
         s.zones = [
-            Zone(controlType: "intel-rapl", path: [0], name: "package-0", watts: 15, maxEnergyRangeMicrojoules: intelRange,
-                 maxPowerMicrowatts: 64_000_000, startMicrojoules: 7_000_000_000),
-            Zone(controlType: "intel-rapl", path: [0, 0], name: "core", watts: 8, maxEnergyRangeMicrojoules: intelRange,
-                 startMicrojoules: 3_000_000_000),
-            Zone(controlType: "intel-rapl", path: [0, 1], name: "uncore", watts: 2, maxEnergyRangeMicrojoules: intelRange,
-                 startMicrojoules: 1_000_000_000),
-            Zone(controlType: "intel-rapl", path: [0, 2], name: "dram", watts: 3, maxEnergyRangeMicrojoules: intelRange,
-                 startMicrojoules: 2_000_000_000),
-            Zone(controlType: "intel-rapl", path: [1], name: "psys", watts: 25, maxEnergyRangeMicrojoules: intelRange,
-                 startMicrojoules: 9_000_000_000),
-            Zone(controlType: "intel-rapl-mmio", path: [0], name: "package-0", watts: 15,
-                 maxEnergyRangeMicrojoules: intelRange, maxPowerMicrowatts: 64_000_000, startMicrojoules: 7_000_000_000),
+            Zone(
+                controlType: "intel-rapl", path: [0], name: "package-0", watts: 15,
+                maxEnergyRangeMicrojoules: intelRange,
+                maxPowerMicrowatts: 64_000_000, startMicrojoules: 7_000_000_000),
+            Zone(
+                controlType: "intel-rapl", path: [0, 0], name: "core", watts: 8, maxEnergyRangeMicrojoules: intelRange,
+                startMicrojoules: 3_000_000_000),
+            Zone(
+                controlType: "intel-rapl", path: [0, 1], name: "uncore", watts: 2,
+                maxEnergyRangeMicrojoules: intelRange,
+                startMicrojoules: 1_000_000_000),
+            Zone(
+                controlType: "intel-rapl", path: [0, 2], name: "dram", watts: 3, maxEnergyRangeMicrojoules: intelRange,
+                startMicrojoules: 2_000_000_000),
+            Zone(
+                controlType: "intel-rapl", path: [1], name: "psys", watts: 25, maxEnergyRangeMicrojoules: intelRange,
+                startMicrojoules: 9_000_000_000),
+            Zone(
+                controlType: "intel-rapl-mmio", path: [0], name: "package-0", watts: 15,
+                maxEnergyRangeMicrojoules: intelRange, maxPowerMicrowatts: 64_000_000, startMicrojoules: 7_000_000_000),
         ]
-        s.chips.append(Chip(name: "coretemp", bus: .platform(device: "coretemp.0"),
-                            files: [("temp1_input", "55000"), ("temp1_label", "Package id 0")]))
-        s.chips.append(Chip(name: "amdgpu", bus: .pci(address: "0000:09:00.0"), power: [("power1_average", 40)],
-                            files: [("temp1_input", "62000"), ("temp1_label", "edge")]))
+        s.chips.append(
+            Chip(
+                name: "coretemp", bus: .platform(device: "coretemp.0"),
+                files: [("temp1_input", "55000"), ("temp1_label", "Package id 0")]))
+        s.chips.append(
+            Chip(
+                name: "amdgpu", bus: .pci(address: "0000:09:00.0"), power: [("power1_average", 40)],
+                files: [("temp1_input", "62000"), ("temp1_label", "edge")]))
         return s
     }
 
     /// One package with a tiny counter range that wraps about every 0.5 s, and a limit that lets the sampler know.
     static var wrap: Scenario {
-        Scenario(name: "wrap", zones: [
-            Zone(controlType: "intel-rapl", path: [0], name: "package-0", watts: 40, maxEnergyRangeMicrojoules: 20_000_000,
-                 maxPowerMicrowatts: 60_000_000, startMicrojoules: 15_000_000),
-        ])
+        Scenario(
+            name: "wrap",
+            zones: [
+                Zone(
+                    controlType: "intel-rapl", path: [0], name: "package-0", watts: 40,
+                    maxEnergyRangeMicrojoules: 20_000_000,
+                    maxPowerMicrowatts: 60_000_000, startMicrojoules: 15_000_000)
+            ])
     }
 
     /// A server after Linux 5.10: energy_uj readable by root only, names world-readable, and an ACPI power meter.

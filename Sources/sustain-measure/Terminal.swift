@@ -1,21 +1,12 @@
 import Glibc
+import LinuxSupport
 import Logging
 
 /// The wrapper's own stderr: stdout belongs to the child.
 enum Terminal {
     static func write(_ text: String) {
         var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        text.withUTF8 { bytes in try? writeAll(2, UnsafeRawBufferPointer(bytes)) }
     }
 
     static func error(_ message: String) { write(message + "\n") }

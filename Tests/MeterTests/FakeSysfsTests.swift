@@ -49,8 +49,10 @@ struct FakeSysfsTests {
             measure = ["/usr/bin/setpriv", "--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", copy]
         }
         let outcome = try Harness.run(
-            ["/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"),
-             "--scenario", scenario, "--truth", truthPath, "--"]
+            [
+                "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"),
+                "--scenario", scenario, "--truth", truthPath, "--",
+            ]
                 + measure + ["--report", reportPath] + extra + ["--", "/bin/sleep", String(seconds)])
         let reportData = try Data(contentsOf: URL(fileURLWithPath: reportPath))
         let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: URL(fileURLWithPath: truthPath)))
@@ -70,7 +72,10 @@ struct FakeSysfsTests {
         let counted = ["intel-rapl:0", "intel-rapl:0:1", "intel-rapl:1", "intel-rapl:1:1"]
         #expect(Set(run.report.energy.domains.filter(\.counted).map(\.id)) == Set(counted))
         let error = Self.relativeError(run.report.energy.joules, run.injected(counted))
-        #expect(error < 0.005, "total \(run.report.energy.joules ?? -1) J vs injected \(run.injected(counted)) J; sim max gap \(run.truth.maxGapSeconds) s")
+        #expect(
+            error < 0.005,
+            "total \(run.report.energy.joules ?? -1) J vs injected \(run.injected(counted)) J; sim max gap \(run.truth.maxGapSeconds) s"
+        )
         for id in counted + ["intel-rapl:0:0", "intel-rapl:1:0"] {
             let domain = try #require(run.domain(id))
             #expect(Self.relativeError(domain.joules, run.injected([id])) < 0.005, "\(id)")
@@ -105,7 +110,8 @@ struct FakeSysfsTests {
         #expect(run.domain("amdgpu-pci-0900/power1")?.kind == "gpu")
         #expect(run.domain("amdgpu-pci-0900/power1")?.counted == false)
         #expect(Self.relativeError(run.report.energy.joules, run.injected(["intel-rapl:1"])) < 0.005)
-        #expect(Self.relativeError(run.domain("intel-rapl-mmio:0")?.joules, run.injected(["intel-rapl-mmio:0"])) < 0.005)
+        #expect(
+            Self.relativeError(run.domain("intel-rapl-mmio:0")?.joules, run.injected(["intel-rapl-mmio:0"])) < 0.005)
     }
 
     @Test func countersThatWrapEveryHalfSecondStayExact() throws {
@@ -136,7 +142,8 @@ struct FakeSysfsTests {
         #expect(run.report.energy.method == "measured")
         #expect(run.report.energy.domains.filter(\.counted).map(\.id) == ["power_meter-acpi-0/power1"])
         #expect(Self.relativeError(run.report.energy.joules, 250 * run.report.durationSeconds) < 0.02)
-        #expect(run.report.warnings.contains { $0.contains("readable by root only") && $0.contains("sustain-measured") })
+        #expect(
+            run.report.warnings.contains { $0.contains("readable by root only") && $0.contains("sustain-measured") })
         // Said once on stderr, with the fix.
         #expect(run.stderr.components(separatedBy: "root only").count == 2, "\(run.stderr)")
     }

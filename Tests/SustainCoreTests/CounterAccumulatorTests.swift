@@ -19,22 +19,30 @@ struct CounterAccumulatorTests {
     static let cases: [Case] = [
         Case(label: "advance", previous: 10_000_000, current: 30_000_000, seconds: 1, expected: .advanced(Joules(20))),
         Case(label: "no change", previous: 5, current: 5, seconds: 1, expected: .advanced(.zero)),
-        Case(label: "wrap across the maximum", previous: 95_000_000, current: 5_000_000, seconds: 0.5,
-             expected: .wrapped(Joules(10))),
-        Case(label: "wrap exactly to zero", previous: 99_000_000, current: 0, seconds: 0.1,
-             expected: .wrapped(Joules(1))),
-        Case(label: "backwards by an implausible amount is a reset", previous: 60_000_000, current: 1_000_000,
-             seconds: 0.1, expected: .reset),
-        Case(label: "forward jump beyond any plausible power is a glitch", previous: 1_000_000, current: 90_000_000,
-             seconds: 0.1, expected: .reset),
-        Case(label: "a µs-apart read may show a whole 1 ms update", previous: 1_000_000, current: 1_050_000,
-             seconds: 0.000_01, expected: .advanced(Joules(0.05))),
-        Case(label: "longer than the wrap period is ambiguous", previous: 10_000_000, current: 20_000_000,
-             seconds: 2.5, expected: .ambiguous(Joules(10))),
-        Case(label: "no range: backwards is a reset", previous: 50, current: 10, seconds: 1,
-             range: CounterRange(maxMicrojoules: nil, plausibleMaxPower: Watts(50)), expected: .reset),
-        Case(label: "previous above the range: inconsistent, reset", previous: 200_000_000, current: 10, seconds: 1,
-             expected: .reset),
+        Case(
+            label: "wrap across the maximum", previous: 95_000_000, current: 5_000_000, seconds: 0.5,
+            expected: .wrapped(Joules(10))),
+        Case(
+            label: "wrap exactly to zero", previous: 99_000_000, current: 0, seconds: 0.1,
+            expected: .wrapped(Joules(1))),
+        Case(
+            label: "backwards by an implausible amount is a reset", previous: 60_000_000, current: 1_000_000,
+            seconds: 0.1, expected: .reset),
+        Case(
+            label: "forward jump beyond any plausible power is a glitch", previous: 1_000_000, current: 90_000_000,
+            seconds: 0.1, expected: .reset),
+        Case(
+            label: "a µs-apart read may show a whole 1 ms update", previous: 1_000_000, current: 1_050_000,
+            seconds: 0.000_01, expected: .advanced(Joules(0.05))),
+        Case(
+            label: "longer than the wrap period is ambiguous", previous: 10_000_000, current: 20_000_000,
+            seconds: 2.5, expected: .ambiguous(Joules(10))),
+        Case(
+            label: "no range: backwards is a reset", previous: 50, current: 10, seconds: 1,
+            range: CounterRange(maxMicrojoules: nil, plausibleMaxPower: Watts(50)), expected: .reset),
+        Case(
+            label: "previous above the range: inconsistent, reset", previous: 200_000_000, current: 10, seconds: 1,
+            expected: .reset),
     ]
 
     @Test(arguments: cases)

@@ -90,7 +90,8 @@ struct DomainPolicyTests {
         Case(
             label: "power meter alone is the total",
             channels: [
-                zone("intel-rapl:0", "package-0", unreadable: "permission denied"), hwmon("power_meter-acpi-0", "power1"),
+                zone("intel-rapl:0", "package-0", unreadable: "permission denied"),
+                hwmon("power_meter-acpi-0", "power1"),
             ],
             counted: ["power_meter-acpi-0/power1"]),
         Case(
@@ -99,7 +100,9 @@ struct DomainPolicyTests {
             counted: ["intel-rapl:0", "amdgpu-pci-0900/power1"]),
         Case(
             label: "GPU inside psys",
-            channels: [zone("intel-rapl:0", "package-0"), zone("intel-rapl:1", "psys"), hwmon("amdgpu-pci-0900", "power1")],
+            channels: [
+                zone("intel-rapl:0", "package-0"), zone("intel-rapl:1", "psys"), hwmon("amdgpu-pci-0900", "power1"),
+            ],
             counted: ["intel-rapl:1"]),
         Case(
             label: "a chip's energy counter wins over its power channel",

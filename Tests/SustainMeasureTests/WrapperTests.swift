@@ -138,9 +138,10 @@ struct WrapperTests {
         try Harness.run([Self.binary, "--quiet", "--report", path, "--", "/bin/true"])
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
-        for key in ["schema", "id", "command", "exit_code", "signal", "started_at", "ended_at", "duration_seconds",
-                    "energy", "power", "sampling", "warnings"]
-        {
+        for key in [
+            "schema", "id", "command", "exit_code", "signal", "started_at", "ended_at", "duration_seconds",
+            "energy", "power", "sampling", "warnings",
+        ] {
             #expect(object.keys.contains(key), "missing \(key)")
         }
         let energy = try #require(object["energy"] as? [String: Any])
@@ -180,7 +181,9 @@ struct WrapperTests {
     }
 
     @Test func unwritableReportPathStillReturnsTheChildsCode() throws {
-        let outcome = try Harness.run([Self.binary, "--report", "/proc/sustain/r.json", "--", "/bin/sh", "-c", "exit 3"])
+        let outcome = try Harness.run([
+            Self.binary, "--report", "/proc/sustain/r.json", "--", "/bin/sh", "-c", "exit 3",
+        ])
         #expect(outcome.status == 3)
         #expect(outcome.stderr.contains("Cannot"))
     }

@@ -14,7 +14,8 @@ public enum Harness {
         if let override = ProcessInfo.processInfo.environment["SUSTAIN_BIN_DIR"] {
             return URL(fileURLWithPath: override)
         }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
         // swift-testing may run from inside the .xctest bundle directory on some platforms.
