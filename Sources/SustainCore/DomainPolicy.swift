@@ -47,8 +47,8 @@ public enum DomainPolicy {
             let twin = rapl.first { $0.group == primaryControlType && $0.name == channel.name }
             decisions[channel.id] = DomainDecision(
                 counted: false,
-                note: "mirror of \(twin?.id.rawValue ?? channel.name) (same energy through \(channel.group)); "
-                    + "counted once there")
+                note: "mirror of \(twin?.id.rawValue ?? channel.name) (the same energy through \(channel.group)); "
+                    + "never counted twice")
         }
         let raplCandidates = rapl.filter { !mirrors.contains($0.id) }
 

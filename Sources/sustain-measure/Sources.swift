@@ -44,8 +44,10 @@ extension SustainMeasure {
                 return range
             }
             let choice = SamplingInterval.choose(for: ranges)
-            out += "sampling interval: \(choice.interval.seconds) s"
-            if let limit = choice.limit { out += " (no counter can wrap unseen below \(limit.seconds) s)" }
+            out += "sampling interval: \(Quantity.duration(choice.interval.seconds))"
+            if let limit = choice.limit {
+                out += " (any interval up to \(Quantity.duration(limit.seconds)) keeps every counter from wrapping unseen)"
+            }
             out += "\n"
             let unreadable = channels.filter { $0.isEnergy && $0.unreadable != nil }
             if !unreadable.isEmpty { out += "warning: " + Report.unreadableWarning(unreadable) + "\n" }
