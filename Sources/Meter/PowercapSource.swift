@@ -13,11 +13,20 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
     /// The root libpowercap walks; compiled into libpowercap, listed here only to enumerate control types.
     public static let root = "/sys/class/powercap"
 
-    /// Plausible maximum power per kind when the zone states none (constraint `max_power_uw`), generous on purpose:
-    /// it only tells a wrap from a reset and bounds the sampling interval.
+    /// Plausible maximum power per kind, generous on purpose: it only tells a wrap from a reset and bounds the
+    /// sampling interval, and a bound below real power would drop real energy as a "reset".
     public static let defaultPlausibleMaxPower: [DomainKind: Watts] = [
         .package: Watts(1000), .core: Watts(1000), .uncore: Watts(500), .dram: Watts(500), .psys: Watts(2000),
     ]
+    /// Headroom over a zone's own `constraint_*_max_power_uw`: short bursts (PL2, PL4) run well above it.
+    public static let constraintHeadroom = 4.0
+
+    /// The plausible maximum for a zone: the larger of its kind's default and 4 × its largest constraint maximum.
+    static func plausibleMaxPower(kind: DomainKind, constraintMaximum: Watts?) -> Watts {
+        let byKind = defaultPlausibleMaxPower[kind] ?? Watts(1000)
+        guard let constraintMaximum else { return byKind }
+        return max(byKind, Watts(constraintMaximum.value * constraintHeadroom))
+    }
 
     private var zones: [powercap_zone] = []
 
@@ -146,8 +155,8 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
                 maxPower = max(maxPower, value)
             }
         }
-        let plausible =
-            maxPower > 0 ? Watts(microwatts: maxPower) : Self.defaultPlausibleMaxPower[kind] ?? Watts(1000)
+        let plausible = Self.plausibleMaxPower(
+            kind: kind, constraintMaximum: maxPower > 0 ? Watts(microwatts: maxPower) : nil)
         let range = CounterRange(
             maxMicrojoules: rangeRC == 0 && maxRange > 0 ? maxRange : nil,
             plausibleMaxPower: plausible)

@@ -22,3 +22,14 @@ struct CounterParsingTests {
         #expect(value == expected, "\(text.debugDescription)")
     }
 }
+
+struct PlausibleMaxPowerTests {
+    @Test func kindDefaultUnlessTheZoneAllowsMore() {
+        // A 125 W TDP part bursting to 253 W (PL2) must not look like a reset: 4 × 125 W < 1 kW default.
+        #expect(PowercapSource.plausibleMaxPower(kind: .package, constraintMaximum: .init(125)) == .init(1000))
+        #expect(PowercapSource.plausibleMaxPower(kind: .package, constraintMaximum: .init(400)) == .init(1600))
+        #expect(PowercapSource.plausibleMaxPower(kind: .dram, constraintMaximum: nil) == .init(500))
+        #expect(PowercapSource.plausibleMaxPower(kind: .psys, constraintMaximum: nil) == .init(2000))
+        #expect(PowercapSource.plausibleMaxPower(kind: .other, constraintMaximum: nil) == .init(1000))
+    }
+}
