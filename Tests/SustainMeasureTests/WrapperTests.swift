@@ -30,6 +30,14 @@ struct WrapperTests {
         #expect(report?.interrupted == false)
     }
 
+    @Test func theMeasuredWindowCoversTheWholeChild() throws {
+        let (outcome, report) = try Self.measure(["/bin/sleep", "0.5"])
+        #expect(outcome.status == 0)
+        let duration = try #require(report?.durationSeconds)
+        #expect(duration >= 0.5, "measurement started late or ended early: \(duration) s")
+        #expect(duration < 0.75, "measurement window much longer than the child: \(duration) s")
+    }
+
     @Test func killedBySIGKILLReturns137() throws {
         let (outcome, report) = try Self.measure(["/bin/sh", "-c", "kill -9 $$"])
         #expect(outcome.status == 137)
