@@ -38,14 +38,17 @@ let package = Package(
             ]
         ),
 
+        // Pure calculator: grid intensity data, PUE, cost, equivalents, FLOPs estimates. No I/O.
+        .target(name: "Impact", dependencies: ["SustainCore"]),
+
         // Report model and formats.
-        .target(name: "Reports", dependencies: ["SustainCore", "Meter", "LinuxSupport"]),
+        .target(name: "Reports", dependencies: ["SustainCore", "Meter", "Impact", "LinuxSupport"]),
 
         // Executables compose.
         .executableTarget(
             name: "sustain-measure",
             dependencies: [
-                "SustainCore", "Meter", "Reports", "LinuxSupport",
+                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,6 +69,7 @@ let package = Package(
 
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
+        .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
         .testTarget(
             name: "MeterTests",
             dependencies: ["Meter", "Reports", "SustainTestSupport", "sustain-fakesys", "sustain-measure"]

@@ -1,3 +1,4 @@
+import Impact
 import Meter
 import SustainCore
 
@@ -51,7 +52,9 @@ extension Report {
     public static let toolVersion = "0.1.0"
 
     /// A report from what the sampler measured and what the wrapper knows.
-    public init(job: JobFacts, measurement: MeasurementResult, sources: [SourceSummary]) {
+    public init(
+        job: JobFacts, measurement: MeasurementResult, sources: [SourceSummary], carbon settings: CarbonSettings
+    ) {
         var warnings: [String] = []
         let unreadable = measurement.channels.filter { $0.descriptor.isEnergy && $0.descriptor.unreadable != nil }
         if !unreadable.isEmpty {
@@ -87,6 +90,7 @@ extension Report {
             power: Power(
                 meanWatts: measurement.meanPower?.value,
                 peakWatts: total == nil ? nil : (measurement.peakPower ?? measurement.meanPower)?.value),
+            carbon: Carbon(CarbonAssessment(energy: total, settings: settings)),
             sampling: Sampling(
                 intervalSeconds: measurement.interval.seconds,
                 intervalLimitSeconds: measurement.intervalLimit?.seconds, samples: measurement.samples,
@@ -138,5 +142,28 @@ extension Report {
             .dateSeparator(.omitted).timeSeparator(.omitted)
         let random = String(UInt32.random(in: 0..<0x100_0000), radix: 16)
         return date.formatted(style) + "Z-" + String(repeating: "0", count: 6 - random.count) + random
+    }
+}
+
+extension Report.Carbon {
+    /// The report's view of an assessment.
+    public init(_ assessment: CarbonAssessment) {
+        let settings = assessment.settings
+        self.init(
+            kgCo2e: assessment.emissions?.kilograms, intensityGPerKwh: settings.intensity.gramsPerKilowattHour,
+            intensitySource: settings.intensitySource, intensityBasis: settings.intensity.basis.rawValue,
+            region: settings.region?.requested, regionCode: settings.region?.factor.code,
+            regionName: settings.region?.factor.name, regionVia: settings.region?.via,
+            resolvedFrom: settings.origin.rawValue, pue: settings.pue.value, kwhAtMeter: assessment.atMeter?.value,
+            kwhFacility: assessment.facility?.value,
+            cost: settings.price.flatMap { price in
+                assessment.cost.map {
+                    Report.Cost(amount: $0, currency: price.currency, pricePerKwh: price.perKilowattHour)
+                }
+            },
+            equivalents: assessment.equivalents.map {
+                Report.Equivalent(
+                    item: $0.item, quantity: $0.quantity, gramsPerItem: $0.gramsPerItem, source: $0.source)
+            })
     }
 }

@@ -16,6 +16,22 @@ public enum Quantity {
         return negative && scaled > 0 ? "-" + text : text
     }
 
+    /// `value` with about `digits` significant digits, never in exponent form: `0.0000141`, `12.3`, `1234`.
+    public static func significant(_ value: Double, _ digits: Int = 3) -> String {
+        guard value.isFinite, value != 0 else { return fixed(value, 0) }
+        var magnitude = 0
+        var scaled = abs(value)
+        while scaled < 1 && magnitude < 12 {
+            scaled *= 10
+            magnitude += 1
+        }
+        while scaled >= 10 && magnitude > -12 {
+            scaled /= 10
+            magnitude -= 1
+        }
+        return fixed(value, max(0, magnitude + digits - 1))
+    }
+
     /// Joules with a prefix that fits: `812.4 J`, `12.35 kJ`, `3.210 MJ`.
     public static func energy(_ joules: Double) -> String {
         switch abs(joules) {
@@ -23,6 +39,16 @@ public enum Quantity {
         case ..<10_000: fixed(joules, 1) + " J"
         case ..<10_000_000: fixed(joules / 1000, 2) + " kJ"
         default: fixed(joules / 1_000_000, 3) + " MJ"
+        }
+    }
+
+    /// A CO2e mass from kilograms: `812 mg`, `12.4 g`, `3.21 kg`, `1.234 t`.
+    public static func carbon(_ kilograms: Double) -> String {
+        switch abs(kilograms) {
+        case ..<0.001: fixed(kilograms * 1_000_000, 1) + " mg"
+        case ..<1: fixed(kilograms * 1000, 2) + " g"
+        case ..<1000: fixed(kilograms, 3) + " kg"
+        default: fixed(kilograms / 1000, 3) + " t"
         }
     }
 
@@ -72,9 +98,22 @@ extension Report {
         } else {
             lines.append("  energy  not measured (energy.method \"none\")")
         }
+        lines.append(carbonLine())
         for warning in warnings where !alreadyShown.contains(warning) { lines.append("  warning: \(warning)") }
         if let reportPath { lines.append("  report  \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// "carbon  12.3 g CO2e at 44 g/kWh (FR, Ember …, lifecycle), PUE 1.0 · cost 0.0012 EUR · ≈ 0.05 km by car".
+    func carbonLine() -> String {
+        let grid =
+            "\(Quantity.fixed(carbon.intensityGPerKwh, 1)) g/kWh (\(carbon.regionCode ?? "given"), "
+            + "\(carbon.intensityBasis), \(carbon.resolvedFrom))"
+        guard let kilograms = carbon.kgCo2e else { return "  carbon  not computed: no energy measured; grid \(grid)" }
+        var line = "  carbon  \(Quantity.carbon(kilograms)) CO2e at \(grid), PUE \(Quantity.fixed(carbon.pue, 2))"
+        if let cost = carbon.cost { line += "; cost \(Quantity.significant(cost.amount)) \(cost.currency)" }
+        if let car = carbon.equivalents.first { line += "; ≈ \(Quantity.significant(car.quantity)) \(car.item)" }
+        return line
     }
 
     /// A domain's name for people: the zone name when it is unique in the report, else with its id; for hwmon,

@@ -26,6 +26,7 @@ public struct Report: Codable, Sendable, Equatable {
     public var host: Host
     public var energy: Energy
     public var power: Power
+    public var carbon: Carbon
     public var sampling: Sampling
     public var temperatures: [Temperature]
     public var sources: [Source]
@@ -75,6 +76,44 @@ public struct Report: Codable, Sendable, Equatable {
     public struct Power: Codable, Sendable, Equatable {
         @Nullable public var meanWatts: Double?
         @Nullable public var peakWatts: Double?
+    }
+
+    /// Emissions, cost and equivalents of the counted energy: kWh at the meter × PUE × grid intensity.
+    public struct Carbon: Codable, Sendable, Equatable {
+        /// Nil when nothing was measured.
+        @Nullable public var kgCo2e: Double?
+        public var intensityGPerKwh: Double
+        /// The dataset and year, or "given with --intensity".
+        public var intensitySource: String
+        /// "lifecycle" | "direct".
+        public var intensityBasis: String
+        /// The region as given (`aws:eu-west-3`), or `WORLD` for the default; null for a given intensity.
+        @Nullable public var region: String?
+        /// The dataset row that answered (`FR`), with its name.
+        @Nullable public var regionCode: String?
+        @Nullable public var regionName: String?
+        /// How the region led to that row, when not directly.
+        @Nullable public var regionVia: String?
+        /// "--intensity" | "--region" | "config" | "default (world average)".
+        public var resolvedFrom: String
+        public var pue: Double
+        @Nullable public var kwhAtMeter: Double?
+        @Nullable public var kwhFacility: Double?
+        @Nullable public var cost: Cost?
+        public var equivalents: [Equivalent]
+    }
+
+    public struct Cost: Codable, Sendable, Equatable {
+        public var amount: Double
+        public var currency: String
+        public var pricePerKwh: Double
+    }
+
+    public struct Equivalent: Codable, Sendable, Equatable {
+        public var item: String
+        public var quantity: Double
+        public var gramsPerItem: Double
+        public var source: String
     }
 
     public struct Sampling: Codable, Sendable, Equatable {

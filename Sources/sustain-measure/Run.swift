@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import Impact
 import LinuxSupport
 import Logging
 import Meter
@@ -34,10 +35,14 @@ extension SustainMeasure {
         @Flag(name: .long, help: "Log discovery details on stderr.")
         var verbose = false
 
+        @OptionGroup(title: "Carbon and cost")
+        var carbon: CarbonOptions
+
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
 
         func validate() throws {
+            _ = try carbon.settings()
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
@@ -56,6 +61,7 @@ extension SustainMeasure {
         func run() throws {
             ChildProcess.prepareSignals()  // before any thread starts
             let logger = Terminal.bootstrapLogging(verbose: verbose)
+            let carbonSettings = try carbon.settings()
             let executable: String
             do {
                 executable = try ChildProcess.resolve(command[0])
@@ -109,7 +115,7 @@ extension SustainMeasure {
             let summaries = sources.map {
                 SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
             }
-            let result = Report(job: job, measurement: measurement, sources: summaries)
+            let result = Report(job: job, measurement: measurement, sources: summaries, carbon: carbonSettings)
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path
             do {

@@ -46,7 +46,8 @@ extension SustainMeasure {
             let choice = SamplingInterval.choose(for: ranges)
             out += "sampling interval: \(Quantity.duration(choice.interval.seconds))"
             if let limit = choice.limit {
-                out += " (any interval up to \(Quantity.duration(limit.seconds)) keeps every counter from wrapping unseen)"
+                out +=
+                    " (any interval up to \(Quantity.duration(limit.seconds)) keeps every counter from wrapping unseen)"
             }
             out += "\n"
             let unreadable = channels.filter { $0.isEnergy && $0.unreadable != nil }

@@ -196,6 +196,55 @@ struct WrapperTests {
         #expect(outcome.stderr.contains("Cannot"))
     }
 
+    @Test func carbonUsesTheGivenRegionPUEAndPrice() throws {
+        let (outcome, written) = try Self.measure(
+            ["/bin/true"],
+            options: ["--region", "aws:eu-west-3", "--pue", "1.2", "--price", "0.25", "--currency", "eur"])
+        #expect(outcome.status == 0)
+        let carbon = try #require(written?.carbon)
+        #expect(carbon.region == "aws:eu-west-3")
+        #expect(carbon.regionCode == "FR")
+        #expect(carbon.intensityBasis == "lifecycle")
+        #expect(carbon.intensityGPerKwh == 44.18)
+        #expect(carbon.resolvedFrom == "--region")
+        #expect(carbon.pue == 1.2)
+        if let joules = written?.energy.joules {
+            let kwh = joules / 3_600_000
+            #expect(abs((carbon.kwhFacility ?? 0) - kwh * 1.2) < 1e-12)
+            #expect(abs((carbon.kgCo2e ?? 0) - kwh * 1.2 * 44.18 / 1000) < 1e-12)
+            #expect(carbon.cost?.currency == "EUR")
+        } else {
+            #expect(carbon.kgCo2e == nil, "nothing measured: no carbon, not 0")
+            #expect(carbon.kwhAtMeter == nil)
+            #expect(carbon.cost == nil)
+        }
+    }
+
+    @Test func defaultIntensityIsTheWorldAverageAndSaysSo() throws {
+        let (_, written) = try Self.measure(["/bin/true"])
+        let carbon = try #require(written?.carbon)
+        #expect(carbon.resolvedFrom == "default (world average)")
+        #expect(carbon.regionCode == "WORLD")
+        #expect(carbon.intensitySource.contains("Ember"))
+    }
+
+    @Test(arguments: [
+        ["--region", "frnce"], ["--pue", "0.5"], ["--pue", "nan"], ["--intensity", "-3"], ["--price", "0.2"],
+        ["--price", "-1", "--currency", "EUR"], ["--intensity", "300", "--intensity-basis", "marginal"],
+    ])
+    func badImpactInputIsRejectedBeforeTheCommandRuns(options: [String]) throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let marker = directory.appendingPathComponent("ran").path
+        let path = directory.appendingPathComponent("r.json").path
+        let outcome = try Harness.run(
+            [Self.binary, "--report", path] + options + ["--", "/usr/bin/touch", marker])
+        #expect(outcome.status == 64, "\(options): \(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the command must not run")
+        #expect(!FileManager.default.fileExists(atPath: path), "no report for rejected input")
+        if options.first == "--region" { #expect(outcome.stderr.contains("FR (France)")) }
+    }
+
     @Test func sourcesListsWhatThisMachineOffers() throws {
         let outcome = try Harness.run([Self.binary, "sources"])
         #expect(outcome.status == 0)
