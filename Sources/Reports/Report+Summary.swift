@@ -7,6 +7,7 @@ public enum Quantity {
         for _ in 0..<digits { scale *= 10 }
         let negative = value < 0
         let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9e18 else { return scientific(value, 3) }
         let whole = (scaled / scale).rounded(.down)
         var text = String(Int64(whole))
         if digits > 0 {
@@ -16,9 +17,26 @@ public enum Quantity {
         return negative && scaled > 0 ? "-" + text : text
     }
 
-    /// `value` with about `digits` significant digits, never in exponent form: `0.0000141`, `12.3`, `1234`.
+    /// `value` in exponent form with `digits` significant digits: `8.40e22`.
+    public static func scientific(_ value: Double, _ digits: Int = 3) -> String {
+        guard value.isFinite, value != 0 else { return "\(value)" }
+        var exponent = 0
+        var mantissa = abs(value)
+        while mantissa >= 10 {
+            mantissa /= 10
+            exponent += 1
+        }
+        while mantissa < 1 {
+            mantissa *= 10
+            exponent -= 1
+        }
+        return (value < 0 ? "-" : "") + fixed(mantissa, max(0, digits - 1)) + "e\(exponent)"
+    }
+
+    /// `value` with about `digits` significant digits: `0.0000141`, `12.3`, `1234`; exponent form from 1e15 up.
     public static func significant(_ value: Double, _ digits: Int = 3) -> String {
         guard value.isFinite, value != 0 else { return fixed(value, 0) }
+        if abs(value) >= 1e15 { return scientific(value, digits) }
         var magnitude = 0
         var scaled = abs(value)
         while scaled < 1 && magnitude < 12 {
@@ -38,7 +56,9 @@ public enum Quantity {
         case ..<1: fixed(joules, 3) + " J"
         case ..<10_000: fixed(joules, 1) + " J"
         case ..<10_000_000: fixed(joules / 1000, 2) + " kJ"
-        default: fixed(joules / 1_000_000, 3) + " MJ"
+        case ..<10_000_000_000: fixed(joules / 1_000_000, 3) + " MJ"
+        case ..<10_000_000_000_000: fixed(joules / 1e9, 3) + " GJ"
+        default: fixed(joules / 1e12, 3) + " TJ"
         }
     }
 
@@ -56,6 +76,7 @@ public enum Quantity {
 
     public static func duration(_ seconds: Double) -> String {
         if seconds < 60 { return fixed(seconds, seconds < 10 ? 3 : 1) + " s" }
+        if seconds >= 86_400 * 2 { return fixed(seconds / 86_400, 1) + " days" }
         let total = Int(seconds.rounded())
         let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60)
         return h > 0 ? "\(h) h \(m) min \(s) s" : "\(m) min \(s) s"

@@ -1,0 +1,94 @@
+import ArgumentParser
+import FoundationEssentials
+import Impact
+import Reports
+import SustainCore
+
+extension SustainMeasure {
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rank candidate models by estimated energy, carbon and cost (training plus expected serving).",
+            discussion: """
+                FILE is a CSV with a header row: name, params, tokens (or epochs, batches, \
+                flops_per_param_per_batch), hardware, and optionally devices, precision, mfu, requests, \
+                tokens_per_request. Example:
+
+                  name,params,tokens,hardware,devices,requests,tokens_per_request
+                  small,1.3e9,2.6e10,nvidia-a100-sxm,8,1e7,300
+                  large,7e9,1.4e11,nvidia-h100-sxm,32,1e7,300
+                """)
+
+        @Argument(help: ArgumentHelp("Candidates CSV.", valueName: "file")) var file: String
+        @OptionGroup(title: "Carbon and cost") var carbon: CarbonOptions
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("Cannot read \(file).")
+            }
+            let ranked: [RankedCandidate]
+            do {
+                let candidates = try CandidateFile.parse(String(decoding: data, as: UTF8.self), file: file)
+                ranked = try CandidateFile.rank(candidates, carbon: carbon.settings())
+            } catch let error as ImpactError {
+                throw ValidationError(error.description)
+            }
+            if json {
+                let rows = ranked.enumerated().map { index, entry in
+                    CompareRow(
+                        rank: index + 1, name: entry.candidate.name, joules: entry.energy.value,
+                        kgCo2e: entry.emissions.kilograms, cost: entry.cost,
+                        train: EstimateReport(kind: "train", estimate: entry.training),
+                        deploy: entry.serving.map { EstimateReport(kind: "deploy", estimate: $0) })
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+                return
+            }
+            print(Self.table(ranked))
+        }
+
+        static func table(_ ranked: [RankedCandidate]) -> String {
+            let currency = ranked.first?.training.carbon.settings.price?.currency
+            var rows = [
+                [
+                    "#", "model", "FLOPs", "time (train)", "energy kWh", "kg CO2e",
+                    currency.map { "cost \($0)" } ?? "cost",
+                ]
+            ]
+            for (index, entry) in ranked.enumerated() {
+                rows.append([
+                    "\(index + 1)", entry.candidate.name,
+                    Quantity.significant(entry.training.flops.value + (entry.serving?.flops.value ?? 0)),
+                    Quantity.duration(entry.training.seconds), Quantity.significant(entry.energy.value / 3_600_000),
+                    Quantity.significant(entry.emissions.kilograms), entry.cost.map { Quantity.significant($0) } ?? "-",
+                ])
+            }
+            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            var lines = rows.map { row in
+                row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }.joined(
+                    separator: "  ")
+            }
+            lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
+            if let settings = ranked.first?.training.carbon.settings {
+                lines.append(
+                    "estimated, not measured; energy at the devices × PUE \(settings.pue.value) at "
+                        + "\(settings.intensity.gramsPerKilowattHour) gCO2e/kWh (\(settings.intensity.basis.rawValue), "
+                        + "\(settings.intensitySource)); --json lists every assumption")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct CompareRow: Encodable {
+        var rank: Int
+        var name: String
+        var joules: Double
+        var kgCo2e: Double
+        var cost: Double?
+        var train: EstimateReport
+        var deploy: EstimateReport?
+    }
+}

@@ -1,0 +1,220 @@
+import ArgumentParser
+import FoundationEssentials
+import Glibc
+import Impact
+import Reports
+import SustainCore
+
+extension SustainMeasure {
+    struct Estimate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "estimate",
+            abstract: "Estimate the energy, carbon and cost of training or serving a model before it runs.",
+            subcommands: [Train.self, Deploy.self]
+        )
+    }
+}
+
+/// How FLOPs become time and energy, shared by `estimate train`, `estimate deploy` and `compare`.
+struct ExecutionOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Hardware from the bundled table (see config/hardware.csv), e.g. nvidia-h100-sxm.",
+            valueName: "name"))
+    var hardware: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Precision: fp64, fp32, tf32, bf16, fp16, fp8, int8 (default bf16 on a GPU, fp32 on a CPU).",
+            valueName: "p"))
+    var precision: String?
+
+    @Option(
+        help: ArgumentHelp("Dense peak TFLOP/s per device, instead of the table (with --power).", valueName: "tflops"))
+    var peakTflops: Double?
+
+    @Option(help: ArgumentHelp("Power per device in watts, instead of the table.", valueName: "watts"))
+    var power: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "Model FLOPs utilisation, achieved ÷ peak (default 0.40 training, 0.10 serving).",
+            valueName: "fraction"))
+    var mfu: Double?
+
+    @Option(help: ArgumentHelp("Number of devices.", valueName: "n"))
+    var devices: Int = 1
+
+    @Option(
+        help: ArgumentHelp(
+            "Use a measured report's energy per FLOP instead of peak × MFU (with --calibration-flops).",
+            valueName: "report.json"))
+    var calibrate: String?
+
+    @Option(help: ArgumentHelp("FLOPs of the run measured in the --calibrate report.", valueName: "flops"))
+    var calibrationFlops: Double?
+
+    func assumptions(defaultMFU: Double) throws -> ExecutionAssumptions {
+        do {
+            if let calibrate {
+                guard let flops = calibrationFlops else {
+                    throw ValidationError("--calibrate needs --calibration-flops: the FLOPs of the measured run.")
+                }
+                return .calibrated(try Self.calibration(from: calibrate, flops: flops))
+            }
+            var part: Hardware
+            if let hardware {
+                part = try HardwareTable.bundled.part(hardware)
+            } else if let peakTflops, let power {
+                part = try .given(peakTFLOPs: peakTflops, power: power)
+            } else {
+                throw ValidationError(
+                    "Say what it runs on: --hardware NAME (\(HardwareTable.bundled.parts.map(\.name).joined(separator: ", "))), "
+                        + "or --peak-tflops and --power, or --calibrate REPORT.")
+            }
+            if let power { part = try .given(peakTFLOPs: 1, power: power).withPeaks(of: part) }
+            let precisionName = precision ?? (part.kind == "cpu" ? "fp32" : "bf16")
+            guard let precision = Precision(rawValue: precisionName.lowercased()) else {
+                throw ValidationError(
+                    "--precision must be one of \(Precision.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            return try .hardware(part, precision: precision, mfu: mfu ?? defaultMFU, devices: devices)
+        } catch let error as ImpactError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func calibration(from path: String, flops: Double) throws -> Calibration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("Cannot read the calibration report \(path).")
+        }
+        let report: Report
+        do {
+            report = try Report.decode(data)
+        } catch {
+            throw ValidationError("\(path) is not a sustain report: \(error).")
+        }
+        guard let joules = report.energy.joules, report.energy.method == "measured" else {
+            throw ValidationError(
+                "\(path) has no measured energy (energy.method \"\(report.energy.method)\"): it cannot calibrate.")
+        }
+        return try Calibration(
+            measured: Joules(joules), duration: report.durationSeconds, flops: FLOPs(flops),
+            source: "report \(report.id)")
+    }
+}
+
+struct EstimateOutput: ParsableArguments {
+    @Flag(help: "Print JSON (schema sustain.estimate.v1) instead of text.")
+    var json = false
+
+    func print(_ report: EstimateReport) throws {
+        let text = json ? String(decoding: try report.jsonData(), as: UTF8.self) : report.text()
+        Swift.print(text, terminator: "")
+    }
+}
+
+extension SustainMeasure.Estimate {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Training: 6 × params × tokens, or epochs × batches × params × FLOPs per param per batch.")
+
+        @Option(help: ArgumentHelp("Model parameters.", valueName: "n")) var params: Double
+        @Option(help: ArgumentHelp("Training tokens (dense transformer: 6 × params × tokens).", valueName: "n"))
+        var tokens: Double?
+        @Option(help: ArgumentHelp("Epochs (with --batches and --flops-per-param-per-batch).", valueName: "n"))
+        var epochs: Double?
+        @Option(help: ArgumentHelp("Batches per epoch.", valueName: "n")) var batches: Double?
+        @Option(
+            help: ArgumentHelp(
+                "FLOPs per parameter per batch (6 × tokens per batch for a dense transformer).",
+                valueName: "n"))
+        var flopsPerParamPerBatch: Double?
+        @OptionGroup(title: "Hardware") var execution: ExecutionOptions
+        @OptionGroup(title: "Carbon and cost") var carbon: CarbonOptions
+        @OptionGroup var output: EstimateOutput
+
+        func workload() throws -> Workload {
+            if let tokens {
+                guard epochs == nil, batches == nil, flopsPerParamPerBatch == nil else {
+                    throw ValidationError(
+                        "Give either --tokens, or --epochs, --batches and --flops-per-param-per-batch.")
+                }
+                return .trainingByTokens(parameters: params, tokens: tokens)
+            }
+            guard let epochs, let batches, let flopsPerParamPerBatch else {
+                throw ValidationError("Give --tokens, or all of --epochs, --batches and --flops-per-param-per-batch.")
+            }
+            return .trainingByBatches(
+                epochs: epochs, batchesPerEpoch: batches, parameters: params,
+                flopsPerParameterPerBatch: flopsPerParamPerBatch)
+        }
+
+        func validate() throws { _ = try report() }
+
+        func run() throws { try output.print(report()) }
+
+        func report() throws -> EstimateReport {
+            try EstimateRun.report(
+                kind: "train", workload: workload(),
+                execution: execution.assumptions(defaultMFU: ExecutionAssumptions.defaultTrainingMFU),
+                carbon: carbon.settings())
+        }
+    }
+
+    struct Deploy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Serving: 2 × params per generated token × tokens per request × requests, or tasks × params × FLOPs per param per task."
+        )
+
+        @Option(help: ArgumentHelp("Model parameters.", valueName: "n")) var params: Double
+        @Option(help: ArgumentHelp("Generated tokens per request.", valueName: "n")) var tokensPerRequest: Double?
+        @Option(help: ArgumentHelp("Requests.", valueName: "n")) var requests: Double?
+        @Option(help: ArgumentHelp("Tasks (with --flops-per-param-per-task).", valueName: "n")) var tasks: Double?
+        @Option(help: ArgumentHelp("FLOPs per parameter per task.", valueName: "n")) var flopsPerParamPerTask: Double?
+        @OptionGroup(title: "Hardware") var execution: ExecutionOptions
+        @OptionGroup(title: "Carbon and cost") var carbon: CarbonOptions
+        @OptionGroup var output: EstimateOutput
+
+        func workload() throws -> Workload {
+            if let tasks {
+                guard let flopsPerParamPerTask, tokensPerRequest == nil, requests == nil else {
+                    throw ValidationError(
+                        "Give --tasks with --flops-per-param-per-task, or --tokens-per-request with --requests.")
+                }
+                return .deploymentByTasks(
+                    tasks: tasks, parameters: params, flopsPerParameterPerTask: flopsPerParamPerTask)
+            }
+            guard let tokensPerRequest, let requests else {
+                throw ValidationError(
+                    "Give --tokens-per-request and --requests, or --tasks and --flops-per-param-per-task.")
+            }
+            return .deploymentByTokens(parameters: params, tokensPerRequest: tokensPerRequest, requests: requests)
+        }
+
+        func validate() throws { _ = try report() }
+
+        func run() throws { try output.print(report()) }
+
+        func report() throws -> EstimateReport {
+            try EstimateRun.report(
+                kind: "deploy", workload: workload(),
+                execution: execution.assumptions(defaultMFU: ExecutionAssumptions.defaultDeploymentMFU),
+                carbon: carbon.settings())
+        }
+    }
+}
+
+enum EstimateRun {
+    static func report(kind: String, workload: Workload, execution: ExecutionAssumptions, carbon: CarbonSettings) throws
+        -> EstimateReport
+    {
+        do {
+            return EstimateReport(
+                kind: kind, estimate: try Impact.Estimate(workload: workload, execution: execution, carbon: carbon))
+        } catch let error as ImpactError {
+            throw ValidationError(error.description)
+        }
+    }
+}
