@@ -369,20 +369,20 @@ azure,brazilsoutheast,Rio de Janeiro,BR,country grid
 
     /// `config/hardware.csv`
     static let hardware = #"""
-name,kind,fp64_tflops,fp32_tflops,tf32_tflops,bf16_tflops,fp16_tflops,fp8_tflops,int8_tops,power_watts,source
-nvidia-h100-sxm,gpu,34,67,494,989,989,1979,1979,700,"NVIDIA H100 Tensor Core GPU datasheet: dense figures (the datasheet's tensor figures are with sparsity, twice these); board power up to 700 W"
-nvidia-h100-pcie,gpu,26,51,378,756,756,1513,1513,350,"NVIDIA H100 Tensor Core GPU datasheet, PCIe: dense figures (half the sparsity figures); 300-350 W"
-nvidia-h200-sxm,gpu,34,67,494,989,989,1979,1979,700,"NVIDIA H200 Tensor Core GPU datasheet: dense figures (half the sparsity figures); up to 700 W"
-nvidia-a100-sxm,gpu,9.7,19.5,156,312,312,,624,400,"NVIDIA A100 Tensor Core GPU datasheet, SXM: dense figures; 400 W"
-nvidia-a100-pcie,gpu,9.7,19.5,156,312,312,,624,300,"NVIDIA A100 Tensor Core GPU datasheet, PCIe 80GB: dense figures; 300 W"
-nvidia-v100-sxm,gpu,7.8,15.7,,,125,,,300,"NVIDIA V100 datasheet, SXM2: FP16 tensor 125 TFLOPS; 300 W"
-nvidia-l40s,gpu,,91.6,183,362,362,733,733,350,"NVIDIA L40S datasheet: dense figures (half the sparsity figures); 350 W"
-nvidia-l4,gpu,,30.3,60,121,121,242,242,72,"NVIDIA L4 datasheet: dense figures (half the sparsity figures); 72 W"
-nvidia-a10,gpu,,31.2,62.5,125,125,,250,150,"NVIDIA A10 datasheet: dense figures (half the sparsity figures); 150 W"
-nvidia-t4,gpu,,8.1,,,65,,130,70,"NVIDIA T4 datasheet: FP16 tensor 65 TFLOPS, INT8 130 TOPS; 70 W"
-amd-mi300x,gpu,81.7,163.4,653.7,1307.4,1307.4,2614.9,2614.9,750,"AMD Instinct MI300X datasheet: dense figures; 750 W"
-amd-mi250x,gpu,47.9,47.9,,383,383,,383,560,"AMD Instinct MI250X datasheet: 383 TFLOPS FP16/BF16; 560 W"
-intel-xeon-8480+,cpu,3.58,7.17,,,,,,350,"Derived: 56 cores x 2.0 GHz base x 64 FP32 FLOP/cycle (2 AVX-512 FMA units); TDP 350 W (Intel ARK)"
-amd-epyc-9654,cpu,3.69,7.37,,,,,,360,"Derived: 96 cores x 2.4 GHz base x 32 FP32 FLOP/cycle (Zen 4: 2 x 256-bit FMA); TDP 360 W (AMD)"
+name,kind,fp64_tflops,fp32_tflops,tf32_tflops,bf16_tflops,fp16_tflops,fp8_tflops,int8_tops,power_watts,source,cpu_model_match
+nvidia-h100-sxm,gpu,34,67,494,989,989,1979,1979,700,"NVIDIA H100 Tensor Core GPU datasheet: dense figures (the datasheet's tensor figures are with sparsity, twice these); board power up to 700 W",
+nvidia-h100-pcie,gpu,26,51,378,756,756,1513,1513,350,"NVIDIA H100 Tensor Core GPU datasheet, PCIe: dense figures (half the sparsity figures); 300-350 W",
+nvidia-h200-sxm,gpu,34,67,494,989,989,1979,1979,700,"NVIDIA H200 Tensor Core GPU datasheet: dense figures (half the sparsity figures); up to 700 W",
+nvidia-a100-sxm,gpu,9.7,19.5,156,312,312,,624,400,"NVIDIA A100 Tensor Core GPU datasheet, SXM: dense figures; 400 W",
+nvidia-a100-pcie,gpu,9.7,19.5,156,312,312,,624,300,"NVIDIA A100 Tensor Core GPU datasheet, PCIe 80GB: dense figures; 300 W",
+nvidia-v100-sxm,gpu,7.8,15.7,,,125,,,300,"NVIDIA V100 datasheet, SXM2: FP16 tensor 125 TFLOPS; 300 W",
+nvidia-l40s,gpu,,91.6,183,362,362,733,733,350,"NVIDIA L40S datasheet: dense figures (half the sparsity figures); 350 W",
+nvidia-l4,gpu,,30.3,60,121,121,242,242,72,"NVIDIA L4 datasheet: dense figures (half the sparsity figures); 72 W",
+nvidia-a10,gpu,,31.2,62.5,125,125,,250,150,"NVIDIA A10 datasheet: dense figures (half the sparsity figures); 150 W",
+nvidia-t4,gpu,,8.1,,,65,,130,70,"NVIDIA T4 datasheet: FP16 tensor 65 TFLOPS, INT8 130 TOPS; 70 W",
+amd-mi300x,gpu,81.7,163.4,653.7,1307.4,1307.4,2614.9,2614.9,750,"AMD Instinct MI300X datasheet: dense figures; 750 W",
+amd-mi250x,gpu,47.9,47.9,,383,383,,383,560,"AMD Instinct MI250X datasheet: 383 TFLOPS FP16/BF16; 560 W",
+intel-xeon-8480+,cpu,3.58,7.17,,,,,,350,"Derived: 56 cores x 2.0 GHz base x 64 FP32 FLOP/cycle (2 AVX-512 FMA units); TDP 350 W (Intel ARK)",Platinum 8480+
+amd-epyc-9654,cpu,3.69,7.37,,,,,,360,"Derived: 96 cores x 2.4 GHz base x 32 FP32 FLOP/cycle (Zen 4: 2 x 256-bit FMA); TDP 360 W (AMD)",EPYC 9654
 """#
 }

@@ -14,13 +14,19 @@ public struct Hardware: Sendable, Hashable {
     /// Board power or TDP.
     public var power: Double
     public var source: String
+    /// For CPUs: text that identifies the part in /proc/cpuinfo's model name.
+    public var modelMatch: String?
 
-    public init(name: String, kind: String, peakFLOPsPerSecond: [Precision: Double], power: Double, source: String) {
+    public init(
+        name: String, kind: String, peakFLOPsPerSecond: [Precision: Double], power: Double, source: String,
+        modelMatch: String? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.peakFLOPsPerSecond = peakFLOPsPerSecond
         self.power = power
         self.source = source
+        self.modelMatch = modelMatch
     }
 
     /// This device's power with `other`'s name, peaks and source (for a table part with a given power).
@@ -79,7 +85,10 @@ public struct HardwareTable: Sendable {
                 }
                 peaks[precision] = tera * 1e12
             }
-            parts.append(Hardware(name: name, kind: kind, peakFLOPsPerSecond: peaks, power: power, source: source))
+            parts.append(
+                Hardware(
+                    name: name, kind: kind, peakFLOPsPerSecond: peaks, power: power, source: source,
+                    modelMatch: row["cpu_model_match"].flatMap { $0.isEmpty ? nil : $0 }))
         }
         self.parts = parts
     }

@@ -14,6 +14,29 @@ public enum ExitStatus: Sendable, Equatable {
     }
 }
 
+/// CPU time and peak memory of a reaped process tree (`wait4`'s rusage: the child and every descendant it
+/// waited for).
+public struct ResourceUsage: Sendable, Equatable {
+    public var userSeconds: Double
+    public var systemSeconds: Double
+    /// The largest resident set of any single process in the tree, in bytes.
+    public var maxResidentBytes: UInt64
+
+    public init(userSeconds: Double, systemSeconds: Double, maxResidentBytes: UInt64) {
+        self.userSeconds = userSeconds
+        self.systemSeconds = systemSeconds
+        self.maxResidentBytes = maxResidentBytes
+    }
+
+    init(_ usage: rusage) {
+        userSeconds = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        systemSeconds = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        maxResidentBytes = UInt64(max(0, usage.ru_maxrss)) * 1024
+    }
+
+    public var cpuSeconds: Double { userSeconds + systemSeconds }
+}
+
 /// Why a command could not be started, with the status a shell would return for it.
 public enum SpawnError: Error, CustomStringConvertible, Sendable {
     /// No such command: 127.
@@ -112,14 +135,19 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// What the child and the descendants it waited for used, known once it has been reaped.
+    public private(set) var usage: ResourceUsage?
+
     /// Reaps the child if it has ended.
     private func reap() -> ExitStatus? {
         var status: Int32 = 0
-        let rc = waitpid(pid, &status, WNOHANG)
+        var rusage = rusage()
+        let rc = wait4(pid, &status, WNOHANG, &rusage)
         guard rc == pid else {
             if rc == -1 && errno == ECHILD { return .exited(127) }  // reaped elsewhere; cannot happen here
             return nil
         }
+        usage = ResourceUsage(rusage)
         // WIFEXITED / WTERMSIG are macros Swift cannot import.
         let signal = status & 0x7f
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)

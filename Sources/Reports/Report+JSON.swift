@@ -7,6 +7,23 @@ import LinuxSupport
     import Foundation
 #endif
 
+/// The inverse of `.convertToSnakeCase` for our keys: `kg_co2e` → `kgCo2e`. Foundation's `.convertFromSnakeCase`
+/// capitalises after a digit (`kgCo2E`), which would lose such keys.
+struct SnakeCaseKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ snake: String) {
+        let parts = snake.split(separator: "_", omittingEmptySubsequences: false)
+        stringValue =
+            (parts.first.map(String.init) ?? "")
+            + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    init?(stringValue: String) { self.init(stringValue) }
+    init?(intValue: Int) { nil }
+}
+
 /// Why a report could not be written or read: what, where, and what to do.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -31,7 +48,7 @@ extension Report {
     /// Reads a report written by `write(to:)`.
     public static func decode(_ data: Data) throws -> Report {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last?.stringValue ?? "") }
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
             return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))

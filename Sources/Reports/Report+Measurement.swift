@@ -1,4 +1,5 @@
 import Impact
+import LinuxSupport
 import Meter
 import SustainCore
 
@@ -19,10 +20,12 @@ public struct JobFacts: Sendable {
     public var startedAt: Date
     public var endedAt: Date
     public var host: Report.Host
+    /// CPU time and peak memory of the command's process tree.
+    public var usage: ResourceUsage?
 
     public init(
         id: String, command: [String], exitCode: Int32?, signal: Int32?, signalsReceived: [String],
-        interrupted: Bool, startedAt: Date, endedAt: Date, host: Report.Host
+        interrupted: Bool, startedAt: Date, endedAt: Date, host: Report.Host, usage: ResourceUsage? = nil
     ) {
         self.id = id
         self.command = command
@@ -33,6 +36,7 @@ public struct JobFacts: Sendable {
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.host = host
+        self.usage = usage
     }
 }
 
@@ -51,9 +55,11 @@ public struct SourceSummary: Sendable {
 extension Report {
     public static let toolVersion = "0.1.0"
 
-    /// A report from what the sampler measured and what the wrapper knows.
+    /// A report from what the sampler measured and what the wrapper knows. `fallback` is used only when nothing
+    /// was measured, and then the report says "estimated" everywhere it matters.
     public init(
-        job: JobFacts, measurement: MeasurementResult, sources: [SourceSummary], carbon settings: CarbonSettings
+        job: JobFacts, measurement: MeasurementResult, sources: [SourceSummary], carbon settings: CarbonSettings,
+        fallback: FallbackEstimate? = nil
     ) {
         var warnings: [String] = []
         let unreadable = measurement.channels.filter { $0.descriptor.isEnergy && $0.descriptor.unreadable != nil }
@@ -61,12 +67,20 @@ extension Report {
             warnings.append(Self.unreadableWarning(unreadable.map(\.descriptor)))
         }
         warnings += measurement.warnings
-        let total = measurement.countedEnergy
-        if total == nil {
+        let measured = measurement.countedEnergy
+        if measured == nil {
             warnings.append(Self.nothingMeasuredWarning(measurement: measurement, sources: sources))
         }
+        let estimate = measured == nil ? fallback : nil
+        if let estimate {
+            warnings.append(
+                "Energy is ESTIMATED from the command's CPU time and memory, not measured; the estimate/* domains "
+                    + "give the figures and conventions. Use --no-estimate to report no energy instead.")
+        }
+        let total = measured ?? estimate?.total
+        let method = measured != nil ? "measured" : estimate != nil ? "estimated" : "none"
 
-        let domains = measurement.channels.filter(\.descriptor.isEnergy).map { channel in
+        var domains = measurement.channels.filter(\.descriptor.isEnergy).map { channel in
             Domain(
                 source: channel.descriptor.source.rawValue, id: channel.descriptor.id.rawValue,
                 name: channel.descriptor.name, kind: channel.descriptor.kind.rawValue,
@@ -74,6 +88,20 @@ extension Report {
                 note: channel.decision?.note ?? "not decided", method: channel.method.rawValue,
                 readable: channel.descriptor.unreadable == nil, path: channel.descriptor.path,
                 samples: channel.readings, errors: channel.errors, wraps: channel.wraps, resets: channel.resets)
+        }
+        if let estimate {
+            domains += [
+                Domain(
+                    source: "estimate", id: "estimate/cpu", name: "CPU (job CPU time × TDP share)", kind: "package",
+                    joules: estimate.cpu.value, counted: true, note: estimate.cpuNote, method: "estimated",
+                    readable: true, path: "/proc (rusage of the command's process tree)", samples: 0, errors: 0,
+                    wraps: 0, resets: 0),
+                Domain(
+                    source: "estimate", id: "estimate/memory", name: "memory (peak RSS × W/GB)", kind: "dram",
+                    joules: estimate.memory.value, counted: true, note: estimate.memoryNote, method: "estimated",
+                    readable: true, path: "/proc (rusage of the command's process tree)", samples: 0, errors: 0,
+                    wraps: 0, resets: 0),
+            ]
         }
         let temperatures = measurement.channels.compactMap { channel -> Temperature? in
             guard let statistics = channel.temperature else { return nil }
@@ -86,11 +114,16 @@ extension Report {
             schema: Self.schemaVersion, id: job.id, command: job.command, exitCode: job.exitCode, signal: job.signal,
             interrupted: job.interrupted, signalsReceived: job.signalsReceived, startedAt: job.startedAt,
             endedAt: job.endedAt, durationSeconds: measurement.duration.seconds, host: job.host,
-            energy: Energy(joules: total?.value, method: total == nil ? "none" : "measured", domains: domains),
+            energy: Energy(joules: total?.value, method: method, domains: domains),
             power: Power(
-                meanWatts: measurement.meanPower?.value,
-                peakWatts: total == nil ? nil : (measurement.peakPower ?? measurement.meanPower)?.value),
+                meanWatts: total.flatMap { $0 / measurement.duration }?.value,
+                peakWatts: measured == nil ? nil : (measurement.peakPower ?? measurement.meanPower)?.value),
             carbon: Carbon(CarbonAssessment(energy: total, settings: settings)),
+            usage: job.usage.map {
+                Usage(
+                    cpuSeconds: $0.cpuSeconds, userSeconds: $0.userSeconds, systemSeconds: $0.systemSeconds,
+                    maxRssBytes: $0.maxResidentBytes)
+            },
             sampling: Sampling(
                 intervalSeconds: measurement.interval.seconds,
                 intervalLimitSeconds: measurement.intervalLimit?.seconds, samples: measurement.samples,

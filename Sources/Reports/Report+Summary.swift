@@ -103,7 +103,8 @@ extension Report {
                 "\(displayName(domain)) \(domain.joules.map(Quantity.energy) ?? "not measured")"
             }
             lines.append(
-                "  energy  \(Quantity.energy(joules)) measured (\(Quantity.fixed(joules / 3_600_000, 6)) kWh) = "
+                "  energy  \(Quantity.energy(joules)) \(energy.method == "measured" ? "measured" : "ESTIMATED, not measured") "
+                    + "(\(Quantity.significant(joules / 3_600_000)) kWh) = "
                     + counted.joined(separator: " + "))
             var powerLine = "  power   mean \(power.meanWatts.map(Quantity.power) ?? "n/a")"
             if let peak = power.peakWatts { powerLine += ", peak \(Quantity.power(peak))" }

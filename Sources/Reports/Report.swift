@@ -27,6 +27,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var energy: Energy
     public var power: Power
     public var carbon: Carbon
+    /// What the command's process tree used, as the kernel accounts it; null when unknown.
+    @Nullable public var usage: Usage?
     public var sampling: Sampling
     public var temperatures: [Temperature]
     public var sources: [Source]
@@ -114,6 +116,13 @@ public struct Report: Codable, Sendable, Equatable {
         public var quantity: Double
         public var gramsPerItem: Double
         public var source: String
+    }
+
+    public struct Usage: Codable, Sendable, Equatable {
+        public var cpuSeconds: Double
+        public var userSeconds: Double
+        public var systemSeconds: Double
+        public var maxRssBytes: UInt64
     }
 
     public struct Sampling: Codable, Sendable, Equatable {

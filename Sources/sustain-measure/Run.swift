@@ -38,11 +38,24 @@ extension SustainMeasure {
         @OptionGroup(title: "Carbon and cost")
         var carbon: CarbonOptions
 
+        @Option(
+            name: .customLong("cpu-tdp"),
+            help: ArgumentHelp(
+                "CPU package power in watts for the estimate used when nothing can be measured "
+                    + "(default: the bundled table by CPU model, else 4 W per logical CPU).", valueName: "watts"))
+        var cpuTDP: Double?
+
+        @Flag(name: .customLong("no-estimate"), help: "When nothing can be measured, report no energy at all.")
+        var noEstimate = false
+
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
 
         func validate() throws {
             _ = try carbon.settings()
+            if let cpuTDP, !(cpuTDP.isFinite && cpuTDP > 0 && cpuTDP < 10_000) {
+                throw ValidationError("--cpu-tdp must be a positive number of watts, got \(cpuTDP).")
+            }
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
@@ -111,11 +124,21 @@ extension SustainMeasure {
                 signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
                 signalsReceived: received.map(SignalName.of),
                 interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) },
-                startedAt: startedAt, endedAt: endedAt, host: HostFacts.current())
+                startedAt: startedAt, endedAt: endedAt, host: HostFacts.current(), usage: child.usage)
             let summaries = sources.map {
                 SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
             }
-            let result = Report(job: job, measurement: measurement, sources: summaries, carbon: carbonSettings)
+            let fallback =
+                noEstimate
+                ? nil
+                : child.usage.map { usage in
+                    FallbackEstimate(
+                        cpuSeconds: usage.cpuSeconds, logicalCPUs: HostFacts.logicalCPUs(), tdp: cpuTDP.map(Watts.init),
+                        cpuModel: HostFacts.cpuModel(), maxResidentBytes: usage.maxResidentBytes,
+                        durationSeconds: measurement.duration.seconds)
+                }
+            let result = Report(
+                job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback)
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path
             do {

@@ -169,3 +169,29 @@ struct CandidateTests {
         }
     }
 }
+
+struct FallbackEstimateTests {
+    @Test func givenTDPShareOfCPUTimePlusMemory() {
+        let estimate = FallbackEstimate(
+            cpuSeconds: 10, logicalCPUs: 8, tdp: Watts(80), cpuModel: nil, maxResidentBytes: 2_000_000_000,
+            durationSeconds: 100)
+        #expect(estimate.cpu == Joules(100))  // 80 W / 8 × 10 s
+        #expect(abs(estimate.memory.value - 75) < 1e-9)  // 0.375 W/GB × 2 GB × 100 s
+        #expect(estimate.total.value == estimate.cpu.value + estimate.memory.value)
+        #expect(estimate.powerOrigin == .given)
+    }
+
+    @Test func tableByModelNameElsePerThreadDefault() {
+        let xeon = FallbackEstimate(
+            cpuSeconds: 1, logicalCPUs: 112, tdp: nil, cpuModel: "Intel(R) Xeon(R) Platinum 8480+",
+            maxResidentBytes: 0, durationSeconds: 1)
+        #expect(xeon.tdp == Watts(350))
+        #expect(xeon.powerOrigin == .table("intel-xeon-8480+"))
+        let unknown = FallbackEstimate(
+            cpuSeconds: 1, logicalCPUs: 16, tdp: nil, cpuModel: "Some Future CPU", maxResidentBytes: 0,
+            durationSeconds: 1)
+        #expect(unknown.tdp == Watts(64))  // 4 W × 16 logical CPUs
+        #expect(unknown.cpu == Joules(4))  // each busy logical CPU draws 4 W
+        #expect(unknown.cpuNote.contains("estimated, not measured"))
+    }
+}

@@ -150,12 +150,26 @@ struct FakeSysfsTests {
     }
 
     @Test func nothingToMeasureSaysSoAndReportsNull() throws {
-        let run = try Self.measure("empty", seconds: 0.2)
+        let run = try Self.measure("empty", seconds: 0.2, extra: ["--no-estimate"])
         #expect(run.status == 0)
         #expect(run.report.energy.method == "none")
         #expect(run.report.energy.joules == nil)
         #expect(run.report.power.meanWatts == nil)
         #expect(run.report.warnings.contains { $0.contains("Nothing was measured") })
+    }
+
+    @Test func nothingToMeasureFallsBackToAnEstimateThatSaysSo() throws {
+        let run = try Self.measure("empty", seconds: 0.2)
+        #expect(run.report.energy.method == "estimated")
+        #expect(run.report.energy.domains.map(\.source) == ["estimate", "estimate"])
+        #expect(run.report.warnings.contains { $0.contains("ESTIMATED") })
+        #expect(run.stderr.contains("ESTIMATED, not measured"))
+    }
+
+    @Test func measuredEnergyIsNeverMixedWithTheEstimate() throws {
+        let run = try Self.measure("laptop", seconds: 0.5)
+        #expect(run.report.energy.method == "measured")
+        #expect(!run.report.energy.domains.contains { $0.source == "estimate" })
     }
 
     @Test func garbageEmptyVanishedFilesAndAResetAreSkippedAndCounted() throws {
