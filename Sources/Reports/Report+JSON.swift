@@ -38,11 +38,19 @@ extension Report {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            try container.encode(Self.timestamp(date))
         }
         var data = try encoder.encode(self)
         data.append(UInt8(ascii: "\n"))
         return data
+    }
+
+    /// ISO 8601 UTC with milliseconds, rounded to the nearest millisecond (the formatter truncates, and a parsed
+    /// `.800` is stored as `.7999…`: without the nudge a report would not survive a read and a write unchanged).
+    static func timestamp(_ date: Date) -> String {
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        let nudged = Date(timeIntervalSince1970: milliseconds / 1000 + 0.000_000_5)
+        return nudged.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// Reads a report written by `write(to:)`.

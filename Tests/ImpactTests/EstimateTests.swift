@@ -45,7 +45,9 @@ struct WorkloadTests {
 }
 
 struct EstimateTests {
-    let h100 = try! HardwareTable.bundled.part("nvidia-h100-sxm")
+    let h100: Hardware
+
+    init() throws { h100 = try HardwareTable.bundled.part("nvidia-h100-sxm") }
 
     @Test func fromFLOPsToTimeEnergyCarbonAndCost() throws {
         // 8.4e22 FLOPs on 64 H100 at 989 TFLOP/s bf16 × 0.4 MFU: 3.318e6 s; 700 W × 64 × t = 1.4864e11 J.
