@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C at the edge: modulemap + shim.h only.
@@ -41,6 +42,12 @@ let package = Package(
         // Pure calculator: grid intensity data, PUE, cost, equivalents, FLOPs estimates. No I/O.
         .target(name: "Impact", dependencies: ["SustainCore"]),
 
+        // Configuration: plain structs with documented defaults, read from TOML.
+        .target(
+            name: "SustainConfiguration",
+            dependencies: ["Impact", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+
         // Report model and formats.
         .target(name: "Reports", dependencies: ["SustainCore", "Meter", "Impact", "LinuxSupport"]),
 
@@ -48,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "sustain-measure",
             dependencies: [
-                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport",
+                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,6 +77,7 @@ let package = Package(
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
+        .testTarget(name: "SustainConfigurationTests", dependencies: ["SustainConfiguration"]),
         .testTarget(
             name: "MeterTests",
             dependencies: ["Meter", "Reports", "SustainTestSupport", "sustain-fakesys", "sustain-measure"]

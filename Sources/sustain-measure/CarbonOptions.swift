@@ -1,5 +1,7 @@
 import ArgumentParser
+import Glibc
 import Impact
+import SustainConfiguration
 
 /// The options that decide how energy becomes carbon and cost, shared by the commands that report them.
 struct CarbonOptions: ParsableArguments {
@@ -30,29 +32,53 @@ struct CarbonOptions: ParsableArguments {
     @Option(help: ArgumentHelp("ISO 4217 currency of --price (EUR, USD).", valueName: "code"))
     var currency: String?
 
-    /// The validated settings; a `ValidationError` names the bad field.
-    func settings(dataset: GridDataset = .bundled) throws -> CarbonSettings {
+    @Option(
+        help: ArgumentHelp(
+            "Configuration file (default: $SUSTAIN_CONFIG, ~/.config/sustain/sustain.toml, /etc/sustain/sustain.toml).",
+            valueName: "path"))
+    var config: String?
+
+    /// The configuration file's contents, or the defaults; a `ValidationError` names the file and key.
+    func configuration() throws -> Configuration {
         do {
-            let pue = try pue.map(PowerUsageEffectiveness.init) ?? .measuredMachine
-            let price: ElectricityPrice?
-            switch (self.price, currency) {
-            case (nil, nil): price = nil
-            case (let amount?, let currency?): price = try ElectricityPrice(perKilowattHour: amount, currency: currency)
-            case (_?, nil): throw ValidationError("--price needs --currency (for example --currency EUR).")
-            case (nil, _?): throw ValidationError("--currency needs --price (the price per kWh).")
-            }
-            if let intensity {
-                guard let basis = IntensityBasis(rawValue: intensityBasis.lowercased()) else {
-                    throw ValidationError("--intensity-basis must be lifecycle or direct, got \(intensityBasis).")
-                }
-                return try .given(gramsPerKilowattHour: intensity, basis: basis, pue: pue, price: price)
-            }
-            if let region {
-                return .region(try dataset.resolve(region), pue: pue, price: price)
-            }
-            return .worldAverage(dataset, pue: pue, price: price)
-        } catch let error as ImpactError {
+            return try Configuration.load(explicit: config, environment: Environment.variables)
+        } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The validated settings: flags, then the configuration file, then the world average.
+    func settings(dataset: GridDataset = .bundled) throws -> CarbonSettings {
+        let configuration = try configuration()
+        var basis: IntensityBasis?
+        if intensity != nil {
+            guard let value = IntensityBasis(rawValue: intensityBasis.lowercased()) else {
+                throw ValidationError("--intensity-basis must be lifecycle or direct, got \(intensityBasis).")
+            }
+            basis = value
+        }
+        do {
+            return try configuration.carbonSettings(
+                region: region, intensity: intensity, intensityBasis: basis, pue: pue, price: price, currency: currency,
+                dataset: dataset)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// The process environment, read only by the executable.
+enum Environment {
+    static var variables: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
     }
 }

@@ -292,6 +292,28 @@ struct WrapperTests {
         if options.first == "--region" { #expect(outcome.stderr.contains("FR (France)")) }
     }
 
+    @Test func configurationFileSitsBetweenDefaultsAndFlags() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("sustain.toml")
+        try "[impact]\nregion = \"DE\"\npue = 1.3\n".write(to: config, atomically: true, encoding: .utf8)
+        let (_, fromFile) = try Self.measure(["/bin/true"], options: ["--config", config.path])
+        #expect(fromFile?.carbon.regionCode == "DE")
+        #expect(fromFile?.carbon.resolvedFrom == "config")
+        #expect(fromFile?.carbon.pue == 1.3)
+        let (_, fromFlag) = try Self.measure(["/bin/true"], options: ["--config", config.path, "--region", "FR"])
+        #expect(fromFlag?.carbon.regionCode == "FR")
+        #expect(fromFlag?.carbon.resolvedFrom == "--region")
+        #expect(fromFlag?.carbon.pue == 1.3)
+
+        try "[impact]\nregoin = \"DE\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let marker = directory.appendingPathComponent("ran").path
+        let rejected = try Harness.run([Self.binary, "--config", config.path, "--", "/usr/bin/touch", marker])
+        #expect(rejected.status == 64)
+        #expect(rejected.stderr.contains("key impact.regoin"), "\(rejected.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func sourcesListsWhatThisMachineOffers() throws {
         let outcome = try Harness.run([Self.binary, "sources"])
         #expect(outcome.status == 0)

@@ -1,0 +1,160 @@
+import Impact
+import TOMLKit
+
+extension Configuration {
+    /// Reads a configuration from TOML text. Every key, its type, unit and default:
+    ///
+    /// ```toml
+    /// [impact]
+    /// region = "FR"              # string: country, eGRID subregion or cloud region; default: world average
+    /// intensity = 56.0           # number, gCO2e/kWh: overrides region; default: none
+    /// intensity_basis = "lifecycle"  # "lifecycle" | "direct"; default "lifecycle"
+    /// pue = 1.0                  # number >= 1; default 1.0
+    /// price = 0.25               # number, currency per kWh; default: none
+    /// currency = "EUR"           # ISO 4217, required with price; default: none
+    ///
+    /// [estimate]
+    /// cpu_tdp = 85.0             # number, W; default: table by CPU model, else 4 W per logical CPU
+    /// ```
+    ///
+    /// Unknown tables and keys are rejected (a misspelt key would otherwise be silently ignored), and every value
+    /// is validated here, so a bad file fails at start with the key named.
+    public init(toml text: String, path: String, dataset: GridDataset = .bundled) throws(ConfigurationError) {
+        self.init()
+        self.path = path
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(
+                path: path, key: nil,
+                reason: "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): "
+                    + error.description)
+        } catch {
+            throw ConfigurationError(path: path, key: nil, reason: "not valid TOML: \(error)")
+        }
+        let reader = Reader(path: path)
+        for key in table.keys where !["impact", "estimate"].contains(key) {
+            throw ConfigurationError(path: path, key: key, reason: "unknown table or key (known: [impact], [estimate])")
+        }
+        if let impact = try reader.table(table, "impact") {
+            try reader.onlyKnown(
+                impact, "impact", ["region", "intensity", "intensity_basis", "pue", "price", "currency"])
+            self.impact.region = try reader.string(impact, "impact.region")
+            if let region = self.impact.region {
+                do {
+                    _ = try dataset.resolve(region)
+                } catch {
+                    throw ConfigurationError(path: path, key: "impact.region", reason: error.description)
+                }
+            }
+            self.impact.intensity = try reader.number(impact, "impact.intensity")
+            if let basis = try reader.string(impact, "impact.intensity_basis") {
+                guard let value = IntensityBasis(rawValue: basis) else {
+                    throw ConfigurationError(
+                        path: path, key: "impact.intensity_basis", reason: "must be \"lifecycle\" or \"direct\"")
+                }
+                self.impact.intensityBasis = value
+            }
+            self.impact.pue = try reader.number(impact, "impact.pue")
+            self.impact.price = try reader.number(impact, "impact.price")
+            self.impact.currency = try reader.string(impact, "impact.currency")
+            do {
+                _ = try settings(dataset: dataset)
+            } catch {
+                throw ConfigurationError(path: path, key: error.field.map { "impact.\($0)" }, reason: error.reason)
+            }
+        }
+        if let estimate = try reader.table(table, "estimate") {
+            try reader.onlyKnown(estimate, "estimate", ["cpu_tdp"])
+            self.estimate.cpuTDP = try reader.number(estimate, "estimate.cpu_tdp")
+            if let tdp = self.estimate.cpuTDP, !(tdp > 0 && tdp < 10_000) {
+                throw ConfigurationError(
+                    path: path, key: "estimate.cpu_tdp", reason: "must be a positive number of watts")
+            }
+        }
+    }
+
+    /// The file's impact settings alone (no flags), validated.
+    func settings(dataset: GridDataset) throws(FieldError) -> CarbonSettings? {
+        do {
+            let pue = try impact.pue.map(PowerUsageEffectiveness.init) ?? .measuredMachine
+            var price: ElectricityPrice?
+            switch (impact.price, impact.currency) {
+            case (nil, nil): price = nil
+            case (let amount?, let currency?): price = try ElectricityPrice(perKilowattHour: amount, currency: currency)
+            case (_?, nil): throw FieldError(field: "currency", reason: "price needs a currency")
+            case (nil, _?): throw FieldError(field: "price", reason: "currency needs a price")
+            }
+            if let intensity = impact.intensity {
+                return try .given(gramsPerKilowattHour: intensity, basis: impact.intensityBasis, pue: pue, price: price)
+            }
+            if let region = impact.region {
+                return .region(try dataset.resolve(region), origin: .configuration, pue: pue, price: price)
+            }
+            return nil
+        } catch let error as FieldError {
+            throw error
+        } catch let error as ImpactError {
+            throw FieldError(error)
+        } catch {
+            throw FieldError(field: nil, reason: "\(error)")
+        }
+    }
+
+    struct FieldError: Error {
+        var field: String?
+        var reason: String
+
+        init(field: String?, reason: String) {
+            self.field = field
+            self.reason = reason
+        }
+
+        init(_ error: ImpactError) {
+            switch error {
+            case .invalidValue(let field, _, _), .invalidText(let field, _, _): self.field = field
+            case .unknownRegion: field = "region"
+            case .malformed: field = nil
+            }
+            reason = error.description
+        }
+    }
+
+    /// Typed access to a TOML table that names the key in every error.
+    struct Reader {
+        var path: String
+
+        func table(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> TOMLTable? {
+            guard let value = table[key] else { return nil }
+            guard let inner = value.table else {
+                throw ConfigurationError(path: path, key: key, reason: "must be a table ([\(key)])")
+            }
+            return inner
+        }
+
+        func onlyKnown(_ table: TOMLTable, _ name: String, _ known: [String]) throws(ConfigurationError) {
+            for key in table.keys where !known.contains(key) {
+                throw ConfigurationError(
+                    path: path, key: "\(name).\(key)", reason: "unknown key (known: \(known.joined(separator: ", ")))")
+            }
+        }
+
+        func string(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> String? {
+            guard let value = table[leaf(key)] else { return nil }
+            guard let string = value.string else {
+                throw ConfigurationError(path: path, key: key, reason: "must be a string")
+            }
+            return string
+        }
+
+        func number(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> Double? {
+            guard let value = table[leaf(key)] else { return nil }
+            if let double = value.double, double.isFinite { return double }
+            if let int = value.int { return Double(int) }
+            throw ConfigurationError(path: path, key: key, reason: "must be a finite number")
+        }
+
+        private func leaf(_ key: String) -> String { String(key.split(separator: ".").last ?? "") }
+    }
+}

@@ -1,0 +1,70 @@
+import Impact
+
+/// sustain's configuration: a plain struct whose defaults are the documented ones. Precedence: these defaults <
+/// the file (`Configuration+TOML.swift`) < command-line flags.
+public struct Configuration: Sendable, Equatable {
+    /// `[impact]`: how energy becomes carbon and cost.
+    public struct Impact: Sendable, Equatable {
+        /// `region` (string): ISO 3166 country, eGRID subregion or cloud region. Default: none (world average).
+        public var region: String?
+        /// `intensity` (number, gCO2e/kWh): overrides `region`. Default: none.
+        public var intensity: Double?
+        /// `intensity_basis` (string, "lifecycle" | "direct"): what `intensity` counts. Default "lifecycle".
+        public var intensityBasis: IntensityBasis = .lifecycle
+        /// `pue` (number ≥ 1): power usage effectiveness. Default 1.0 (the machine measured directly).
+        public var pue: Double?
+        /// `price` (number, currency per kWh): electricity price. Default: none (cost omitted).
+        public var price: Double?
+        /// `currency` (string, ISO 4217): currency of `price`. Default: none.
+        public var currency: String?
+
+        public init() {}
+    }
+
+    /// `[estimate]`: the estimate used when nothing can be measured.
+    public struct Estimate: Sendable, Equatable {
+        /// `cpu_tdp` (number, W): CPU package power. Default: the bundled table by CPU model, else 4 W per
+        /// logical CPU.
+        public var cpuTDP: Double?
+
+        public init() {}
+    }
+
+    public var impact = Impact()
+    public var estimate = Estimate()
+    /// The file this came from; nil for the defaults.
+    public var path: String?
+
+    public init() {}
+
+    /// Where sustain looks for a configuration file when none is named, first that exists:
+    /// `$SUSTAIN_CONFIG`, `$XDG_CONFIG_HOME/sustain/sustain.toml` (`~/.config/…`), `/etc/sustain/sustain.toml`.
+    public static func searchPath(environment: [String: String]) -> [String] {
+        var paths: [String] = []
+        if let explicit = environment["SUSTAIN_CONFIG"], !explicit.isEmpty { paths.append(explicit) }
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+            paths.append(xdg + "/sustain/sustain.toml")
+        } else if let home = environment["HOME"], !home.isEmpty {
+            paths.append(home + "/.config/sustain/sustain.toml")
+        }
+        paths.append("/etc/sustain/sustain.toml")
+        return paths
+    }
+}
+
+/// Why a configuration file was rejected: the file, the key and the reason.
+public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var key: String?
+    public var reason: String
+
+    public init(path: String, key: String?, reason: String) {
+        self.path = path
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String {
+        "Configuration \(path)\(key.map { ", key \($0)" } ?? ""): \(reason). Fix the file or name another with --config."
+    }
+}

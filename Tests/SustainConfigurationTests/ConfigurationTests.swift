@@ -1,0 +1,102 @@
+import Impact
+import Testing
+
+@testable import SustainConfiguration
+
+struct ConfigurationTests {
+    @Test func shippedExampleParsesToTheDefaults() throws {
+        let text = try #require(
+            Configuration.read(
+                #filePath.replacingOccurrences(
+                    of: "Tests/SustainConfigurationTests/ConfigurationTests.swift", with: "config/sustain.toml")))
+        let configuration = try Configuration(toml: text, path: "sustain.toml")
+        var expected = Configuration()
+        expected.path = "sustain.toml"
+        #expect(configuration == expected)
+    }
+
+    @Test func everyKey() throws {
+        let configuration = try Configuration(
+            toml: """
+                [impact]
+                region = "aws:eu-west-3"
+                pue = 1.2
+                price = 0.25
+                currency = "EUR"
+                intensity_basis = "direct"
+                [estimate]
+                cpu_tdp = 85
+                """, path: "t.toml")
+        #expect(configuration.impact.region == "aws:eu-west-3")
+        #expect(configuration.impact.pue == 1.2)
+        #expect(configuration.impact.price == 0.25)
+        #expect(configuration.impact.currency == "EUR")
+        #expect(configuration.impact.intensityBasis == .direct)
+        #expect(configuration.estimate.cpuTDP == 85)
+    }
+
+    @Test(arguments: [
+        ("[impact]\nregoin = \"FR\"\n", "impact.regoin"),
+        ("[impcat]\n", "impcat"),
+        ("[impact]\nregion = 42\n", "impact.region"),
+        ("[impact]\nregion = \"frnce\"\n", "impact.region"),
+        ("[impact]\npue = 0.8\n", "impact.pue"),
+        ("[impact]\npue = \"high\"\n", "impact.pue"),
+        ("[impact]\nprice = 0.2\n", "impact.currency"),
+        ("[impact]\nintensity = -4\n", "impact.intensity"),
+        ("[impact]\nintensity_basis = \"marginal\"\n", "impact.intensity_basis"),
+        ("[estimate]\ncpu_tdp = -1\n", "estimate.cpu_tdp"),
+        ("impact = 3\n", "impact"),
+    ])
+    func badFileIsRejectedWithTheKey(text: String, key: String) {
+        do {
+            _ = try Configuration(toml: text, path: "bad.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.key == key, "\(error)")
+            #expect(error.description.contains("bad.toml"))
+        }
+    }
+
+    @Test func invalidTOMLSaysWhere() {
+        do {
+            _ = try Configuration(toml: "[impact\nregion = \n", path: "broken.toml")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.key == nil)
+            #expect(error.reason.contains("line"))
+        }
+    }
+
+    @Test func precedenceIsFlagsThenFileThenWorld() throws {
+        var file = Configuration()
+        file.impact.region = "DE"
+        file.impact.pue = 1.3
+        let fromFile = try file.carbonSettings(
+            region: nil, intensity: nil, intensityBasis: nil, pue: nil, price: nil, currency: nil)
+        #expect(fromFile.region?.factor.code == "DE")
+        #expect(fromFile.origin == .configuration)
+        #expect(fromFile.pue.value == 1.3)
+        let fromFlag = try file.carbonSettings(
+            region: "FR", intensity: nil, intensityBasis: nil, pue: 1.1, price: nil, currency: nil)
+        #expect(fromFlag.region?.factor.code == "FR")
+        #expect(fromFlag.origin == .regionFlag)
+        #expect(fromFlag.pue.value == 1.1)
+        let given = try file.carbonSettings(
+            region: "FR", intensity: 100, intensityBasis: .direct, pue: nil, price: nil, currency: nil)
+        #expect(given.origin == .intensityFlag)
+        #expect(given.intensity == CarbonIntensity(gramsPerKilowattHour: 100, basis: .direct))
+        let defaults = try Configuration().carbonSettings(
+            region: nil, intensity: nil, intensityBasis: nil, pue: nil, price: nil, currency: nil)
+        #expect(defaults.origin == .worldAverage)
+        #expect(defaults.pue.value == 1.0)
+        #expect(defaults.price == nil)
+    }
+
+    @Test func searchPathOrder() {
+        let paths = Configuration.searchPath(environment: ["SUSTAIN_CONFIG": "/x.toml", "HOME": "/home/u"])
+        #expect(paths == ["/x.toml", "/home/u/.config/sustain/sustain.toml", "/etc/sustain/sustain.toml"])
+        let xdg = Configuration.searchPath(environment: ["XDG_CONFIG_HOME": "/cfg", "HOME": "/home/u"])
+        #expect(xdg == ["/cfg/sustain/sustain.toml", "/etc/sustain/sustain.toml"])
+    }
+}
