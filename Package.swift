@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
-        .testTarget(name: "SustainConfigurationTests", dependencies: ["SustainConfiguration"]),
+        .testTarget(name: "SustainConfigurationTests", dependencies: ["SustainConfiguration", "Impact"]),
         .testTarget(
             name: "MeterTests",
             dependencies: ["Meter", "Reports", "SustainTestSupport", "sustain-fakesys", "sustain-measure"]

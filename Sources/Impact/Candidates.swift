@@ -33,15 +33,36 @@ public struct RankedCandidate: Sendable {
 /// `tokens_per_request` (2 × params per token); `hardware` (a name from the hardware table), `devices`
 /// (default 1), `precision`, `mfu`.
 public enum CandidateFile {
+    /// The keys a candidate may have, in CSV columns or TOML tables.
+    public static let keys = [
+        "name", "params", "tokens", "epochs", "batches", "flops_per_param_per_batch", "requests", "tokens_per_request",
+        "hardware", "devices", "precision", "mfu",
+    ]
+
+    /// Candidates from CSV text.
     public static func parse(_ text: String, file: String, hardware: HardwareTable = .bundled) throws(ImpactError)
         -> [Candidate]
     {
-        var candidates: [Candidate] = []
         let records = CSV.records(text)
         guard !records.isEmpty else {
             throw .malformed(
                 file: file, line: 1, field: nil, reason: "no candidates (a header row and one row per model)")
         }
+        if let header = CSV.parse(text).first?.fields {
+            for column in header where !keys.contains(column.trimmingSpaces()) {
+                throw .malformed(
+                    file: file, line: 1, field: column,
+                    reason: "unknown column (known: \(keys.joined(separator: ", ")))")
+            }
+        }
+        return try candidates(from: records, file: file, hardware: hardware)
+    }
+
+    /// Candidates from records of text values by key, each with the line it starts on (any format).
+    public static func candidates(
+        from records: [(line: Int, values: [String: String])], file: String, hardware: HardwareTable = .bundled
+    ) throws(ImpactError) -> [Candidate] {
+        var candidates: [Candidate] = []
         for (line, row) in records {
             func number(_ field: String) throws(ImpactError) -> Double? {
                 guard let text = row[field]?.trimmingSpaces(), !text.isEmpty else { return nil }

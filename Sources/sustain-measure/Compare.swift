@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import Impact
 import Reports
+import SustainConfiguration
 import SustainCore
 
 extension SustainMeasure {
@@ -9,9 +10,9 @@ extension SustainMeasure {
         static let configuration = CommandConfiguration(
             abstract: "Rank candidate models by estimated energy, carbon and cost (training plus expected serving).",
             discussion: """
-                FILE is a CSV with a header row: name, params, tokens (or epochs, batches, \
-                flops_per_param_per_batch), hardware, and optionally devices, precision, mfu, requests, \
-                tokens_per_request. Example:
+                FILE is a CSV with a header row, or a TOML file (*.toml) with one [[candidate]] table per model, \
+                with these keys: name, params, tokens (or epochs, batches, flops_per_param_per_batch), hardware, \
+                and optionally devices, precision, mfu, requests, tokens_per_request. CSV example:
 
                   name,params,tokens,hardware,devices,requests,tokens_per_request
                   small,1.3e9,2.6e10,nvidia-a100-sxm,8,1e7,300
@@ -28,7 +29,10 @@ extension SustainMeasure {
             }
             let ranked: [RankedCandidate]
             do {
-                let candidates = try CandidateFile.parse(String(decoding: data, as: UTF8.self), file: file)
+                let text = String(decoding: data, as: UTF8.self)
+                let candidates =
+                    file.lowercased().hasSuffix(".toml")
+                    ? try CandidateFile.parse(toml: text, file: file) : try CandidateFile.parse(text, file: file)
                 ranked = try CandidateFile.rank(candidates, carbon: carbon.settings())
             } catch let error as ImpactError {
                 throw ValidationError(error.description)

@@ -100,3 +100,59 @@ struct ConfigurationTests {
         #expect(xdg == ["/cfg/sustain/sustain.toml", "/etc/sustain/sustain.toml"])
     }
 }
+
+struct CandidateTOMLTests {
+    @Test func sameCandidatesAsTheCSV() throws {
+        let toml = """
+            # two candidates
+            [[candidate]]
+            name = "large"
+            params = 7e9
+            tokens = 1.4e11
+            hardware = "nvidia-h100-sxm"
+            devices = 32
+
+            [[candidate]]
+            name = "small"
+            params = 1.3e9
+            tokens = 2.6e10
+            hardware = "nvidia-a100-sxm"
+            devices = 8
+            requests = 1e7
+            tokens_per_request = 300
+            """
+        let fromTOML = try CandidateFile.parse(toml: toml, file: "c.toml")
+        let fromCSV = try CandidateFile.parse(
+            """
+            name,params,tokens,hardware,devices,requests,tokens_per_request
+            large,7e9,1.4e11,nvidia-h100-sxm,32,,
+            small,1.3e9,2.6e10,nvidia-a100-sxm,8,1e7,300
+            """, file: "c.csv")
+        #expect(fromTOML.map(\.name) == fromCSV.map(\.name))
+        #expect(fromTOML.map(\.training) == fromCSV.map(\.training))
+        #expect(fromTOML.map(\.serving) == fromCSV.map(\.serving))
+        #expect(fromTOML.map(\.devices) == fromCSV.map(\.devices))
+    }
+
+    @Test(arguments: [
+        ("[[candidate]]\nname = \"a\"\nparams = 1e9\ntokens = \"lots\"\nhardware = \"nvidia-l4\"\n", 1, "tokens"),
+        (
+            "[[candidate]]\nname = \"a\"\nparams = 1e9\ntokens = 1e9\nhardware = \"nvidia-l4\"\n\n[[candidate]]\nname = \"b\"\nparms = 1e9\n",
+            7, "parms"
+        ),
+        ("[model]\nname = \"a\"\n", 1, "model"),
+    ])
+    func malformedTOMLNamesLineAndField(toml: String, line: Int, field: String) {
+        do {
+            _ = try CandidateFile.parse(toml: toml, file: "c.toml")
+            Issue.record("accepted")
+        } catch {
+            guard case .malformed(_, let badLine, let badField, _) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(badLine == line)
+            #expect(badField == field)
+        }
+    }
+}
