@@ -23,6 +23,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CSensors", providers: [.apt(["libsensors-dev"])]),
         .systemLibrary(name: "CLinux"),
+        .systemLibrary(name: "CNVML"),
 
         // Threads, wake events, signals and the child process: Linux system interfaces in Swift types.
         .target(name: "LinuxSupport", dependencies: ["CLinux"]),
@@ -34,7 +35,7 @@ let package = Package(
         .target(
             name: "Meter",
             dependencies: [
-                "SustainCore", "LinuxSupport", "CPowercap", "CSensors",
+                "SustainCore", "LinuxSupport", "CPowercap", "CSensors", "CNVML",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -12,4 +12,12 @@ public protocol EnergySource: AnyObject, Sendable {
     var diagnostics: [String] { get }
     /// Reads channel `index` (into `channels`) now.
     func read(_ index: Int) -> Reading
+    /// See the extension's default.
+    func refine(_ decisions: inout [ChannelID: DomainDecision])
+}
+
+extension EnergySource {
+    /// Adjusts which of this source's channels are counted once the measurement has ended (which GPUs ran the
+    /// job is known only then). The default keeps the decisions as they are.
+    public func refine(_ decisions: inout [ChannelID: DomainDecision]) {}
 }

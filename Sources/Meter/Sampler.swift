@@ -57,7 +57,8 @@ public final class Sampler: @unchecked Sendable {
             if case .energyCounter(let range) = channel.quantity { return range }
             return nil
         }
-        let choice = SamplingInterval.choose(for: ranges, requested: requestedInterval)
+        let choice = SamplingInterval.choose(
+            for: ranges, maximumIntervals: slotChannels.compactMap(\.maximumInterval), requested: requestedInterval)
         (interval, intervalLimit, intervalCapped) = (choice.interval, choice.limit, choice.capped)
         state = Accumulation(
             slots: slots, tracks: slotChannels.map { ChannelTrack(quantity: $0.quantity) }, interval: choice.interval)
@@ -115,6 +116,7 @@ public final class Sampler: @unchecked Sendable {
     }
 
     private func result() -> MeasurementResult {
+        for source in sources { source.refine(&decisions) }
         var channels: [ChannelResult] = []
         var warnings: [String] = []
         var sampled: [ChannelID: Int] = [:]

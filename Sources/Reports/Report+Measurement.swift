@@ -59,7 +59,7 @@ extension Report {
     /// was measured, and then the report says "estimated" everywhere it matters.
     public init(
         job: JobFacts, measurement: MeasurementResult, sources: [SourceSummary], carbon settings: CarbonSettings,
-        fallback: FallbackEstimate? = nil
+        fallback: FallbackEstimate? = nil, gpus: [GPUDescription] = []
     ) {
         var warnings: [String] = []
         let unreadable = measurement.channels.filter { $0.descriptor.isEnergy && $0.descriptor.unreadable != nil }
@@ -130,6 +130,13 @@ extension Report {
                 wraps: measurement.wraps, resets: measurement.resets, errors: measurement.errors,
                 cpuSeconds: measurement.samplerCPUSeconds),
             temperatures: temperatures,
+            gpus: gpus.map { gpu in
+                let decision = measurement.channels.first { $0.descriptor.id == gpu.channel }?.decision
+                return GPU(
+                    index: gpu.index, name: gpu.name, uuid: gpu.uuid, driverVersion: gpu.driverVersion,
+                    domain: gpu.channel.rawValue, method: gpu.method, counted: decision?.counted ?? false,
+                    note: decision?.note ?? "not measured")
+            },
             sources: sources.map { source in
                 Source(
                     name: source.name, channels: source.channels.count,

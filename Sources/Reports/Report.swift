@@ -31,6 +31,8 @@ public struct Report: Codable, Sendable, Equatable {
     @Nullable public var usage: Usage?
     public var sampling: Sampling
     public var temperatures: [Temperature]
+    /// NVIDIA GPUs seen through NVML, counted or not.
+    public var gpus: [GPU]
     public var sources: [Source]
     public var warnings: [String]
     public var tool: Tool
@@ -144,6 +146,19 @@ public struct Report: Codable, Sendable, Equatable {
         @Nullable public var minCelsius: Double?
         @Nullable public var maxCelsius: Double?
         @Nullable public var meanCelsius: Double?
+    }
+
+    public struct GPU: Codable, Sendable, Equatable {
+        public var index: Int
+        public var name: String
+        public var uuid: String
+        public var driverVersion: String
+        /// The matching `energy.domains[]` id (`nvml:0`).
+        public var domain: String
+        /// "counter" | "power-polling".
+        public var method: String
+        public var counted: Bool
+        public var note: String
     }
 
     public struct Source: Codable, Sendable, Equatable {

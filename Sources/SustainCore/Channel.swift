@@ -4,6 +4,8 @@ public enum ChannelSource: String, Sendable, Codable, Hashable {
     case powercap
     /// hwmon sensors, read through libsensors.
     case hwmon
+    /// NVIDIA GPUs, read through NVML.
+    case nvml
 }
 
 /// What part of the machine a channel covers. Decides whether it is counted (see `DomainPolicy`).
@@ -66,10 +68,12 @@ public struct ChannelDescriptor: Sendable, Hashable {
     public var path: String
     /// Why the channel cannot be read, when it cannot; nil when the first read succeeded.
     public var unreadable: String?
+    /// The longest sampling interval this channel tolerates (a polled power sensor), when it has one.
+    public var maximumInterval: Duration?
 
     public init(
         id: ChannelID, source: ChannelSource, name: String, kind: DomainKind, quantity: ChannelQuantity,
-        group: String, path: String, unreadable: String? = nil
+        group: String, path: String, unreadable: String? = nil, maximumInterval: Duration? = nil
     ) {
         self.id = id
         self.source = source
@@ -79,6 +83,7 @@ public struct ChannelDescriptor: Sendable, Hashable {
         self.group = group
         self.path = path
         self.unreadable = unreadable
+        self.maximumInterval = maximumInterval
     }
 
     /// True for channels that carry energy (counters and power), false for temperatures.
@@ -109,6 +114,10 @@ public struct ReadFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case system
         /// A libsensors status code (`SENSORS_ERR_*`), which `sensors_strerror` describes.
         case sensors(Int32)
+        /// The GPU fell off the bus or stopped answering (NVML_ERROR_GPU_IS_LOST).
+        case deviceLost
+        /// Another NVML return code.
+        case nvml(Int32)
     }
 
     public var reason: Reason
@@ -129,6 +138,8 @@ public struct ReadFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidValue: "invalid value"
         case .system: "I/O error (errno \(errno))"
         case .sensors(let code): Self.sensorsMessages[code] ?? "libsensors error \(code)"
+        case .deviceLost: "GPU lost (NVML_ERROR_GPU_IS_LOST)"
+        case .nvml(let code): "NVML error \(code)"
         }
     }
 

@@ -65,7 +65,9 @@ public enum DomainPolicy {
 
         let raplCounted = raplCandidates.contains { decisions[$0.id]?.counted == true }
         let psys = raplCandidates.first { $0.kind == .psys }
-        decideHwmon(readable.filter { $0.source == .hwmon }, raplCounted: raplCounted, psys: psys, into: &decisions)
+        decideDevices(
+            readable.filter { $0.source == .hwmon || $0.source == .nvml }, raplCounted: raplCounted, psys: psys,
+            into: &decisions)
         return decisions
     }
 
@@ -114,7 +116,7 @@ public enum DomainPolicy {
         return difference <= sameCounterTolerance
     }
 
-    private static func decideHwmon(
+    private static func decideDevices(
         _ channels: [ChannelDescriptor], raplCounted: Bool, psys: ChannelDescriptor?,
         into decisions: inout [ChannelID: DomainDecision]
     ) {
@@ -149,7 +151,9 @@ public enum DomainPolicy {
                                 + "delivered to it, so it is shown, not added")
                     } else {
                         DomainDecision(
-                            counted: true, note: "GPU board (\(channel.group)), separate from the CPU domains")
+                            counted: true,
+                            note: "GPU board (\(channel.source == .nvml ? channel.name : channel.group)), separate "
+                                + "from the CPU domains")
                     }
             default:
                 decisions[channel.id] = DomainDecision(

@@ -10,10 +10,11 @@ public enum SamplingInterval {
     /// The interval to use for `ranges`: the standard one, or shorter when a counter could wrap faster. A requested
     /// interval is honoured when it is shorter than the automatic one; a longer request is capped, and the
     /// returned `capped` says so.
+    /// `maximumIntervals` are channels' own limits (a power sensor polled at ≥ 10 Hz).
     public static func choose(
-        for ranges: [CounterRange], requested: Duration? = nil
+        for ranges: [CounterRange], maximumIntervals: [Duration] = [], requested: Duration? = nil
     ) -> (interval: Duration, limit: Duration?, capped: Bool) {
-        let limit = ranges.compactMap(\.shortestWrapPeriod).min().map { $0 / samplesPerWrap }
+        let limit = (ranges.compactMap(\.shortestWrapPeriod).map { $0 / samplesPerWrap } + maximumIntervals).min()
         var interval = requested ?? standard
         var capped = false
         if let limit, interval > limit {

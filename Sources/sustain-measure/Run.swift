@@ -83,7 +83,7 @@ extension SustainMeasure {
                 throw ExitCode(error.shellCode)
             }
 
-            let sources: [any EnergySource] = [PowercapSource(logger: logger), SensorsSource(logger: logger)]
+            let sources = SourceSet.discover(logger: logger)
             let sampler = try Sampler(
                 sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
             let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }
@@ -111,6 +111,7 @@ extension SustainMeasure {
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
             }
+            for case let gpus as NVMLSource in sources { gpus.attach(jobRoot: child.pid) }
             let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler)
             var received: [Int32] = []
             let exit = child.wait { received.append($0.signal) }
@@ -137,8 +138,10 @@ extension SustainMeasure {
                         cpuModel: HostFacts.cpuModel(), maxResidentBytes: usage.maxResidentBytes,
                         durationSeconds: measurement.duration.seconds)
                 }
+            let gpus = sources.compactMap { $0 as? NVMLSource }.flatMap(\.gpus)
             let result = Report(
-                job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback)
+                job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
+                gpus: gpus)
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path
             do {

@@ -16,7 +16,7 @@ extension SustainMeasure {
 
         func run() throws {
             let logger = Terminal.bootstrapLogging(verbose: verbose)
-            let sources: [any EnergySource] = [PowercapSource(logger: logger), SensorsSource(logger: logger)]
+            let sources = SourceSet.discover(logger: logger)
             var firstReadings: [ChannelID: MicrojouleCounter] = [:]
             for source in sources {
                 for (index, channel) in source.channels.enumerated() where channel.unreadable == nil {
@@ -43,7 +43,8 @@ extension SustainMeasure {
                 guard channel.unreadable == nil, case .energyCounter(let range) = channel.quantity else { return nil }
                 return range
             }
-            let choice = SamplingInterval.choose(for: ranges)
+            let limits = channels.filter { $0.unreadable == nil }.compactMap(\.maximumInterval)
+            let choice = SamplingInterval.choose(for: ranges, maximumIntervals: limits)
             out += "sampling interval: \(Quantity.duration(choice.interval.seconds))"
             if let limit = choice.limit {
                 out +=

@@ -1,0 +1,289 @@
+internal import CNVML
+import Glibc
+import Logging
+import SustainCore
+import Synchronization
+
+/// What the report says about one NVIDIA GPU.
+public struct GPUDescription: Sendable, Equatable {
+    public var index: Int
+    public var name: String
+    public var uuid: String
+    public var driverVersion: String
+    public var channel: ChannelID
+    /// "counter" (nvmlDeviceGetTotalEnergyConsumption) or "power-polling" (nvmlDeviceGetPowerUsage).
+    public var method: String
+}
+
+/// NVIDIA GPUs through NVML, loaded with `dlopen` at run time (no link-time dependency: the binary runs where there
+/// is no driver). Energy from the total-energy counter (mJ, Volta and newer) by deltas; where that is not
+/// supported, power polled at ≥ 10 Hz and integrated. NVML keeps process-global, reference-counted state: this
+/// source is its one owner (`nvmlInit_v2` here, `nvmlShutdown` in `deinit`) and is read by the sampler's thread.
+public final class NVMLSource: EnergySource, @unchecked Sendable {
+    public let name = "nvml"
+    public private(set) var channels: [ChannelDescriptor] = []
+    public private(set) var diagnostics: [String] = []
+    public private(set) var gpus: [GPUDescription] = []
+
+    /// The library's name; `SUSTAIN_NVML_LIBRARY` (read by the executable) may name another path for tests.
+    public static let defaultLibrary = "libnvidia-ml.so.1"
+    /// Power sensors are polled at least this often.
+    public static let powerPollingInterval: Duration = .milliseconds(100)
+    /// How often the GPUs' process lists are checked for the job's processes.
+    public static let processCheckInterval = 1.0
+
+    private struct API {
+        let shutdown: sustain_nvmlShutdown
+        let errorString: sustain_nvmlErrorString
+        let energy: sustain_nvmlDeviceGetTotalEnergyConsumption?
+        let power: sustain_nvmlDeviceGetPowerUsage?
+        let processes: sustain_nvmlDeviceGetComputeRunningProcesses?
+    }
+
+    private var handle: UnsafeMutableRawPointer?
+    private var api: API?
+    private var devices: [nvmlDevice_t?] = []
+    private var usesCounter: [Bool] = []
+    private let visibleDevices: String?
+    private let jobRoot = Mutex<Int32?>(nil)
+    private var lastProcessCheck: [Double] = []
+    private var jobProcesses: [Set<Int32>] = []
+
+    /// Opens `library` and finds the GPUs. `visibleDevices` is the job's `CUDA_VISIBLE_DEVICES`, if set.
+    public init(library: String = NVMLSource.defaultLibrary, visibleDevices: String?, logger: Logger) {
+        self.visibleDevices = visibleDevices
+        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
+            diagnostics.append(
+                "NVIDIA GPUs not measured: \(library) not found (no NVIDIA driver here, or not on the library path)")
+            return
+        }
+        self.handle = handle
+        func symbol<T>(_ name: String, as type: T.Type) -> T? {
+            dlsym(handle, name).map { unsafeBitCast($0, to: type) }
+        }
+        guard let initialize = symbol("nvmlInit_v2", as: sustain_nvmlInit_v2.self),
+            let shutdown = symbol("nvmlShutdown", as: sustain_nvmlShutdown.self),
+            let errorString = symbol("nvmlErrorString", as: sustain_nvmlErrorString.self),
+            let count = symbol("nvmlDeviceGetCount_v2", as: sustain_nvmlDeviceGetCount_v2.self),
+            let byIndex = symbol("nvmlDeviceGetHandleByIndex_v2", as: sustain_nvmlDeviceGetHandleByIndex_v2.self)
+        else {
+            diagnostics.append("NVIDIA GPUs not measured: \(library) lacks nvmlInit_v2 or other required symbols")
+            return
+        }
+        let status = initialize()
+        guard status == NVML_SUCCESS else {
+            diagnostics.append(
+                "NVIDIA GPUs not measured: nvmlInit_v2 failed: \(errorString(status).map { String(cString: $0) } ?? "?") (\(status))"
+                    + (status == NVML_ERROR_DRIVER_NOT_LOADED ? "; is the nvidia kernel module loaded?" : ""))
+            return
+        }
+        let processes =
+            symbol("nvmlDeviceGetComputeRunningProcesses_v3", as: sustain_nvmlDeviceGetComputeRunningProcesses.self)
+            ?? symbol("nvmlDeviceGetComputeRunningProcesses_v2", as: sustain_nvmlDeviceGetComputeRunningProcesses.self)
+        let api = API(
+            shutdown: shutdown, errorString: errorString,
+            energy: symbol("nvmlDeviceGetTotalEnergyConsumption", as: sustain_nvmlDeviceGetTotalEnergyConsumption.self),
+            power: symbol("nvmlDeviceGetPowerUsage", as: sustain_nvmlDeviceGetPowerUsage.self), processes: processes)
+        self.api = api
+        var driver = "unknown"
+        if let version = symbol("nvmlSystemGetDriverVersion", as: sustain_nvmlSystemGetDriverVersion.self) {
+            driver = Self.text(capacity: 96) { version($0, $1) } ?? "unknown"
+        }
+        var deviceCount: UInt32 = 0
+        let countStatus = count(&deviceCount)
+        guard countStatus == NVML_SUCCESS else {
+            diagnostics.append("NVIDIA GPUs not measured: nvmlDeviceGetCount_v2 failed: \(message(countStatus))")
+            return
+        }
+        for index in 0..<deviceCount {
+            var device: nvmlDevice_t?
+            let rc = byIndex(index, &device)
+            guard rc == NVML_SUCCESS, let device else {
+                diagnostics.append("GPU \(index) not measured: nvmlDeviceGetHandleByIndex_v2 failed: \(message(rc))")
+                continue
+            }
+            addDevice(
+                Int(index), device, driver: driver, api: api,
+                getName: symbol("nvmlDeviceGetName", as: sustain_nvmlDeviceGetName.self),
+                getUUID: symbol("nvmlDeviceGetUUID", as: sustain_nvmlDeviceGetUUID.self), logger: logger)
+        }
+        if deviceCount == 0 { diagnostics.append("NVML reports no NVIDIA GPU") }
+    }
+
+    deinit {
+        api?.shutdown()
+        if let handle { dlclose(handle) }
+    }
+
+    private func addDevice(
+        _ index: Int, _ device: nvmlDevice_t, driver: String, api: API, getName: sustain_nvmlDeviceGetName?,
+        getUUID: sustain_nvmlDeviceGetUUID?, logger: Logger
+    ) {
+        let name = getName.flatMap { call in Self.text(capacity: 96) { call(device, $0, $1) } } ?? "NVIDIA GPU \(index)"
+        let uuid = getUUID.flatMap { call in Self.text(capacity: 96) { call(device, $0, $1) } } ?? "unknown"
+        var millijoules: UInt64 = 0
+        let energyStatus = api.energy.map { $0(device, &millijoules) } ?? NVML_ERROR_NOT_SUPPORTED
+        let counter = energyStatus == NVML_SUCCESS
+        var unreadable: String?
+        if !counter {
+            var milliwatts: UInt32 = 0
+            let powerStatus = api.power.map { $0(device, &milliwatts) } ?? NVML_ERROR_NOT_SUPPORTED
+            if powerStatus != NVML_SUCCESS {
+                unreadable = "neither energy nor power readable: \(message(powerStatus))"
+            }
+        }
+        let id = ChannelID("nvml:\(index)")
+        let quantity: ChannelQuantity =
+            counter
+            ? .energyCounter(CounterRange(maxMicrojoules: nil, plausibleMaxPower: Watts(3000))) : .power
+        channels.append(
+            ChannelDescriptor(
+                id: id, source: .nvml, name: name, kind: .gpu, quantity: quantity, group: "nvml:\(index)",
+                path: uuid, unreadable: unreadable, maximumInterval: counter ? nil : Self.powerPollingInterval))
+        devices.append(device)
+        usesCounter.append(counter)
+        lastProcessCheck.append(-.infinity)
+        jobProcesses.append([])
+        gpus.append(
+            GPUDescription(
+                index: index, name: name, uuid: uuid, driverVersion: driver, channel: id,
+                method: counter ? "counter" : "power-polling"))
+        logger.debug("nvml gpu", metadata: ["index": "\(index)", "name": "\(name)", "counter": "\(counter)"])
+    }
+
+    /// Tells the source which process tree is the job (the wrapper's child), to find the GPUs it runs on.
+    public func attach(jobRoot pid: Int32) { jobRoot.withLock { $0 = pid } }
+
+    public func read(_ index: Int) -> Reading {
+        guard let api, let device = devices[index] else { return .failed(ReadFailure(.vanished)) }
+        checkProcesses(index, device: device, api: api)
+        if usesCounter[index] {
+            var millijoules: UInt64 = 0
+            let rc = api.energy?(device, &millijoules) ?? NVML_ERROR_NOT_SUPPORTED
+            guard rc == NVML_SUCCESS else { return .failed(Self.failure(rc)) }
+            return .counter(MicrojouleCounter(millijoules &* 1000))
+        }
+        var milliwatts: UInt32 = 0
+        let rc = api.power?(device, &milliwatts) ?? NVML_ERROR_NOT_SUPPORTED
+        guard rc == NVML_SUCCESS else { return .failed(Self.failure(rc)) }
+        return .power(Watts(Double(milliwatts) / 1000))
+    }
+
+    /// About once a second, records which of the job's processes run on GPU `index`.
+    private func checkProcesses(_ index: Int, device: nvmlDevice_t, api: API) {
+        guard let processes = api.processes, let root = jobRoot.withLock({ $0 }) else { return }
+        let now = MonotonicInstant.now
+        let seconds = Double(now.nanoseconds) / 1e9
+        guard seconds - lastProcessCheck[index] >= Self.processCheckInterval else { return }
+        lastProcessCheck[index] = seconds
+        var count: UInt32 = 0
+        var rc = processes(device, &count, nil)  // count 0 asks for the size
+        guard rc == NVML_SUCCESS || rc == NVML_ERROR_INSUFFICIENT_SIZE, count > 0 else { return }
+        var infos = [nvmlProcessInfo_t](repeating: nvmlProcessInfo_t(), count: Int(count) + 8)
+        count = UInt32(infos.count)
+        rc = processes(device, &count, &infos)
+        guard rc == NVML_SUCCESS else { return }
+        for info in infos.prefix(Int(count)) where ProcessTree.isDescendant(Int32(bitPattern: info.pid), of: root) {
+            jobProcesses[index].insert(Int32(bitPattern: info.pid))
+        }
+    }
+
+    /// Counts the GPUs that ran the job's processes; else those in `CUDA_VISIBLE_DEVICES`; else all.
+    public func refine(_ decisions: inout [ChannelID: DomainDecision]) {
+        let used = Set(gpus.indices.filter { !jobProcesses[$0].isEmpty })
+        let visible = visibleDevices.map { Self.visibleIndices($0, gpus: gpus) }
+        let suffix = "; whole-device energy: other processes on this GPU are included"
+        for (position, gpu) in gpus.enumerated() {
+            guard let decision = decisions[gpu.channel], decision.counted else { continue }
+            let method =
+                gpu.method == "counter"
+                ? "energy counter (nvmlDeviceGetTotalEnergyConsumption)"
+                : "power polled every 0.1 s (nvmlDeviceGetPowerUsage; on A100/H100 the sensor samples only part "
+                    + "of the time, the counter is preferred where supported)"
+            let (counted, reason): (Bool, String)
+            if !used.isEmpty {
+                let pids = jobProcesses[position].sorted().map(String.init).joined(separator: ", ")
+                (counted, reason) =
+                    used.contains(position)
+                    ? (true, "ran the job's processes (pid \(pids))")
+                    : (false, "no process of the job ran on it")
+            } else if let visible {
+                (counted, reason) =
+                    visible.contains(position)
+                    ? (true, "named in CUDA_VISIBLE_DEVICES (no job process seen on any GPU)")
+                    : (false, "not in CUDA_VISIBLE_DEVICES")
+            } else {
+                (counted, reason) = (true, "no job process seen on any GPU and CUDA_VISIBLE_DEVICES unset: all GPUs")
+            }
+            decisions[gpu.channel] = DomainDecision(
+                counted: counted, note: "\(gpu.name): \(reason); \(method)\(suffix)")
+        }
+    }
+
+    /// The GPU positions `CUDA_VISIBLE_DEVICES` names: indices, or UUIDs (`GPU-…`, prefixes allowed).
+    static func visibleIndices(_ value: String, gpus: [GPUDescription]) -> Set<Int> {
+        var result: Set<Int> = []
+        for entry in value.split(separator: ",").map({ String($0).trimmingTrailingNewlines().trimmingLeadingSpaces() })
+        {
+            if let index = Int(entry), let position = gpus.firstIndex(where: { $0.index == index }) {
+                result.insert(position)
+            } else if entry.hasPrefix("GPU-"), let position = gpus.firstIndex(where: { $0.uuid.hasPrefix(entry) }) {
+                result.insert(position)
+            }
+        }
+        return result
+    }
+
+    private func message(_ rc: nvmlReturn_t) -> String {
+        guard let api else { return "NVML error \(rc)" }
+        return "\(api.errorString(rc).map { String(cString: $0) } ?? "NVML error") (\(rc))"
+    }
+
+    static func failure(_ rc: nvmlReturn_t) -> ReadFailure {
+        switch rc {
+        case NVML_ERROR_GPU_IS_LOST: ReadFailure(.deviceLost)
+        case NVML_ERROR_NO_PERMISSION: ReadFailure(.permissionDenied)
+        default: ReadFailure(.nvml(rc))
+        }
+    }
+
+    /// A string an NVML call writes into a buffer of `capacity` bytes.
+    static func text(capacity: Int, _ call: (UnsafeMutablePointer<CChar>, UInt32) -> nvmlReturn_t) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { buffer -> String? in
+            guard let base = buffer.baseAddress else { return nil }
+            base.initialize(repeating: 0, count: capacity)
+            guard call(base, UInt32(capacity - 1)) == NVML_SUCCESS else { return nil }
+            return String(cString: base)
+        }
+    }
+}
+
+extension String {
+    func trimmingLeadingSpaces() -> String { String(drop { $0 == " " }) }
+}
+
+/// Ancestry in /proc: is a process in the tree under another?
+enum ProcessTree {
+    /// True when `pid` is `root` or one of its descendants (walks parent pids through /proc/<pid>/stat).
+    static func isDescendant(_ pid: Int32, of root: Int32) -> Bool {
+        var current = pid
+        for _ in 0..<64 {
+            if current == root { return true }
+            guard current > 1, let parent = parent(of: current) else { return false }
+            current = parent
+        }
+        return false
+    }
+
+    /// The parent pid from /proc/<pid>/stat (the field after the parenthesised command name).
+    static func parent(of pid: Int32) -> Int32? {
+        guard let file = fopen("/proc/\(pid)/stat", "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 512)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
+        let text = String(cString: buffer)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+}

@@ -1,0 +1,130 @@
+// A fake libnvidia-ml.so.1 for sustain's tests: GPUs at known, constant power. Configured by environment:
+//   FAKE_NVML_INIT     return code of nvmlInit_v2 (default 0)
+//   FAKE_NVML_GPUS     comma list of WATTS:MODE, MODE "counter" (energy counter) or "power" (power only)
+//   FAKE_NVML_LOST     INDEX:SECONDS, that GPU answers NVML_ERROR_GPU_IS_LOST from SECONDS after init
+//   FAKE_NVML_PIDFILE  a file of pids (one per line) reported as running on GPU FAKE_NVML_PIDGPU (default 0)
+// Energy counters start at 1e9 mJ ("since driver load") and advance at WATTS from nvmlInit_v2.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef int nvmlReturn_t;
+typedef struct { unsigned int pid; unsigned long long usedGpuMemory; unsigned int gpuInstanceId, computeInstanceId; } nvmlProcessInfo_t;
+typedef struct { int index; } device;
+
+static device devices[16];
+static double watts[16];
+static int counter[16];
+static int count = 0;
+static int lost_index = -1;
+static double lost_after = 0;
+static double start = 0;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+nvmlReturn_t nvmlInit_v2(void) {
+    const char *init = getenv("FAKE_NVML_INIT");
+    if (init && atoi(init) != 0) return atoi(init);
+    const char *gpus = getenv("FAKE_NVML_GPUS");
+    count = 0;
+    if (gpus) {
+        char copy[512];
+        strncpy(copy, gpus, sizeof copy - 1);
+        copy[sizeof copy - 1] = 0;
+        for (char *item = strtok(copy, ","); item && count < 16; item = strtok(NULL, ",")) {
+            watts[count] = atof(item);
+            counter[count] = strstr(item, "counter") != NULL;
+            devices[count].index = count;
+            count++;
+        }
+    }
+    const char *lost = getenv("FAKE_NVML_LOST");
+    if (lost) {
+        lost_index = atoi(lost);
+        const char *colon = strchr(lost, ':');
+        lost_after = colon ? atof(colon + 1) : 0;
+    }
+    start = now();
+    return 0;
+}
+
+nvmlReturn_t nvmlShutdown(void) { return 0; }
+
+const char *nvmlErrorString(nvmlReturn_t result) {
+    switch (result) {
+    case 0: return "Success";
+    case 3: return "Not Supported";
+    case 9: return "Driver Not Loaded";
+    case 15: return "GPU is lost";
+    default: return "Unknown Error";
+    }
+}
+
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length) {
+    snprintf(version, length, "550.00-fake");
+    return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *n) { *n = (unsigned int)count; return 0; }
+
+nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, device **handle) {
+    if ((int)index >= count) return 2;
+    *handle = &devices[index];
+    return 0;
+}
+
+static int is_lost(device *d) { return d->index == lost_index && now() - start >= lost_after; }
+
+nvmlReturn_t nvmlDeviceGetName(device *d, char *name, unsigned int length) {
+    snprintf(name, length, "Fake GPU %d (%s)", d->index, counter[d->index] ? "Volta+" : "Pascal");
+    return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(device *d, char *uuid, unsigned int length) {
+    snprintf(uuid, length, "GPU-fa4e0000-0000-0000-0000-00000000000%d", d->index);
+    return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(device *d, unsigned long long *millijoules) {
+    if (is_lost(d)) return 15;
+    if (!counter[d->index]) return 3;
+    *millijoules = 1000000000ULL + (unsigned long long)(watts[d->index] * (now() - start) * 1000.0);
+    return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetPowerUsage(device *d, unsigned int *milliwatts) {
+    if (is_lost(d)) return 15;
+    *milliwatts = (unsigned int)(watts[d->index] * 1000.0);
+    return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(device *d, unsigned int *n, nvmlProcessInfo_t *infos) {
+    unsigned int pids[64];
+    unsigned int found = 0;
+    const char *path = getenv("FAKE_NVML_PIDFILE");
+    const char *gpu = getenv("FAKE_NVML_PIDGPU");
+    if (path && d->index == (gpu ? atoi(gpu) : 0)) {
+        FILE *file = fopen(path, "r");
+        if (file) {
+            while (found < 64 && fscanf(file, "%u", &pids[found]) == 1) found++;
+            fclose(file);
+        }
+    }
+    if (*n < found) {
+        *n = found;
+        return found ? 7 : 0;  // NVML_ERROR_INSUFFICIENT_SIZE
+    }
+    for (unsigned int i = 0; i < found; i++) {
+        infos[i].pid = pids[i];
+        infos[i].usedGpuMemory = 1ULL << 30;
+        infos[i].gpuInstanceId = 0xFFFFFFFF;
+        infos[i].computeInstanceId = 0xFFFFFFFF;
+    }
+    *n = found;
+    return 0;
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// NVIDIA GPUs through a fake `libnvidia-ml.so.1` (Tests/Fixtures/fake-nvml.c, compiled here with `cc`) that
+/// simulates GPUs at known power; `sustain-measure` loads it with dlopen through `SUSTAIN_NVML_LIBRARY`.
+enum FakeNVML {
+    static let library: String? = {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fake-nvml.c").path
+        guard let directory = try? Harness.temporaryDirectory() else { return nil }
+        let output = directory.appendingPathComponent("libnvidia-ml.so.1").path
+        let outcome = try? Harness.run(["/usr/bin/env", "cc", "-shared", "-fPIC", "-O2", "-o", output, source])
+        return outcome?.status == 0 ? output : nil
+    }()
+}
+
+@Suite(.serialized, .enabled(if: FakeNVML.library != nil, "SKIPPED: no C compiler (cc) to build the fake libnvidia-ml"))
+struct NVMLTests {
+
+    struct Run {
+        var report: Report
+        var status: Int32
+        var stderr: String
+        func domain(_ id: String) -> Report.Domain? { report.energy.domains.first { $0.id == id } }
+        func gpu(_ index: Int) -> Report.GPU? { report.gpus.first { $0.index == index } }
+    }
+
+    static func measure(
+        gpus: String, extraEnvironment: [String: String] = [:], command: [String] = ["/bin/sleep", "2"],
+        library: String? = FakeNVML.library
+    ) throws -> Run {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("r.json").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["SUSTAIN_NVML_LIBRARY"] = library
+        environment["FAKE_NVML_GPUS"] = gpus
+        environment.removeValue(forKey: "CUDA_VISIBLE_DEVICES")
+        for (key, value) in extraEnvironment { environment[key] = value }
+        let outcome = try Harness.run(
+            [Harness.product("sustain-measure"), "--report", path, "--"] + command, environment: environment)
+        let report = try Report.decode(Data(contentsOf: URL(fileURLWithPath: path)))
+        return Run(report: report, status: outcome.status, stderr: outcome.stderr)
+    }
+
+    static func relativeError(_ measured: Double?, _ injected: Double) -> Double {
+        guard let measured else { return .infinity }
+        return abs(measured - injected) / injected
+    }
+
+    @Test func energyCounterPathIsExact() throws {
+        let run = try Self.measure(gpus: "300:counter")
+        let gpu = try #require(run.domain("nvml:0"))
+        #expect(gpu.source == "nvml")
+        #expect(gpu.kind == "gpu")
+        #expect(gpu.method == "counter")
+        #expect(gpu.counted)
+        #expect(Self.relativeError(gpu.joules, 300 * run.report.durationSeconds) < 0.005)
+        #expect(run.gpu(0)?.method == "counter")
+        #expect(run.gpu(0)?.driverVersion == "550.00-fake")
+        #expect(run.gpu(0)?.uuid.hasPrefix("GPU-") == true)
+        #expect(run.report.energy.method == "measured")
+    }
+
+    @Test func powerOnlyPathPollsAtTenHertzAndIntegrates() throws {
+        let run = try Self.measure(gpus: "150:power")
+        let gpu = try #require(run.domain("nvml:0"))
+        #expect(gpu.method == "power-integration")
+        #expect(run.report.sampling.intervalSeconds <= 0.1)
+        #expect(gpu.samples >= 15)
+        #expect(Self.relativeError(gpu.joules, 150 * run.report.durationSeconds) < 0.02)
+        #expect(run.gpu(0)?.note.contains("A100/H100") == true)
+    }
+
+    @Test func aLongerRequestedIntervalIsShortenedForPowerPolling() throws {
+        let run = try Self.measure(gpus: "150:power", extraEnvironment: [:], command: ["/bin/sleep", "1"])
+        #expect(run.report.sampling.intervalLimitSeconds == 0.1)
+    }
+
+    @Test func missingLibraryIsANoteNotAFailure() throws {
+        let run = try Self.measure(
+            gpus: "300:counter", command: ["/bin/sh", "-c", "exit 3"], library: "/nonexistent/libnvidia-ml.so.1")
+        #expect(run.status == 3)
+        #expect(run.report.gpus.isEmpty)
+        let nvml = try #require(run.report.sources.first { $0.name == "nvml" })
+        #expect(nvml.diagnostics.contains { $0.contains("not found") })
+    }
+
+    @Test func initErrorIsReportedWithNVMLsMessage() throws {
+        let run = try Self.measure(
+            gpus: "300:counter", extraEnvironment: ["FAKE_NVML_INIT": "9"], command: ["/bin/true"])
+        #expect(run.status == 0)
+        let nvml = try #require(run.report.sources.first { $0.name == "nvml" })
+        #expect(nvml.diagnostics.contains { $0.contains("Driver Not Loaded") }, "\(nvml.diagnostics)")
+    }
+
+    @Test func aGPULostMidRunIsMarkedAndTheOthersGoOn() throws {
+        let run = try Self.measure(gpus: "300:counter,200:counter", extraEnvironment: ["FAKE_NVML_LOST": "1:0.8"])
+        #expect(run.status == 0)
+        let lost = try #require(run.domain("nvml:1"))
+        #expect(lost.errors > 0)
+        #expect(run.report.warnings.contains { $0.contains("nvml:1") && $0.contains("GPU lost") })
+        // The energy up to the loss is kept; nothing after it is invented.
+        let kept = try #require(lost.joules)
+        #expect(kept > 200 * 0.7 && kept < 200 * 0.95, "\(kept)")
+        let healthy = try #require(run.domain("nvml:0"))
+        #expect(Self.relativeError(healthy.joules, 300 * run.report.durationSeconds) < 0.005)
+    }
+
+    @Test func gpusRunningTheJobsProcessesAreTheOnesCounted() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pidfile = directory.appendingPathComponent("pids").path
+        // The job's shell writes its own pid: the fake reports it running on GPU 1.
+        let run = try Self.measure(
+            gpus: "300:counter,200:counter,100:counter",
+            extraEnvironment: ["FAKE_NVML_PIDFILE": pidfile, "FAKE_NVML_PIDGPU": "1"],
+            command: ["/bin/sh", "-c", "echo $$ > \(pidfile); sleep 2.5"])
+        #expect(run.gpu(1)?.counted == true)
+        #expect(run.gpu(0)?.counted == false)
+        #expect(run.gpu(2)?.counted == false)
+        #expect(run.gpu(1)?.note.contains("ran the job's processes") == true)
+        #expect(Self.relativeError(run.report.energy.joules, 200 * run.report.durationSeconds) < 0.005)
+    }
+
+    @Test func otherwiseCUDAVisibleDevicesDecides() throws {
+        let run = try Self.measure(
+            gpus: "300:counter,200:counter", extraEnvironment: ["CUDA_VISIBLE_DEVICES": "1"],
+            command: ["/bin/sleep", "1"])
+        #expect(run.gpu(0)?.counted == false)
+        #expect(run.gpu(1)?.counted == true)
+        #expect(run.gpu(1)?.note.contains("CUDA_VISIBLE_DEVICES") == true)
+        let byUUID = try Self.measure(
+            gpus: "300:counter,200:counter",
+            extraEnvironment: ["CUDA_VISIBLE_DEVICES": "GPU-fa4e0000-0000-0000-0000-000000000000"],
+            command: ["/bin/sleep", "0.5"])
+        #expect(byUUID.gpu(0)?.counted == true)
+        #expect(byUUID.gpu(1)?.counted == false)
+    }
+
+    @Test func elseAllGPUsAreCountedAndSaySo() throws {
+        let run = try Self.measure(gpus: "300:counter,200:power", command: ["/bin/sleep", "1"])
+        let gpus = run.report.gpus
+        #expect(gpus.count == 2)
+        #expect(gpus.allSatisfy { $0.counted })
+        #expect(gpus.allSatisfy { $0.note.contains("all GPUs") && $0.note.contains("whole-device") })
+    }
+}
