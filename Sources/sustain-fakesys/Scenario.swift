@@ -104,7 +104,8 @@ extension Scenario {
         return s
     }
 
-    /// An AMD Zen server: package zones only, two dies per package fed by one counter, small counter range.
+    /// An AMD Zen server: package zones only, two dies per package fed by one counter, small counter range, and
+    /// two amdgpu boards.
     static var amd: Scenario {
         var s = Scenario(name: "amd")
         let range: UInt64 = 65_532_610_987
@@ -125,6 +126,15 @@ extension Scenario {
             Chip(
                 name: "k10temp", bus: .pci(address: "0000:00:18.3"),
                 files: [("temp1_input", "61250"), ("temp1_label", "Tctl")]))
+        // Two AMD GPUs: one reports power only, one has an energy counter (and a power channel beside it).
+        s.chips.append(
+            Chip(
+                name: "amdgpu", bus: .pci(address: "0000:03:00.0"), power: [("power1_average", 150)],
+                files: [("temp1_input", "70000"), ("temp1_label", "edge")]))
+        s.chips.append(
+            Chip(
+                name: "amdgpu", bus: .pci(address: "0000:43:00.0"), power: [("power1_input", 100)],
+                energy: [("energy1_input", 100)]))
         return s
     }
 

@@ -3,7 +3,7 @@
 //   FAKE_NVML_GPUS     comma list of WATTS:MODE, MODE "counter" (energy counter) or "power" (power only)
 //   FAKE_NVML_LOST     INDEX:SECONDS, that GPU answers NVML_ERROR_GPU_IS_LOST from SECONDS after init
 //   FAKE_NVML_PIDFILE  a file of pids (one per line) reported as running on GPU FAKE_NVML_PIDGPU (default 0)
-// Energy counters start at 1e9 mJ ("since driver load") and advance at WATTS from nvmlInit_v2.
+// Energy counters read 1e9 mJ + WATTS × CLOCK_MONOTONIC ("since driver load"), the same in every process.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +53,9 @@ nvmlReturn_t nvmlInit_v2(void) {
     return 0;
 }
 
+// What nvidia-ml-py calls instead of nvmlInit_v2 (scripts/gpu-check.py is tried against this fake too).
+nvmlReturn_t nvmlInitWithFlags(unsigned int flags) { (void)flags; return nvmlInit_v2(); }
+
 nvmlReturn_t nvmlShutdown(void) { return 0; }
 
 const char *nvmlErrorString(nvmlReturn_t result) {
@@ -93,7 +96,8 @@ nvmlReturn_t nvmlDeviceGetUUID(device *d, char *uuid, unsigned int length) {
 nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(device *d, unsigned long long *millijoules) {
     if (is_lost(d)) return 15;
     if (!counter[d->index]) return 3;
-    *millijoules = 1000000000ULL + (unsigned long long)(watts[d->index] * (now() - start) * 1000.0);
+    // Since "driver load": the monotonic clock, so every process that loads the library reads the same counter.
+    *millijoules = 1000000000ULL + (unsigned long long)(watts[d->index] * now() * 1000.0);
     return 0;
 }
 

@@ -96,10 +96,24 @@ struct FakeSysfsTests {
     @Test func amdMultiDieZonesFedByOneCounterAreCountedOnce() throws {
         let run = try Self.measure("amd")
         let counted = Set(run.report.energy.domains.filter(\.counted).map(\.id))
-        #expect(counted == ["intel-rapl:0", "intel-rapl:2"])
+        #expect(
+            counted == [
+                "intel-rapl:0", "intel-rapl:2", "amdgpu-pci-0300/power1", "amdgpu-pci-4300/energy1",
+            ])
         #expect(run.domain("intel-rapl:1")?.note.contains("same counter") == true)
-        let error = Self.relativeError(run.report.energy.joules, run.injected(["intel-rapl:0", "intel-rapl:2"]))
-        #expect(error < 0.005, "AMD total off by \(error * 100) %")
+        let cpu = run.injected(["intel-rapl:0", "intel-rapl:2"])
+        let packages = run.report.energy.domains.filter { $0.counted && $0.source == "powercap" }
+        #expect(Self.relativeError(packages.compactMap(\.joules).reduce(0, +), cpu) < 0.005)
+        // amdgpu: power integrated (2 %), energy counter by deltas (0.5 %), its power channel shown, not counted.
+        let powered = try #require(run.domain("amdgpu-pci-0300/power1"))
+        #expect(powered.kind == "gpu" && powered.method == "power-integration")
+        #expect(Self.relativeError(powered.joules, 150 * run.report.durationSeconds) < 0.02)
+        let metered = try #require(run.domain("amdgpu-pci-4300/energy1"))
+        #expect(metered.kind == "gpu" && metered.method == "counter")
+        #expect(Self.relativeError(metered.joules, 100 * run.report.durationSeconds) < 0.005)
+        #expect(run.domain("amdgpu-pci-4300/power1")?.counted == false)
+        let total = cpu + 250 * run.report.durationSeconds
+        #expect(Self.relativeError(run.report.energy.joules, total) < 0.01)
         #expect(run.report.temperatures.contains { $0.chip == "k10temp-pci-00c3" && $0.label == "Tctl" })
     }
 
