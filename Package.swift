@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sustain-measure", targets: ["sustain-measure"]),
+        .executable(name: "sustain-measured", targets: ["sustain-measured"]),
         .executable(name: "sustain-bench", targets: ["sustain-bench"]),
         .executable(name: "sustain-fakesys", targets: ["sustain-fakesys"]),
     ],
@@ -13,6 +14,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C at the edge: modulemap + shim.h only.
@@ -52,7 +59,32 @@ let package = Package(
         // Report model and formats.
         .target(name: "Reports", dependencies: ["SustainCore", "Meter", "Impact", "LinuxSupport"]),
 
+        // The service: job registry, SQLite store, HTTP API on a Unix socket, metrics.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Executables compose.
+        .executableTarget(
+            name: "sustain-measured",
+            dependencies: [
+                "Daemon", "Meter", "Impact", "Reports", "SustainConfiguration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "sustain-measure",
             dependencies: [

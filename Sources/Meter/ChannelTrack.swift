@@ -83,6 +83,15 @@ struct ChannelTrack: Sendable {
         }
     }
 
+    /// Energy so far, whatever the number of readings (0 before the second).
+    var runningEnergy: Joules {
+        switch quantity {
+        case .counter: counter.total
+        case .power: integrator.total
+        case .temperature: .zero
+        }
+    }
+
     /// The first counter reading, for the domain policy's same-counter check.
     var firstCounterReading: MicrojouleCounter? { quantity == .counter ? counter.last : nil }
 

@@ -39,9 +39,17 @@ public final class Sampler: @unchecked Sendable {
     private var thread: NativeThread?
     private let live = Mutex(LiveSnapshot())
     private let logger: Logger
+    private let publishesCheckpoints: Bool
+    private let latest = Mutex<SamplerCheckpoint?>(nil)
 
-    public init(sources: [any EnergySource], requestedInterval: Duration? = nil, logger: Logger) throws {
+    /// With `publishesCheckpoints`, every tick publishes the running totals (`checkpoint(at:)`), for a daemon that
+    /// measures many jobs' windows from one sampler.
+    public init(
+        sources: [any EnergySource], requestedInterval: Duration? = nil, publishesCheckpoints: Bool = false,
+        logger: Logger
+    ) throws {
         self.logger = logger
+        self.publishesCheckpoints = publishesCheckpoints
         var slots: [Accumulation.Slot] = []
         var slotChannels: [ChannelDescriptor] = []
         for source in sources {
@@ -113,6 +121,51 @@ public final class Sampler: @unchecked Sendable {
         if let update = state.tick(.now) {
             live.withLock { $0 = update }
         }
+        if publishesCheckpoints {
+            let checkpoint = state.checkpoint(ids: slotChannels.map(\.id))
+            latest.withLock { $0 = checkpoint }
+        }
+    }
+
+    /// The running totals at `instant`, extrapolated from the latest tick at each channel's latest power; nil
+    /// before the first tick or without `publishesCheckpoints`. Safe from any thread.
+    public func checkpoint(at instant: MonotonicInstant = .now) -> SamplerCheckpoint? {
+        latest.withLock { $0 }?.extrapolated(to: instant)
+    }
+
+    /// What was measured between two checkpoints of this sampler: a job's window.
+    public func measurement(from start: SamplerCheckpoint, to end: SamplerCheckpoint) -> MeasurementResult {
+        var channels: [ChannelResult] = []
+        var warnings: [String] = []
+        var positions: [ChannelID: Int] = [:]
+        for (index, id) in end.channels.enumerated() { positions[id] = index }
+        for descriptor in self.channels {
+            var result = ChannelResult(
+                descriptor: descriptor, decision: decisions[descriptor.id], energy: nil, method: .none, readings: 0,
+                errors: 0, wraps: 0, resets: 0, ambiguousIntervals: 0)
+            if let index = positions[descriptor.id], index < start.channels.count,
+                start.channels[index] == descriptor.id
+            {
+                result.readings = end.readings[index] - start.readings[index]
+                result.errors = end.errors[index] - start.errors[index]
+                result.wraps = end.wraps[index] - start.wraps[index]
+                result.resets = end.resets[index] - start.resets[index]
+                switch descriptor.quantity {
+                case .energyCounter: result.method = .counter
+                case .power: result.method = .powerIntegration
+                case .temperature: result.method = .none
+                }
+                if descriptor.isEnergy, end.measured[index] {
+                    result.energy = Joules(max(0, end.joules[index] - start.joules[index]))
+                }
+                warnings += Self.warnings(for: result)
+            }
+            channels.append(result)
+        }
+        return MeasurementResult(
+            channels: channels, interval: interval, intervalLimit: intervalLimit,
+            duration: start.instant.duration(to: end.instant), samples: end.samples - start.samples, peakPower: nil,
+            samplerCPUSeconds: 0, warnings: warnings)
     }
 
     private func result() -> MeasurementResult {
@@ -138,7 +191,7 @@ public final class Sampler: @unchecked Sendable {
             warnings: warnings)
     }
 
-    private static func warnings(for result: ChannelResult) -> [String] {
+    static func warnings(for result: ChannelResult) -> [String] {
         let id = result.descriptor.id
         var warnings: [String] = []
         if result.errors > 0 {
@@ -187,10 +240,13 @@ struct Accumulation {
     var peakPower: Watts?
     var window: (start: MonotonicInstant, energy: Joules)?
     var windowPower: Watts?
+    /// Each channel's latest clean power, for extrapolating a checkpoint between ticks.
+    var recentPower: [Double] = []
 
     init(slots: [Slot], tracks: [ChannelTrack], interval: Duration) {
         self.slots = slots
         self.tracks = tracks
+        recentPower = Array(repeating: 0, count: slots.count)
         intervalSeconds = interval / .seconds(1)
     }
 
@@ -207,6 +263,7 @@ struct Accumulation {
             if slot.isTemperature && !readTemperatures { continue }
             let reading = slot.source.read(slot.index)
             let step = tracks[index].record(reading, at: .now)
+            if step.clean, step.elapsedSeconds > 0 { recentPower[index] = step.energy.value / step.elapsedSeconds }
             guard slot.counted else { continue }
             energy += step.energy
             if step.readingFailed { continue }
@@ -224,6 +281,15 @@ struct Accumulation {
         return liveUpdate(instant)
     }
 
+    /// The running totals now, for `Sampler.checkpoint(at:)`.
+    func checkpoint(ids: [ChannelID]) -> SamplerCheckpoint {
+        SamplerCheckpoint(
+            instant: lastTick ?? .now, channels: ids, joules: tracks.map { $0.runningEnergy.value },
+            measured: tracks.map { $0.readings >= 1 }, watts: recentPower, readings: tracks.map(\.readings),
+            errors: tracks.map(\.errors), wraps: tracks.map { $0.counter.wraps },
+            resets: tracks.map { $0.counter.resets }, samples: samples)
+    }
+
     private mutating func liveUpdate(_ instant: MonotonicInstant) -> LiveSnapshot? {
         guard let start else { return nil }
         if let window {
@@ -236,5 +302,33 @@ struct Accumulation {
         return LiveSnapshot(
             elapsed: start.duration(to: instant), energy: measured ? counted : nil,
             power: measured ? windowPower : nil)
+    }
+}
+
+/// The running totals of every sampled channel at one instant. A daemon keeps one per job start and differences
+/// it with one at the job's end.
+public struct SamplerCheckpoint: Sendable, Equatable, Codable {
+    public var instant: MonotonicInstant
+    public var channels: [ChannelID]
+    /// Energy since the sampler started, per channel.
+    public var joules: [Double]
+    /// Whether the channel has a baseline reading (its energy is meaningful).
+    public var measured: [Bool]
+    /// Latest clean power per channel, W.
+    public var watts: [Double]
+    public var readings: [Int]
+    public var errors: [Int]
+    public var wraps: [Int]
+    public var resets: [Int]
+    public var samples: Int
+
+    /// This checkpoint carried forward to `later` at each channel's latest power (a job starts or ends between
+    /// two ticks).
+    public func extrapolated(to later: MonotonicInstant) -> SamplerCheckpoint {
+        var result = self
+        let seconds = max(0, instant.seconds(to: later))
+        result.instant = max(instant, later)
+        for index in joules.indices where measured[index] { result.joules[index] += watts[index] * seconds }
+        return result
     }
 }

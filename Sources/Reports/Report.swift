@@ -36,6 +36,12 @@ public struct Report: Codable, Sendable, Equatable {
     public var sources: [Source]
     public var warnings: [String]
     public var tool: Tool
+    /// Who ran the job, when the daemon measured it; null for the wrapper alone.
+    @Nullable public var owner: Owner?
+    /// Labels the job was started with (a SLURM job id, …).
+    public var labels: [String: String] = [:]
+    /// "sustain-measure" (the wrapper sampled) or "sustain-measured" (the service sampled).
+    public var measuredBy: String = "sustain-measure"
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String
@@ -159,6 +165,18 @@ public struct Report: Codable, Sendable, Equatable {
         public var method: String
         public var counted: Bool
         public var note: String
+    }
+
+    public struct Owner: Codable, Sendable, Equatable {
+        public var uid: UInt32
+        public var user: String
+        @Nullable public var pid: Int32?
+
+        public init(uid: UInt32, user: String, pid: Int32?) {
+            self.uid = uid
+            self.user = user
+            self.pid = pid
+        }
     }
 
     public struct Source: Codable, Sendable, Equatable {

@@ -34,8 +34,48 @@ extension Configuration {
             throw ConfigurationError(path: path, key: nil, reason: "not valid TOML: \(error)")
         }
         let reader = Reader(path: path)
-        for key in table.keys where !["impact", "estimate"].contains(key) {
-            throw ConfigurationError(path: path, key: key, reason: "unknown table or key (known: [impact], [estimate])")
+        for key in table.keys where !["impact", "estimate", "daemon"].contains(key) {
+            throw ConfigurationError(
+                path: path, key: key, reason: "unknown table or key (known: [impact], [estimate], [daemon])")
+        }
+        if let daemon = try reader.table(table, "daemon") {
+            try reader.onlyKnown(
+                daemon, "daemon",
+                ["socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address"])
+            if let socket = try reader.string(daemon, "daemon.socket") {
+                guard socket.hasPrefix("/") else {
+                    throw ConfigurationError(path: path, key: "daemon.socket", reason: "must be an absolute path")
+                }
+                self.daemon.socket = socket
+            }
+            if let mode = try reader.string(daemon, "daemon.socket_mode") {
+                guard let value = UInt32(mode, radix: 8), value <= 0o777 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.socket_mode", reason: "must be an octal mode such as \"0660\"")
+                }
+                self.daemon.socketMode = value
+            }
+            if let group = try reader.string(daemon, "daemon.group") { self.daemon.group = group }
+            self.daemon.adminGroup = try reader.string(daemon, "daemon.admin_group")
+            if let interval = try reader.number(daemon, "daemon.interval") {
+                guard interval >= 0.001, interval <= 60 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.interval", reason: "must be from 0.001 to 60 seconds")
+                }
+                self.daemon.interval = interval
+            }
+            if let database = try reader.string(daemon, "daemon.database") {
+                guard database.hasPrefix("/") else {
+                    throw ConfigurationError(path: path, key: "daemon.database", reason: "must be an absolute path")
+                }
+                self.daemon.database = database
+            }
+            if let address = try reader.string(daemon, "daemon.metrics_address") {
+                guard address.split(separator: ":").count == 2, Int(address.split(separator: ":")[1]) != nil else {
+                    throw ConfigurationError(path: path, key: "daemon.metrics_address", reason: "must be host:port")
+                }
+                self.daemon.metricsAddress = address
+            }
         }
         if let impact = try reader.table(table, "impact") {
             try reader.onlyKnown(

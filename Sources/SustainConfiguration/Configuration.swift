@@ -30,8 +30,29 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `[daemon]`: the sustain-measured service.
+    public struct Daemon: Sendable, Equatable {
+        /// `socket` (path): the API's Unix socket. Default `/run/sustain/sustain.sock`.
+        public var socket = "/run/sustain/sustain.sock"
+        /// `socket_mode` (string, octal): the socket's permissions. Default "0660".
+        public var socketMode: UInt32 = 0o660
+        /// `group` (string): the socket's group; its members may use the API. Default "sustain".
+        public var group = "sustain"
+        /// `admin_group` (string): members see and stop every job. Default: none (root only).
+        public var adminGroup: String?
+        /// `interval` (number, seconds): sampling interval. Default 0.1.
+        public var interval = 0.1
+        /// `database` (path): the per-job carbon log. Default `/var/lib/sustain/jobs.sqlite`.
+        public var database = "/var/lib/sustain/jobs.sqlite"
+        /// `metrics_address` (string, host:port): also serve /metrics over TCP. Default: off.
+        public var metricsAddress: String?
+
+        public init() {}
+    }
+
     public var impact = Impact()
     public var estimate = Estimate()
+    public var daemon = Daemon()
     /// The file this came from; nil for the defaults.
     public var path: String?
 

@@ -1,7 +1,7 @@
 /// A point on the system's monotonic clock (CLOCK_MONOTONIC), in nanoseconds. Plain integer arithmetic keeps the
 /// sampling hot path cheap; the clock does not advance while the machine is suspended, so a suspend does not
 /// turn the last power reading into phantom energy.
-public struct MonotonicInstant: Hashable, Comparable, Sendable {
+public struct MonotonicInstant: Hashable, Comparable, Sendable, Codable {
     public var nanoseconds: UInt64
 
     @inlinable public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }

@@ -83,7 +83,7 @@ extension SustainMeasure {
                 throw ExitCode(error.shellCode)
             }
 
-            let sources = SourceSet.discover(logger: logger)
+            let sources = MachineSources.discover(environment: Environment.variables, logger: logger)
             let sampler = try Sampler(
                 sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
             let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }

@@ -16,7 +16,7 @@ extension SustainMeasure {
 
         func run() throws {
             let logger = Terminal.bootstrapLogging(verbose: verbose)
-            let sources = SourceSet.discover(logger: logger)
+            let sources = MachineSources.discover(environment: Environment.variables, logger: logger)
             var firstReadings: [ChannelID: MicrojouleCounter] = [:]
             for source in sources {
                 for (index, channel) in source.channels.enumerated() where channel.unreadable == nil {

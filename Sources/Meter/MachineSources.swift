@@ -1,10 +1,9 @@
 import Logging
-import Meter
 
-/// The real energy sources of this machine, chosen here (the executable), from the environment.
-enum SourceSet {
-    static func discover(logger: Logger) -> [any EnergySource] {
-        let environment = Environment.variables
+/// The real energy sources of this machine: powercap, hwmon and NVML. `environment` supplies
+/// `SUSTAIN_NVML_LIBRARY` (another libnvidia-ml, for tests) and `CUDA_VISIBLE_DEVICES`; the executables pass it.
+public enum MachineSources {
+    public static func discover(environment: [String: String], logger: Logger) -> [any EnergySource] {
         let library = environment["SUSTAIN_NVML_LIBRARY"].flatMap { $0.isEmpty ? nil : $0 } ?? NVMLSource.defaultLibrary
         return [
             PowercapSource(logger: logger), SensorsSource(logger: logger),

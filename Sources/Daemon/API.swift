@@ -1,0 +1,172 @@
+import Foundation
+import Hummingbird
+import Meter
+import Reports
+import SustainCore
+
+/// The HTTP/JSON API (version 1), served on the Unix socket. Routes:
+///
+/// - `POST /v1/jobs` `{"command": [..], "pid": N, "cgroup": "...", "labels": {..}}` → 201, the running job
+/// - `POST /v1/jobs/{id}/stop` `{"exit_code": N, "signal": N, "signals_received": [..], "interrupted": b}` → the report
+/// - `GET /v1/jobs/{id}` → the report of a finished job, or the running job
+/// - `GET /v1/jobs?user=&since=&label=key=value&limit=` → running and finished jobs (own, or all for admins)
+/// - `GET /v1/snapshot` → power and energy per domain now
+/// - `GET /v1/health`, `GET /metrics` (Prometheus text)
+public enum API {
+    public static func router(
+        registry: JobRegistry, store: JobStore, sampler: Sampler, metrics: MetricsExporter, identity: IdentitySource
+    ) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: IdentityMiddleware(source: identity))
+
+        router.get("/v1/health") { _, _ in
+            Health(status: "ok", openJobs: await registry.openJobs, intervalSeconds: sampler.interval / .seconds(1))
+        }
+        router.post("/v1/jobs") { request, context -> EditedResponse<RunningJob> in
+            let start = try await decode(StrictJobStart.self, request, context).value
+            let job = try await jobError { try await registry.start(start, by: context.requireIdentity()) }
+            return EditedResponse(status: .created, response: job)
+        }
+        router.post("/v1/jobs/{id}/stop") { request, context -> ReportResponse in
+            let id = try context.parameters.require("id")
+            let stop = try await decode(StrictJobStop.self, request, context).value
+            let report = try await jobError { try await registry.stop(id, stop, by: context.requireIdentity()) }
+            return ReportResponse(report: report)
+        }
+        router.get("/v1/jobs/{id}") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            let identity = try context.requireIdentity()
+            if let running = try await jobError({ try await registry.running(id, by: identity) }) {
+                return try json(running)
+            }
+            let found = try store.job(id: id)
+            guard let record = found else { throw HTTPError(.notFound, message: "no job \(id)") }
+            guard record.uid == Int64(identity.uid) || identity.isAdmin else {
+                throw HTTPError(.forbidden, message: "job \(id) belongs to another user")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: record.report)))
+        }
+        router.get("/v1/jobs") { request, context -> JobList in
+            let identity = try context.requireIdentity()
+            var filter = JobFilter()
+            let query = request.uri.queryParameters
+            if let user = query["user"].map(String.init) { filter.user = user }
+            if let since = query["since"].map(String.init) {
+                guard let date = try? Date(since, strategy: .iso8601) else {
+                    throw HTTPError(.badRequest, message: "since must be an ISO 8601 date-time (2026-01-31T00:00:00Z)")
+                }
+                filter.since = date
+            }
+            if let label = query["label"].map(String.init) {
+                let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw HTTPError(.badRequest, message: "label must be key=value") }
+                filter.label = (parts[0], parts[1])
+            }
+            if let limit = query["limit"].map(String.init) {
+                guard let value = Int(limit), (1...10_000).contains(value) else {
+                    throw HTTPError(.badRequest, message: "limit must be from 1 to 10000")
+                }
+                filter.limit = value
+            }
+            if !identity.isAdmin { filter.uid = identity.uid }
+            let records = try store.jobs(filter)
+            let finished = records.map { JobSummary($0) }
+            let running = await registry.runningJobs(by: identity).filter { job in
+                (filter.user == nil || job.user == filter.user) && (filter.since.map { job.startedAt >= $0 } ?? true)
+                    && (filter.label.map { job.labels[$0.key] == $0.value } ?? true)
+            }
+            return JobList(running: running, finished: finished)
+        }
+        router.get("/v1/snapshot") { _, _ in Snapshot(sampler: sampler) }
+        router.get("/metrics") { _, _ -> Response in
+            let text = await metrics.exposition()
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        return router
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIContext) async throws -> T {
+        do {
+            return try await request.decode(as: type, context: context)
+        } catch let error as HTTPError {
+            throw error
+        } catch let error as DecodingError {
+            throw HTTPError(.badRequest, message: "invalid JSON body: \(describe(error))")
+        } catch {
+            throw HTTPError(.badRequest, message: "invalid JSON body: \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): "missing field \(key.stringValue)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            (context.codingPath.map(\.stringValue).joined(separator: ".").isEmpty
+                ? "" : "field \(context.codingPath.map(\.stringValue).joined(separator: ".")): ")
+                + context.debugDescription
+        @unknown default: "\(error)"
+        }
+    }
+
+    static func jobError<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as JobError {
+            switch error {
+            case .notFound: throw HTTPError(.notFound, message: error.description)
+            case .forbidden: throw HTTPError(.forbidden, message: error.description)
+            case .alreadyStopped: throw HTTPError(.conflict, message: error.description)
+            case .invalid: throw HTTPError(.badRequest, message: error.description)
+            case .unavailable: throw HTTPError(.serviceUnavailable, message: error.description)
+            }
+        }
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+    }
+}
+
+extension APIContext {
+    func requireIdentity() throws -> Identity {
+        guard let identity else { throw HTTPError(.forbidden, message: "no peer credentials") }
+        return identity
+    }
+}
+
+/// Turns anything unexpected into a JSON 500 and every HTTPError into a JSON body with its message.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            return errorResponse(error.status, error.body ?? error.status.reasonPhrase)
+        } catch let error as any HTTPResponseError {
+            return errorResponse(error.status, "\(error)")
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            return errorResponse(.internalServerError, "internal error")
+        }
+    }
+
+    func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: body))
+        )
+    }
+}

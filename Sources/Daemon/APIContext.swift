@@ -1,0 +1,61 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// How the API learns who is calling.
+public enum IdentitySource: Sendable {
+    /// SO_PEERCRED of the Unix socket connection: the only source in production.
+    case peerCredentials(adminGroup: String?)
+    /// A fixed identity per request from the `X-Sustain-Test-Uid` header: in-process tests only, never served.
+    case testHeader(adminGroup: String?)
+}
+
+/// The request context: the connection's channel (for its peer credentials) and the caller's identity.
+public struct APIContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: (any Channel)?
+    public var identity: Identity?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// Request bodies above this size are refused with 413.
+    public var maxUploadSize: Int { 64 * 1024 }
+
+    /// ISO 8601 dates, sorted keys.
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+/// Sets `context.identity` from the kernel (or, in tests only, from a header); refuses requests without one.
+struct IdentityMiddleware: RouterMiddleware {
+    typealias Context = APIContext
+    let source: IdentitySource
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        switch source {
+        case .peerCredentials(let adminGroup):
+            if let channel = context.channel {
+                context.identity = await Identity.peer(of: channel, adminGroup: adminGroup)
+            }
+        case .testHeader(let adminGroup):
+            if let text = request.headers[values: HTTPField.Name("X-Sustain-Test-Uid")!].first, let uid = UInt32(text) {
+                context.identity = .of(uid: uid, gid: uid, pid: 1, adminGroup: adminGroup)
+            }
+        }
+        guard context.identity != nil else {
+            throw HTTPError(.forbidden, message: "no peer credentials: connect over the Unix socket")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import GRDB
+import Reports
+
+/// One finished job as the carbon log keeps it: indexed columns plus the full report.
+public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "jobs"
+
+    public var id: String
+    public var uid: Int64
+    public var user: String
+    /// The command, as JSON (an array of strings).
+    public var command: String
+    public var startedAt: Date
+    public var endedAt: Date
+    public var exitCode: Int64?
+    public var joules: Double?
+    public var kgCo2e: Double?
+    /// Labels, as JSON (an object of strings).
+    public var labels: String
+    /// "finished" | "incomplete".
+    public var state: String
+    /// The full `sustain.report.v1` JSON.
+    public var report: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, uid, user, command
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case exitCode = "exit_code"
+        case joules
+        case kgCo2e = "kg_co2e"
+        case labels, state, report
+    }
+}
+
+/// Filters for listing jobs.
+public struct JobFilter: Sendable, Equatable {
+    public var uid: UInt32?
+    public var user: String?
+    public var since: Date?
+    /// `key=value`.
+    public var label: (key: String, value: String)?
+    public var limit: Int = 1000
+
+    public init() {}
+
+    public static func == (lhs: JobFilter, rhs: JobFilter) -> Bool {
+        lhs.uid == rhs.uid && lhs.user == rhs.user && lhs.since == rhs.since && lhs.label?.key == rhs.label?.key
+            && lhs.label?.value == rhs.label?.value && lhs.limit == rhs.limit
+    }
+}
+
+/// The per-job carbon log: an SQLite database in WAL mode (GRDB), versioned by migrations.
+public final class JobStore: Sendable {
+    private let database: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = GRDB.Configuration()
+        configuration.busyMode = .timeout(5)
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: jobs") { db in
+            try db.create(table: "jobs") { table in
+                table.primaryKey("id", .text)
+                table.column("uid", .integer).notNull().indexed()
+                table.column("user", .text).notNull()
+                table.column("command", .text).notNull()
+                table.column("started_at", .datetime).notNull().indexed()
+                table.column("ended_at", .datetime).notNull()
+                table.column("exit_code", .integer)
+                table.column("joules", .double)
+                table.column("kg_co2e", .double)
+                table.column("labels", .text).notNull()
+                table.column("state", .text).notNull()
+                table.column("report", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// Records a finished job.
+    public func insert(_ record: JobRecord) throws {
+        try database.write { db in try record.insert(db) }
+    }
+
+    public func job(id: String) throws -> JobRecord? {
+        try database.read { db in try JobRecord.fetchOne(db, key: id) }
+    }
+
+    public func jobs(_ filter: JobFilter) throws -> [JobRecord] {
+        try database.read { db in
+            var request = JobRecord.all()
+            if let uid = filter.uid { request = request.filter(Column("uid") == Int64(uid)) }
+            if let user = filter.user { request = request.filter(Column("user") == user) }
+            if let since = filter.since { request = request.filter(Column("started_at") >= since) }
+            if let label = filter.label {
+                request = request.filter(
+                    sql: "json_extract(labels, ?) = ?", arguments: ["$.\"\(label.key)\"", label.value])
+            }
+            return try request.order(Column("started_at").desc).limit(filter.limit).fetchAll(db)
+        }
+    }
+}
+
+extension JobRecord {
+    /// The record of a finished job's report.
+    public init(report: Report, identity: Identity, labels: [String: String], state: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        id = report.id
+        uid = Int64(identity.uid)
+        user = identity.user
+        command = String(decoding: try encoder.encode(report.command), as: UTF8.self)
+        startedAt = report.startedAt
+        endedAt = report.endedAt
+        exitCode = report.exitCode.map(Int64.init)
+        joules = report.energy.joules
+        kgCo2e = report.carbon.kgCo2e
+        self.labels = String(decoding: try encoder.encode(labels), as: UTF8.self)
+        self.state = state
+        self.report = String(decoding: try report.jsonData(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,55 @@
+import Meter
+import Prometheus
+
+/// Prometheus metrics in base units, from the same running totals as the JSON snapshot: per-domain energy
+/// counters and power gauges, open jobs' energy and carbon, and the sampler's own cost.
+public actor MetricsExporter {
+    private let sampler: Sampler
+    private let registry: JobRegistry
+    private let gramsPerJoule: Double
+
+    public init(sampler: Sampler, registry: JobRegistry, intensityGramsPerKilowattHour: Double) {
+        self.sampler = sampler
+        self.registry = registry
+        gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
+    }
+
+    /// The exposition text, built fresh from one snapshot.
+    public func exposition() async -> String {
+        let prometheus = PrometheusCollectorRegistry()
+        if let checkpoint = sampler.checkpoint() {
+            for channel in sampler.channels where channel.isEnergy && channel.unreadable == nil {
+                guard let index = checkpoint.channels.firstIndex(of: channel.id) else { continue }
+                let labels = [
+                    ("domain", channel.id.rawValue), ("name", channel.name), ("kind", channel.kind.rawValue),
+                    ("source", channel.source.rawValue),
+                    ("counted", (sampler.decisions[channel.id]?.counted ?? false) ? "true" : "false"),
+                ]
+                prometheus.makeCounter(
+                    name: "sustain_energy_joules_total", labels: labels,
+                    help: "Energy measured on a domain since the daemon started, in joules"
+                ).increment(by: checkpoint.joules[index])
+                prometheus.makeGauge(
+                    name: "sustain_power_watts", labels: labels, help: "Latest power of a domain, in watts"
+                ).set(checkpoint.watts[index])
+            }
+            prometheus.makeCounter(name: "sustain_samples_total", help: "Samples taken by the daemon").increment(
+                by: Int64(checkpoint.samples))
+        }
+        for job in await registry.openJobEnergies() {
+            let labels = [("job", job.id), ("user", job.user)]
+            prometheus.makeGauge(
+                name: "sustain_job_energy_joules", labels: labels, help: "Counted energy of a running job, in joules"
+            ).set(job.joules)
+            prometheus.makeGauge(
+                name: "sustain_job_carbon_grams", labels: labels,
+                help: "Emissions of a running job at the configured intensity and PUE 1, in grams CO2e"
+            ).set(job.joules * gramsPerJoule)
+        }
+        prometheus.makeGauge(name: "sustain_open_jobs", help: "Jobs currently open").set(
+            Double(await registry.openJobs))
+        var buffer: [UInt8] = []
+        prometheus.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
