@@ -44,6 +44,20 @@ public struct MeasurementResult: Sendable {
     public var samplerCPUSeconds: Double
     public var warnings: [String]
 
+    public init(
+        channels: [ChannelResult], interval: Duration, intervalLimit: Duration?, duration: Duration, samples: Int,
+        peakPower: Watts?, samplerCPUSeconds: Double, warnings: [String]
+    ) {
+        self.channels = channels
+        self.interval = interval
+        self.intervalLimit = intervalLimit
+        self.duration = duration
+        self.samples = samples
+        self.peakPower = peakPower
+        self.samplerCPUSeconds = samplerCPUSeconds
+        self.warnings = warnings
+    }
+
     public var counted: [ChannelResult] { channels.filter { $0.decision?.counted == true } }
 
     /// The counted total; nil when no counted channel was measured.

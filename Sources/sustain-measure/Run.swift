@@ -48,11 +48,25 @@ extension SustainMeasure {
         @Flag(name: .customLong("no-estimate"), help: "When nothing can be measured, report no energy at all.")
         var noEstimate = false
 
+        @Option(
+            help: ArgumentHelp(
+                "sustain-measured's socket (default: [daemon] socket, /run/sustain/sustain.sock).", valueName: "path"))
+        var socket: String?
+
+        @Flag(name: .customLong("no-daemon"), help: "Measure here even when sustain-measured is running.")
+        var noDaemon = false
+
+        @Option(
+            name: .customLong("label"),
+            help: ArgumentHelp("A job label for the daemon's log, key=value (repeatable).", valueName: "key=value"))
+        var labels: [String] = []
+
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
 
         func validate() throws {
             _ = try carbon.settings()
+            _ = try jobLabels()
             if let cpuTDP, !(cpuTDP.isFinite && cpuTDP > 0 && cpuTDP < 10_000) {
                 throw ValidationError("--cpu-tdp must be a positive number of watts, got \(cpuTDP).")
             }
@@ -75,12 +89,27 @@ extension SustainMeasure {
             ChildProcess.prepareSignals()  // before any thread starts
             let logger = Terminal.bootstrapLogging(verbose: verbose)
             let carbonSettings = try carbon.settings()
+            let configuration = try carbon.configuration()
             let executable: String
             do {
                 executable = try ChildProcess.resolve(command[0])
             } catch {
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
+            }
+
+            if !noDaemon {
+                let path = socket ?? configuration.daemon.socket
+                let client = UnixHTTPClient(socketPath: path)
+                if client.isReachable() {
+                    do {
+                        try runThroughDaemon(client, executable: executable, carbonSettings: carbonSettings)
+                    } catch is DaemonFallback {
+                        // fall through: measure here
+                    }
+                } else if socket != nil {
+                    Terminal.warning("sustain-measured is not reachable at \(path); measuring here instead.")
+                }
             }
 
             let sources = MachineSources.discover(environment: Environment.variables, logger: logger)
@@ -134,7 +163,8 @@ extension SustainMeasure {
                 ? nil
                 : child.usage.map { usage in
                     FallbackEstimate(
-                        cpuSeconds: usage.cpuSeconds, logicalCPUs: HostFacts.logicalCPUs(), tdp: cpuTDP.map(Watts.init),
+                        cpuSeconds: usage.cpuSeconds, logicalCPUs: HostFacts.logicalCPUs(),
+                        tdp: (cpuTDP ?? configuration.estimate.cpuTDP).map(Watts.init),
                         cpuModel: HostFacts.cpuModel(), maxResidentBytes: usage.maxResidentBytes,
                         durationSeconds: measurement.duration.seconds)
                 }

@@ -1,0 +1,125 @@
+import Glibc
+
+/// A minimal blocking HTTP/1.1 client over a Unix socket, one request per connection (`Connection: close`). The
+/// wrapper talks to sustain-measured with it; a full HTTP stack would cost the wrapper more start-up time and
+/// memory than its budget allows.
+public struct UnixHTTPClient: Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: [UInt8]
+    }
+
+    public let socketPath: String
+    public let timeoutSeconds: Int
+
+    public init(socketPath: String, timeoutSeconds: Int = 30) {
+        self.socketPath = socketPath
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// True when something accepts connections at the socket.
+    public func isReachable() -> Bool {
+        guard let fd = try? connect() else { return false }
+        close(fd)
+        return true
+    }
+
+    /// Sends one request and reads the whole response.
+    public func send(_ method: String, _ target: String, json body: [UInt8]? = nil) throws(SystemError) -> Response {
+        let fd = try connect()
+        defer { close(fd) }
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: sustain\r\nConnection: close\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8) + (body ?? [])
+        do {
+            try request.withUnsafeBytes { try writeAll(fd, $0) }
+        } catch let error as SystemError {
+            throw error
+        } catch {
+            throw SystemError("write", subject: socketPath, errno: EIO)
+        }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", subject: socketPath, errno: errno)
+            }
+            if count == 0 { break }
+            data += buffer[0..<count]
+            if data.count > 64 * 1024 * 1024 { throw SystemError("read", subject: socketPath, errno: EFBIG) }
+        }
+        return try Self.parse(data, subject: socketPath)
+    }
+
+    private func connect() throws(SystemError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket", errno: errno) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw SystemError("connect", subject: socketPath, errno: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0 else {
+            let code = errno
+            close(fd)
+            throw SystemError("connect", subject: socketPath, errno: code)
+        }
+        return fd
+    }
+
+    /// Status line, headers, then the body (Content-Length, chunked, or to the end).
+    static func parse(_ data: [UInt8], subject: String) throws(SystemError) -> Response {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = data.indices.first(where: { data[$0...].starts(with: separator) }) else {
+            throw SystemError("HTTP response", subject: subject, errno: EPROTO)
+        }
+        let head = String(decoding: data[..<end], as: UTF8.self).split(separator: "\r\n")
+        guard let statusLine = head.first, statusLine.hasPrefix("HTTP/1."),
+            let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { throw SystemError("HTTP response", subject: subject, errno: EPROTO) }
+        var body = Array(data[(end + 4)...])
+        let headers = head.dropFirst().map { $0.lowercased() }
+        if headers.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
+            body = try dechunk(body, subject: subject)
+        } else if let length = headers.first(where: { $0.hasPrefix("content-length:") })
+            .flatMap({ Int($0.dropFirst("content-length:".count).drop(while: { $0 == " " })) }), length <= body.count
+        {
+            body = Array(body.prefix(length))
+        }
+        return Response(status: status, body: body)
+    }
+
+    static func dechunk(_ data: [UInt8], subject: String) throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        var index = 0
+        while index < data.count {
+            guard let lineEnd = data[index...].indices.first(where: { data[$0...].starts(with: [13, 10]) }),
+                let size = Int(
+                    String(decoding: data[index..<lineEnd], as: UTF8.self).split(separator: ";").first ?? "", radix: 16)
+            else { throw SystemError("HTTP chunk", subject: subject, errno: EPROTO) }
+            if size == 0 { break }
+            let start = lineEnd + 2
+            guard start + size <= data.count else { throw SystemError("HTTP chunk", subject: subject, errno: EPROTO) }
+            result += data[start..<(start + size)]
+            index = start + size + 2
+        }
+        return result
+    }
+}
