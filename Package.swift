@@ -112,6 +112,14 @@ let package = Package(
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
         .testTarget(name: "SustainConfigurationTests", dependencies: ["SustainConfiguration", "Impact"]),
         .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "Daemon", "Meter", "Reports", "SustainCore", "Impact", "SustainTestSupport", "sustain-measured",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
             name: "MeterTests",
             dependencies: ["Meter", "Reports", "SustainTestSupport", "sustain-fakesys", "sustain-measure"]
         ),

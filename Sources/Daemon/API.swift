@@ -95,6 +95,8 @@ public enum API {
             return try await request.decode(as: type, context: context)
         } catch let error as HTTPError {
             throw error
+        } catch let error as any HTTPResponseError {
+            throw HTTPError(error.status, message: "request body larger than \(context.maxUploadSize) bytes")
         } catch let error as DecodingError {
             throw HTTPError(.badRequest, message: "invalid JSON body: \(describe(error))")
         } catch {

@@ -1,0 +1,283 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import Testing
+
+@testable import Daemon
+@testable import Impact
+@testable import Meter
+@testable import Reports
+@testable import SustainCore
+
+/// A package counter advancing at a known, constant power.
+final class ConstantPowerSource: EnergySource, @unchecked Sendable {
+    let name = "test"
+    let watts: Double
+    let start = MonotonicInstant.now
+    let channels: [ChannelDescriptor]
+    let diagnostics: [String] = []
+
+    init(watts: Double) {
+        self.watts = watts
+        channels = [
+            ChannelDescriptor(
+                id: ChannelID("intel-rapl:0"), source: .powercap, name: "package-0", kind: .package,
+                quantity: .energyCounter(CounterRange(maxMicrojoules: 262_143_328_850, plausibleMaxPower: Watts(1000))),
+                group: "intel-rapl", path: "test")
+        ]
+    }
+
+    func read(_ index: Int) -> Reading {
+        .counter(MicrojouleCounter(UInt64(watts * start.seconds(to: .now) * 1_000_000)))
+    }
+}
+
+/// The API in process (Hummingbird's router testing), with identities from a test-only header.
+struct APITests {
+    struct Fixture {
+        let app: Application<RouterResponder<APIContext>>
+        let sampler: Sampler
+        let store: JobStore
+        let directory: URL
+    }
+
+    static func fixture(watts: Double = 100) throws -> Fixture {
+        let logger = Logger(label: "test")
+        let source = ConstantPowerSource(watts: watts)
+        let sampler = try Sampler(
+            sources: [source], requestedInterval: .milliseconds(10), publishesCheckpoints: true, logger: logger)
+        try sampler.start()
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sustain-api-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
+        let registry = JobRegistry(
+            sampler: sampler, sources: [SourceSummary(name: "test", channels: source.channels, diagnostics: [])],
+            store: store, carbon: .worldAverage(), logger: logger)
+        let metrics = MetricsExporter(sampler: sampler, registry: registry, intensityGramsPerKilowattHour: 472.94)
+        let router = API.router(
+            registry: registry, store: store, sampler: sampler, metrics: metrics, identity: .testHeader(adminGroup: nil)
+        )
+        Thread.sleep(forTimeInterval: 0.05)
+        return Fixture(app: Application(router: router), sampler: sampler, store: store, directory: directory)
+    }
+
+    static func headers(uid: UInt32) -> HTTPFields {
+        [HTTPField.Name("X-Sustain-Test-Uid")!: String(uid), .contentType: "application/json"]
+    }
+
+    static func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    static func json(_ response: TestResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+    }
+
+    @Test func startStopGivesTheEnergyOfTheWindowAndLogsIt() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            let started = try await client.execute(
+                uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"command": ["train.py"], "pid": 42, "labels": {"slurm_job_id": "7"}}"#))
+            #expect(started.status == .created)
+            let id = try #require(try Self.json(started)["id"] as? String)
+            try await Task.sleep(for: .milliseconds(500))
+            let stopped = try await client.execute(
+                uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"exit_code": 0}"#))
+            #expect(stopped.status == .ok)
+            let report = try Report.decode(Data(buffer: stopped.body))
+            #expect(report.id == id)
+            #expect(report.exitCode == 0)
+            #expect(report.owner?.uid == 1000)
+            #expect(report.labels == ["slurm_job_id": "7"])
+            #expect(report.measuredBy == "sustain-measured")
+            let joules = try #require(report.energy.joules)
+            #expect(abs(joules - 100 * report.durationSeconds) / (100 * report.durationSeconds) < 0.005)
+            let record = try #require(try fixture.store.job(id: id))
+            #expect(record.uid == 1000)
+            #expect(record.joules == joules)
+            #expect(record.labels.contains("slurm_job_id"))
+            // Finished: GET returns the stored report; a second stop conflicts.
+            let fetched = try await client.execute(
+                uri: "/v1/jobs/\(id)", method: .get, headers: Self.headers(uid: 1000))
+            #expect(try Report.decode(Data(buffer: fetched.body)).id == id)
+            let again = try await client.execute(
+                uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000), body: Self.body("{}"))
+            #expect(again.status == .conflict)
+        }
+    }
+
+    @Test func usersSeeAndStopOnlyTheirOwnJobsRootSeesAll() async throws {
+        let fixture = try Self.fixture()
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            let started = try await client.execute(
+                uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"command": ["a"]}"#))
+            let id = try #require(try Self.json(started)["id"] as? String)
+            let other = try await client.execute(
+                uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 2000), body: Self.body("{}"))
+            #expect(other.status == .forbidden)
+            let peek = try await client.execute(uri: "/v1/jobs/\(id)", method: .get, headers: Self.headers(uid: 2000))
+            #expect(peek.status == .forbidden)
+            let list = try await client.execute(uri: "/v1/jobs", method: .get, headers: Self.headers(uid: 2000))
+            #expect((try Self.json(list)["running"] as? [Any])?.isEmpty == true)
+            let rootList = try await client.execute(uri: "/v1/jobs", method: .get, headers: Self.headers(uid: 0))
+            #expect((try Self.json(rootList)["running"] as? [Any])?.count == 1)
+            let byRoot = try await client.execute(
+                uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 0), body: Self.body("{}"))
+            #expect(byRoot.status == .ok)
+        }
+    }
+
+    @Test(arguments: [
+        ("/v1/jobs", HTTPRequest.Method.post, "not json", HTTPResponse.Status.badRequest),
+        ("/v1/jobs", .post, #"{"command": "a string"}"#, .badRequest),
+        ("/v1/jobs", .post, #"{"command": []}"#, .badRequest),
+        ("/v1/jobs", .post, #"{"command": ["a"], "pid": 1, "colour": "blue"}"#, .badRequest),
+        ("/v1/jobs/nope/stop", .post, "{}", .notFound),
+        ("/v1/nothing", .get, "", .notFound),
+        ("/v1/jobs?since=yesterday", .get, "", .badRequest),
+        ("/v1/jobs?label=novalue", .get, "", .badRequest),
+    ])
+    func badRequestsGetClear4xx(uri: String, method: HTTPRequest.Method, body: String, status: HTTPResponse.Status)
+        async throws
+    {
+        let fixture = try Self.fixture()
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            let response = try await client.execute(
+                uri: uri, method: method, headers: Self.headers(uid: 1000), body: body.isEmpty ? nil : Self.body(body))
+            #expect(response.status == status, "\(uri) \(body)")
+            if response.status != .notFound || uri.hasPrefix("/v1/jobs") {
+                #expect(String(buffer: response.body).contains("error"))
+            }
+        }
+    }
+
+    @Test func oversizedBodyIsRefused() async throws {
+        let fixture = try Self.fixture()
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            let huge = #"{"command": [""# + String(repeating: "x", count: 100_000) + #""]}"#
+            let response = try await client.execute(
+                uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000), body: Self.body(huge))
+            #expect(response.status == .contentTooLarge)
+        }
+    }
+
+    @Test func withoutAnIdentityNothingIsServed() async throws {
+        let fixture = try Self.fixture()
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            let response = try await client.execute(uri: "/v1/health", method: .get)
+            #expect(response.status == .forbidden)
+        }
+    }
+
+    @Test func snapshotHealthAndMetricsComeFromTheSameTotals() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            try await Task.sleep(for: .milliseconds(200))
+            let snapshot = try Self.json(
+                try await client.execute(uri: "/v1/snapshot", method: .get, headers: Self.headers(uid: 1000)))
+            let watts = try #require(snapshot["counted_watts"] as? Double)
+            #expect(abs(watts - 100) < 5)
+            let health = try Self.json(
+                try await client.execute(uri: "/v1/health", method: .get, headers: Self.headers(uid: 1000)))
+            #expect(health["status"] as? String == "ok")
+            let metrics = String(
+                buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 1000)).body)
+            #expect(metrics.contains("sustain_energy_joules_total{"))
+            #expect(metrics.contains("sustain_power_watts{"))
+            #expect(metrics.contains(#"domain="intel-rapl:0""#))
+            #expect(metrics.contains("sustain_open_jobs"))
+        }
+    }
+
+    @Test func twoHundredConcurrentJobsByDifferentUsersAreAllRecordedAndNoneCrossed() async throws {
+        let fixture = try Self.fixture(watts: 50)
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            try await withThrowingTaskGroup(of: (UInt32, String).self) { group in
+                for user in UInt32(1000)..<1200 {
+                    group.addTask {
+                        let started = try await client.execute(
+                            uri: "/v1/jobs", method: .post, headers: Self.headers(uid: user),
+                            body: Self.body(#"{"command": ["job-\#(user)"], "labels": {"owner": "\#(user)"}}"#))
+                        let id = try #require(try Self.json(started)["id"] as? String)
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 0...50)))
+                        let stopped = try await client.execute(
+                            uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: user),
+                            body: Self.body(#"{"exit_code": \#(user % 7)}"#))
+                        let report = try Report.decode(Data(buffer: stopped.body))
+                        #expect(report.owner?.uid == user)
+                        #expect(report.command == ["job-\(user)"])
+                        #expect(report.exitCode == Int32(user % 7))
+                        return (user, id)
+                    }
+                }
+                var ids: Set<String> = []
+                for try await (user, id) in group {
+                    ids.insert(id)
+                    let record = try #require(try fixture.store.job(id: id))
+                    #expect(record.uid == Int64(user))
+                    #expect(record.labels.contains("\"\(user)\""))
+                }
+                #expect(ids.count == 200)
+            }
+            var all = JobFilter()
+            all.limit = 1000
+            #expect(try fixture.store.jobs(all).count == 200)
+        }
+    }
+
+    @Test func fuzzedRequestsLeaveTheDaemonUpAndATrackedJobUntouched() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            let started = try await client.execute(
+                uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"command": ["keep"]}"#))
+            let id = try #require(try Self.json(started)["id"] as? String)
+            var generator = SystemRandomNumberGenerator()
+            let seeds = [
+                #"{"command": ["a"], "pid": 1}"#, #"{"exit_code": 0}"#, "{}", "[]", "null", #"{"command": [1, 2]}"#,
+                #"{"labels": {"a": 1}}"#, "\u{0}\u{1}\u{2}", #"{"command": ["\u00ff"]}"#,
+            ]
+            let paths = [
+                "/v1/jobs", "/v1/jobs/\(id)/stop", "/v1/jobs/\(id)", "/v1/jobs/x/stop", "/v1/snapshot", "/metrics",
+                "/v1/jobs?since=\u{7f}", "/v1/%zz", "/v1/jobs?label==", "/", "/v1/health",
+            ]
+            let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
+            var serverErrors = 0
+            for round in 0..<10_000 {
+                var bytes = Array(seeds[Int.random(in: 0..<seeds.count, using: &generator)].utf8)
+                for _ in 0..<Int.random(in: 0...4, using: &generator) where !bytes.isEmpty {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(
+                        in: 0...255, using: &generator)
+                }
+                var path = paths[Int.random(in: 0..<paths.count, using: &generator)]
+                // Never the tracked job's stop with a valid owner: an attacker is another user.
+                let uid: UInt32 = path.contains(id) ? 2000 : UInt32(1000 + round % 3)
+                if round % 97 == 0 { path += String(repeating: "/x", count: 50) }
+                let response = try await client.execute(
+                    uri: path, method: methods[Int.random(in: 0..<methods.count, using: &generator)],
+                    headers: Self.headers(uid: uid), body: ByteBuffer(bytes: bytes))
+                if response.status.code >= 500 { serverErrors += 1 }
+            }
+            #expect(serverErrors == 0)
+            try await Task.sleep(for: .milliseconds(100))
+            let stopped = try await client.execute(
+                uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000), body: Self.body("{}"))
+            #expect(stopped.status == .ok)
+            let report = try Report.decode(Data(buffer: stopped.body))
+            let joules = try #require(report.energy.joules)
+            #expect(abs(joules - 100 * report.durationSeconds) / (100 * report.durationSeconds) < 0.005)
+        }
+    }
+}
