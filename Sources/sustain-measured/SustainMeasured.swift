@@ -118,8 +118,11 @@ enum SocketFile {
     }
 
     static func setPermissions(_ path: String, mode: UInt32, group: String, logger: Logger) {
+        var info = stat()
         if let entry = getgrnam(group) {
-            if chown(path, UInt32.max, entry.pointee.gr_gid) != 0 {
+            if stat(path, &info) == 0, info.st_gid == entry.pointee.gr_gid {
+                // Already the group's (systemd's Group=): nothing to change, no CAP_CHOWN needed.
+            } else if chown(path, UInt32.max, entry.pointee.gr_gid) != 0 {
                 logger.warning("cannot give the socket to group \(group): \(String(cString: strerror(errno)))")
             }
         } else {
