@@ -11,7 +11,7 @@ struct SustainMeasure: ParsableCommand {
             Returns the command's exit code (128+N when it was killed by signal N).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Sources.self, Estimate.self, Compare.self],
+        subcommands: [Run.self, Sources.self, Estimate.self, Compare.self, ReportCommand.self],
         defaultSubcommand: Run.self
     )
 }

@@ -44,6 +44,11 @@ struct SocketTests {
             """
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK --label team=ml \
                 --report $D/r.json -- /bin/sleep 2
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report export --format csv \
+                --socket $SOCK > $D/export.csv
+            setpriv --reuid=4242 --regid=4242 --clear-groups $D/sustain-measure report export --format csv \
+                --socket $SOCK > $D/other.csv
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report list --socket $SOCK > $D/list.txt
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
@@ -58,6 +63,17 @@ struct SocketTests {
         #expect(abs(joules - injected) / injected < 0.005, "\(joules) J vs \(injected) J")
         let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
         #expect(log.contains("job finished"), "one log line per job")
+        // The carbon log, read back through the API: the owner sees the job, another user does not.
+        let export = try String(contentsOf: directory.appendingPathComponent("export.csv"), encoding: .utf8)
+        let lines = export.split(separator: "\n")
+        #expect(lines.first == "id,uid,user,started_at,ended_at,exit_code,joules,kg_co2e,labels,command")
+        #expect(lines.count == 2)
+        #expect(lines.last?.hasPrefix("\(report.id),65534,nobody,") == true, "\(export)")
+        #expect(lines.last?.contains("team=ml") == true)
+        let other = try String(contentsOf: directory.appendingPathComponent("other.csv"), encoding: .utf8)
+        #expect(other.split(separator: "\n").count == 1, "another user sees no job: \(other)")
+        let list = try String(contentsOf: directory.appendingPathComponent("list.txt"), encoding: .utf8)
+        #expect(list.contains(report.id) && list.contains("finished"))
     }
 
     @Test func peerCredentialsDecideWhoSeesAndStopsAJob() throws {

@@ -1,0 +1,220 @@
+import ArgumentParser
+import FoundationEssentials
+import LinuxSupport
+import Reports
+
+extension SustainMeasure {
+    /// The service's per-job carbon log, through its API: your own jobs, or every job for root and admins.
+    struct ReportCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "report",
+            abstract: "List, show and export the jobs sustain-measured has logged.",
+            subcommands: [List.self, Show.self, Export.self]
+        )
+    }
+}
+
+/// The socket and the filters shared by the report subcommands.
+struct LogOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("sustain-measured's socket (default: [daemon] socket).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Only this user's jobs (admins).", valueName: "name")) var user: String?
+    @Option(help: ArgumentHelp("Only jobs started since (ISO 8601, 2026-01-31T00:00:00Z).", valueName: "date"))
+    var since: String?
+    @Option(help: ArgumentHelp("Only jobs with this label.", valueName: "key=value")) var label: String?
+    @Option(help: ArgumentHelp("At most this many finished jobs.", valueName: "n")) var limit: Int = 1000
+
+    @OptionGroup var carbon: CarbonOptions
+
+    func client() throws -> UnixHTTPClient {
+        let path = try socket ?? carbon.configuration().daemon.socket
+        let client = UnixHTTPClient(socketPath: path)
+        guard client.isReachable() else {
+            throw ValidationError(
+                "sustain-measured is not reachable at \(path): start it (see README) or pass --socket.")
+        }
+        return client
+    }
+
+    func get(_ target: String) throws -> [UInt8] {
+        let response: UnixHTTPClient.Response
+        do {
+            response = try client().send("GET", target)
+        } catch let error as SystemError {
+            throw ValidationError("Cannot reach sustain-measured: \(error).")
+        }
+        guard response.status == 200 else {
+            throw ValidationError(
+                "sustain-measured answered \(response.status): \(SustainMeasure.Run.message(response.body))")
+        }
+        return response.body
+    }
+
+    func jobs() throws -> LoggedJobs {
+        var query = ["limit=\(limit)"]
+        if let user { query.append("user=\(Self.escape(user))") }
+        if let since { query.append("since=\(Self.escape(since))") }
+        if let label { query.append("label=\(Self.escape(label))") }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(LoggedJobs.self, from: Data(get("/v1/jobs?" + query.joined(separator: "&"))))
+    }
+
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            let character = Character(Unicode.Scalar(byte))
+            if character.isLetter && byte < 128 || character.isNumber && byte < 128 || "-_.:=".contains(character) {
+                result.append(character)
+            } else {
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return result
+    }
+}
+
+struct LoggedJobs: Decodable {
+    struct Job: Decodable {
+        var id: String
+        var user: String
+        var uid: Int64
+        var command: [String]
+        var startedAt: Date
+        var endedAt: Date?
+        var exitCode: Int64?
+        var joules: Double?
+        var kgCo2e: Double?
+        var labels: [String: String]
+        var state: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, user, uid, command
+            case startedAt = "started_at"
+            case endedAt = "ended_at"
+            case exitCode = "exit_code"
+            case joules
+            case kgCo2e = "kg_co2e"
+            case labels, state
+        }
+    }
+    var running: [Job]
+    var finished: [Job]
+}
+
+extension SustainMeasure.ReportCommand {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List running and finished jobs.")
+        @OptionGroup var options: LogOptions
+
+        func run() throws {
+            let jobs = try options.jobs()
+            var rows = [["id", "user", "state", "started (UTC)", "exit", "energy", "CO2e", "command"]]
+            for job in jobs.running + jobs.finished {
+                rows.append([
+                    job.id, job.user, job.state,
+                    job.startedAt.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)),
+                    job.exitCode.map(String.init) ?? "-", job.joules.map(Quantity.energy) ?? "not measured",
+                    job.kgCo2e.map(Quantity.carbon) ?? "-", String(job.command.joined(separator: " ").prefix(40)),
+                ])
+            }
+            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                print(
+                    row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }.joined(
+                        separator: "  "))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print one job's full report (JSON).")
+        @Argument(help: "Job id.") var id: String
+        @OptionGroup var options: LogOptions
+
+        func run() throws {
+            print(String(decoding: try options.get("/v1/jobs/\(LogOptions.escape(id))"), as: UTF8.self))
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export finished jobs as JSON or CSV.")
+        @Option(help: "json or csv.") var format: String = "json"
+        @OptionGroup var options: LogOptions
+
+        func validate() throws {
+            guard ["json", "csv"].contains(format) else { throw ValidationError("--format must be json or csv.") }
+        }
+
+        func run() throws {
+            let jobs = try options.jobs().finished
+            if format == "json" {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.dateEncodingStrategy = .iso8601
+                let rows = jobs.map(ExportRow.init)
+                print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+                return
+            }
+            print("id,uid,user,started_at,ended_at,exit_code,joules,kg_co2e,labels,command")
+            for job in jobs {
+                let labels = job.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                    separator: ";")
+                let fields = [
+                    job.id, String(job.uid), job.user, job.startedAt.formatted(.iso8601),
+                    job.endedAt?.formatted(.iso8601) ?? "", job.exitCode.map(String.init) ?? "",
+                    job.joules.map { String($0) } ?? "", job.kgCo2e.map { String($0) } ?? "", labels,
+                    job.command.joined(separator: " "),
+                ]
+                print(fields.map(Self.csv).joined(separator: ","))
+            }
+        }
+
+        static func csv(_ field: String) -> String {
+            field.contains(where: { ",\"\n".contains($0) })
+                ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+        }
+    }
+}
+
+/// A finished job in the JSON export.
+struct ExportRow: Encodable {
+    var id: String
+    var uid: Int64
+    var user: String
+    var command: [String]
+    var startedAt: Date
+    var endedAt: Date?
+    var exitCode: Int64?
+    var joules: Double?
+    var kgCo2e: Double?
+    var labels: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, uid, user, command
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case exitCode = "exit_code"
+        case joules
+        case kgCo2e = "kg_co2e"
+        case labels
+    }
+
+    init(_ job: LoggedJobs.Job) {
+        id = job.id
+        uid = job.uid
+        user = job.user
+        command = job.command
+        startedAt = job.startedAt
+        endedAt = job.endedAt
+        exitCode = job.exitCode
+        joules = job.joules
+        kgCo2e = job.kgCo2e
+        labels = job.labels
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
