@@ -50,10 +50,11 @@ let package = Package(
         // Pure calculator: grid intensity data, PUE, cost, equivalents, FLOPs estimates. No I/O.
         .target(name: "Impact", dependencies: ["SustainCore"]),
 
-        // Configuration: plain structs with documented defaults, read from TOML.
+        // Configuration: plain structs with documented defaults, read from TOML (a reader of the subset we use;
+        // TOMLKit checks it in the tests: TOMLKit links all of Foundation, beyond the wrapper's memory budget).
         .target(
             name: "SustainConfiguration",
-            dependencies: ["Impact", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["Impact"]
         ),
 
         // Report model and formats.
@@ -110,7 +111,10 @@ let package = Package(
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
-        .testTarget(name: "SustainConfigurationTests", dependencies: ["SustainConfiguration", "Impact"]),
+        .testTarget(
+            name: "SustainConfigurationTests",
+            dependencies: ["SustainConfiguration", "Impact", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
         .testTarget(
             name: "DaemonTests",
             dependencies: [

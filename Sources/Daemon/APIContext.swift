@@ -49,7 +49,9 @@ struct IdentityMiddleware: RouterMiddleware {
                 context.identity = await Identity.peer(of: channel, adminGroup: adminGroup)
             }
         case .testHeader(let adminGroup):
-            if let text = request.headers[values: HTTPField.Name("X-Sustain-Test-Uid")!].first, let uid = UInt32(text) {
+            if let name = HTTPField.Name("X-Sustain-Test-Uid"), let text = request.headers[values: name].first,
+                let uid = UInt32(text)
+            {
                 context.identity = .of(uid: uid, gid: uid, pid: 1, adminGroup: adminGroup)
             }
         }

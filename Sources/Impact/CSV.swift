@@ -2,57 +2,60 @@
 /// breaks, `""` for a quote inside them. Returns the rows with their 1-based line numbers.
 enum CSV {
     static func parse(_ text: String) -> [(line: Int, fields: [String])] {
-        var rows: [(Int, [String])] = []
-        var fields: [String] = []
-        var field = ""
-        var quoted = false
-        var line = 1
-        var rowLine = 1
-        var iterator = text.makeIterator()
-        var pending: Character? = nil
-        func next() -> Character? {
-            if let character = pending {
-                pending = nil
-                return character
+        // Bytes, not Characters: the bundled data is parsed at every start, and grapheme breaking is slow.
+        var text = text
+        return text.withUTF8 { bytes in
+            let quote = UInt8(ascii: "\"")
+            let comma = UInt8(ascii: ",")
+            let newline = UInt8(ascii: "\n")
+            let carriageReturn = UInt8(ascii: "\r")
+            var rows: [(Int, [String])] = []
+            var fields: [String] = []
+            var field: [UInt8] = []
+            var quoted = false
+            var line = 1
+            var rowLine = 1
+            var index = 0
+            func endField() {
+                fields.append(String(decoding: field, as: UTF8.self))
+                field.removeAll(keepingCapacity: true)
             }
-            return iterator.next()
-        }
-        while let character = next() {
-            if quoted {
-                if character == "\"" {
-                    let following = next()
-                    if following == "\"" {
-                        field.append("\"")
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                if quoted {
+                    if byte == quote {
+                        if index < bytes.count, bytes[index] == quote {
+                            field.append(quote)
+                            index += 1
+                        } else {
+                            quoted = false
+                        }
                     } else {
-                        quoted = false
-                        pending = following
+                        if byte == newline { line += 1 }
+                        field.append(byte)
                     }
-                } else {
-                    if character == "\n" || character == "\r\n" { line += 1 }
-                    field.append(character)
+                    continue
                 }
-                continue
+                switch byte {
+                case quote where field.isEmpty: quoted = true
+                case comma: endField()
+                case carriageReturn where index < bytes.count && bytes[index] == newline: continue
+                case newline:
+                    endField()
+                    if !(fields.count == 1 && fields[0].isEmpty) { rows.append((rowLine, fields)) }
+                    fields = []
+                    line += 1
+                    rowLine = line
+                default: field.append(byte)
+                }
             }
-            switch character {
-            case "\"" where field.isEmpty: quoted = true
-            case ",":
-                fields.append(field)
-                field = ""
-            case "\n", "\r\n":
-                fields.append(field)
-                field = ""
-                if !(fields.count == 1 && fields[0].isEmpty) { rows.append((rowLine, fields)) }
-                fields = []
-                line += 1
-                rowLine = line
-            default: field.append(character)
+            if !field.isEmpty || !fields.isEmpty {
+                endField()
+                rows.append((rowLine, fields))
             }
+            return rows
         }
-        if !field.isEmpty || !fields.isEmpty {
-            fields.append(field)
-            rows.append((rowLine, fields))
-        }
-        return rows
     }
 
     /// Rows as dictionaries keyed by the header row, with their line numbers.

@@ -45,7 +45,6 @@ public struct EstimateReport: Codable, Sendable, Equatable {
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         var data = try encoder.encode(self)
         data.append(UInt8(ascii: "\n"))
         return data

@@ -7,23 +7,6 @@ import LinuxSupport
     import Foundation
 #endif
 
-/// The inverse of `.convertToSnakeCase` for our keys: `kg_co2e` → `kgCo2e`. Foundation's `.convertFromSnakeCase`
-/// capitalises after a digit (`kgCo2E`), which would lose such keys.
-struct SnakeCaseKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-
-    init(_ snake: String) {
-        let parts = snake.split(separator: "_", omittingEmptySubsequences: false)
-        stringValue =
-            (parts.first.map(String.init) ?? "")
-            + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-    }
-
-    init?(stringValue: String) { self.init(stringValue) }
-    init?(intValue: Int) { nil }
-}
-
 /// Why a report could not be written or read: what, where, and what to do.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -35,7 +18,6 @@ extension Report {
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
             try container.encode(Self.timestamp(date))
@@ -48,15 +30,19 @@ extension Report {
     /// ISO 8601 UTC with milliseconds, rounded to the nearest millisecond (the formatter truncates, and a parsed
     /// `.800` is stored as `.7999…`: without the nudge a report would not survive a read and a write unchanged).
     static func timestamp(_ date: Date) -> String {
-        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
-        let nudged = Date(timeIntervalSince1970: milliseconds / 1000 + 0.000_000_5)
-        return nudged.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let fraction = String(milliseconds % 1000)
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
+            + "\(two(parts.tm_min)):\(two(parts.tm_sec)).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)Z"
     }
 
     /// Reads a report written by `write(to:)`.
     public static func decode(_ data: Data) throws -> Report {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .custom { path in SnakeCaseKey(path.last?.stringValue ?? "") }
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
             return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))

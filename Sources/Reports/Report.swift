@@ -5,8 +5,22 @@
 #endif
 
 /// The report of one measured job, schema `sustain.report.v1` (documented in the README). JSON keys are the
-/// field names in snake case; a nil field is written as `null` (`@Nullable`), never left out and never 0.
+/// field names in snake case, spelled out in `CodingKeys` (Foundation's key strategies cost a millisecond per
+/// report at start-up); a nil field is written as `null` (`@Nullable`), never left out and never 0.
 public struct Report: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case schema, id, command
+        case exitCode = "exit_code"
+        case signal, interrupted
+        case signalsReceived = "signals_received"
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case durationSeconds = "duration_seconds"
+        case host, energy, power
+        case carbon, usage, sampling, temperatures, gpus, sources, warnings, tool, owner, labels
+        case measuredBy = "measured_by"
+    }
+
     public static let schemaVersion = "sustain.report.v1"
 
     public var schema: String
@@ -84,12 +98,33 @@ public struct Report: Codable, Sendable, Equatable {
     }
 
     public struct Power: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case meanWatts = "mean_watts"
+            case peakWatts = "peak_watts"
+        }
+
         @Nullable public var meanWatts: Double?
         @Nullable public var peakWatts: Double?
     }
 
     /// Emissions, cost and equivalents of the counted energy: kWh at the meter × PUE × grid intensity.
     public struct Carbon: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case kgCo2e = "kg_co2e"
+            case intensityGPerKwh = "intensity_g_per_kwh"
+            case intensitySource = "intensity_source"
+            case intensityBasis = "intensity_basis"
+            case region
+            case regionCode = "region_code"
+            case regionName = "region_name"
+            case regionVia = "region_via"
+            case resolvedFrom = "resolved_from"
+            case pue
+            case kwhAtMeter = "kwh_at_meter"
+            case kwhFacility = "kwh_facility"
+            case cost, equivalents
+        }
+
         /// Nil when nothing was measured.
         @Nullable public var kgCo2e: Double?
         public var intensityGPerKwh: Double
@@ -114,12 +149,23 @@ public struct Report: Codable, Sendable, Equatable {
     }
 
     public struct Cost: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case amount, currency
+            case pricePerKwh = "price_per_kwh"
+        }
+
         public var amount: Double
         public var currency: String
         public var pricePerKwh: Double
     }
 
     public struct Equivalent: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case item, quantity
+            case gramsPerItem = "grams_per_item"
+            case source
+        }
+
         public var item: String
         public var quantity: Double
         public var gramsPerItem: Double
@@ -127,6 +173,13 @@ public struct Report: Codable, Sendable, Equatable {
     }
 
     public struct Usage: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case cpuSeconds = "cpu_seconds"
+            case userSeconds = "user_seconds"
+            case systemSeconds = "system_seconds"
+            case maxRssBytes = "max_rss_bytes"
+        }
+
         public var cpuSeconds: Double
         public var userSeconds: Double
         public var systemSeconds: Double
@@ -134,6 +187,14 @@ public struct Report: Codable, Sendable, Equatable {
     }
 
     public struct Sampling: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case intervalSeconds = "interval_seconds"
+            case intervalLimitSeconds = "interval_limit_seconds"
+            case samples, wraps
+            case resets, errors
+            case cpuSeconds = "cpu_seconds"
+        }
+
         public var intervalSeconds: Double
         /// The longest interval that keeps every counter from wrapping unseen; nil when no counter limits it.
         @Nullable public var intervalLimitSeconds: Double?
@@ -146,6 +207,13 @@ public struct Report: Codable, Sendable, Equatable {
     }
 
     public struct Temperature: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case id, chip, label
+            case minCelsius = "min_celsius"
+            case maxCelsius = "max_celsius"
+            case meanCelsius = "mean_celsius"
+        }
+
         public var id: String
         public var chip: String
         public var label: String
@@ -155,6 +223,12 @@ public struct Report: Codable, Sendable, Equatable {
     }
 
     public struct GPU: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case index, name, uuid
+            case driverVersion = "driver_version"
+            case domain, method, counted, note
+        }
+
         public var index: Int
         public var name: String
         public var uuid: String

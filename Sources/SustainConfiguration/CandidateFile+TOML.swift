@@ -1,5 +1,4 @@
 import Impact
-import TOMLKit
 
 extension CandidateFile {
     /// Candidates from TOML: one `[[candidate]]` table per model, with the same keys as the CSV columns.
@@ -13,14 +12,11 @@ extension CandidateFile {
     /// devices = 8
     /// ```
     public static func parse(toml text: String, file: String) throws(ImpactError) -> [Candidate] {
-        let table: TOMLTable
+        let table: ConfigTable
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw .malformed(
-                file: file, line: error.source.begin.line, field: nil, reason: "not valid TOML: \(error.description)")
+            table = try ConfigTable(toml: text)
         } catch {
-            throw .malformed(file: file, line: 1, field: nil, reason: "not valid TOML: \(error)")
+            throw .malformed(file: file, line: error.line, field: nil, reason: "not valid TOML: \(error.reason)")
         }
         for key in table.keys where key != "candidate" {
             throw .malformed(file: file, line: 1, field: key, reason: "unknown key (use [[candidate]] tables)")
@@ -38,7 +34,7 @@ extension CandidateFile {
                 throw .malformed(file: file, line: line, field: "candidate", reason: "must be a table")
             }
             var values: [String: String] = [:]
-            for (key, value) in entry {
+            for (key, value) in entry.entries {
                 guard keys.contains(key) else {
                     throw .malformed(
                         file: file, line: line, field: key,

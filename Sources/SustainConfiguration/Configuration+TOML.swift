@@ -1,5 +1,4 @@
 import Impact
-import TOMLKit
 
 extension Configuration {
     /// Reads a configuration from TOML text. Every key, its type, unit and default:
@@ -22,16 +21,11 @@ extension Configuration {
     public init(toml text: String, path: String, dataset: GridDataset = .bundled) throws(ConfigurationError) {
         self.init()
         self.path = path
-        let table: TOMLTable
+        let table: ConfigTable
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigurationError(
-                path: path, key: nil,
-                reason: "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): "
-                    + error.description)
+            table = try ConfigTable(toml: text)
         } catch {
-            throw ConfigurationError(path: path, key: nil, reason: "not valid TOML: \(error)")
+            throw ConfigurationError(path: path, key: nil, reason: "not valid TOML at \(error)")
         }
         let reader = Reader(path: path)
         for key in table.keys where !["impact", "estimate", "daemon"].contains(key) {
@@ -165,7 +159,7 @@ extension Configuration {
     struct Reader {
         var path: String
 
-        func table(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> TOMLTable? {
+        func table(_ table: ConfigTable, _ key: String) throws(ConfigurationError) -> ConfigTable? {
             guard let value = table[key] else { return nil }
             guard let inner = value.table else {
                 throw ConfigurationError(path: path, key: key, reason: "must be a table ([\(key)])")
@@ -173,14 +167,14 @@ extension Configuration {
             return inner
         }
 
-        func onlyKnown(_ table: TOMLTable, _ name: String, _ known: [String]) throws(ConfigurationError) {
+        func onlyKnown(_ table: ConfigTable, _ name: String, _ known: [String]) throws(ConfigurationError) {
             for key in table.keys where !known.contains(key) {
                 throw ConfigurationError(
                     path: path, key: "\(name).\(key)", reason: "unknown key (known: \(known.joined(separator: ", ")))")
             }
         }
 
-        func string(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> String? {
+        func string(_ table: ConfigTable, _ key: String) throws(ConfigurationError) -> String? {
             guard let value = table[leaf(key)] else { return nil }
             guard let string = value.string else {
                 throw ConfigurationError(path: path, key: key, reason: "must be a string")
@@ -188,7 +182,7 @@ extension Configuration {
             return string
         }
 
-        func number(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> Double? {
+        func number(_ table: ConfigTable, _ key: String) throws(ConfigurationError) -> Double? {
             guard let value = table[leaf(key)] else { return nil }
             if let double = value.double, double.isFinite { return double }
             if let int = value.int { return Double(int) }

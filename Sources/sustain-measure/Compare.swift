@@ -47,7 +47,6 @@ extension SustainMeasure {
                 }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.keyEncodingStrategy = .convertToSnakeCase
                 print(String(decoding: try encoder.encode(rows), as: UTF8.self))
                 return
             }
@@ -94,5 +93,11 @@ extension SustainMeasure {
         var cost: Double?
         var train: EstimateReport
         var deploy: EstimateReport?
+
+        enum CodingKeys: String, CodingKey {
+            case rank, name, joules
+            case kgCo2e = "kg_co2e"
+            case cost, train, deploy
+        }
     }
 }

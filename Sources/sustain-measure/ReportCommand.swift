@@ -173,7 +173,8 @@ extension SustainMeasure.ReportCommand {
 
         static func csv(_ field: String) -> String {
             field.contains(where: { ",\"\n".contains($0) })
-                ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
+                ? "\"" + field.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+                : field
         }
     }
 }
