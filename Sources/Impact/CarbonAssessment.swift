@@ -45,12 +45,13 @@ public struct CarbonSettings: Sendable, Hashable {
             region: region, pue: pue, price: price)
     }
 
-    /// The world average from the dataset.
+    /// The world average from `dataset`, or from the bundled data's world row alone (read without parsing the
+    /// whole table: this is the default of every run).
     public static func worldAverage(
-        _ dataset: GridDataset = .bundled, pue: PowerUsageEffectiveness = .measuredMachine,
+        _ dataset: GridDataset? = nil, pue: PowerUsageEffectiveness = .measuredMachine,
         price: ElectricityPrice? = nil
     ) -> CarbonSettings {
-        let world = ResolvedRegion(requested: "WORLD", factor: dataset.world, via: nil)
+        let world = ResolvedRegion(requested: "WORLD", factor: dataset?.world ?? GridDataset.bundledWorld, via: nil)
         return .region(world, origin: .worldAverage, pue: pue, price: price)
     }
 }

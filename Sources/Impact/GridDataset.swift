@@ -54,6 +54,16 @@ public struct GridDataset: Sendable {
         }
     }()
 
+    /// The bundled world row, read alone.
+    public static let bundledWorld: GridFactor = {
+        let lines = BundledData.gridIntensity.split(separator: "\n", maxSplits: 400)
+        guard let header = lines.first, let row = lines.first(where: { $0.hasPrefix("world,") }),
+            let dataset = try? GridDataset(
+                intensityCSV: header + "\n" + row + "\n", cloudRegionsCSV: "provider,region,location,grid,note\n")
+        else { return GridDataset.bundled.world }
+        return dataset.world
+    }()
+
     public init(intensityCSV: String, cloudRegionsCSV: String) throws(ImpactError) {
         var factors: [GridFactor] = []
         for (line, row) in CSV.records(intensityCSV) {

@@ -41,7 +41,7 @@ extension Configuration {
     /// The carbon settings: flags first, then this file, then the world average.
     public func carbonSettings(
         region: String?, intensity: Double?, intensityBasis: IntensityBasis?, pue: Double?, price: Double?,
-        currency: String?, dataset: GridDataset = .bundled
+        currency: String?, dataset: GridDataset? = nil
     ) throws(ImpactError) -> CarbonSettings {
         let pue = try (pue ?? impact.pue).map(PowerUsageEffectiveness.init) ?? .measuredMachine
         var resolvedPrice: ElectricityPrice?
@@ -58,7 +58,7 @@ extension Configuration {
                 gramsPerKilowattHour: intensity, basis: intensityBasis ?? .lifecycle, pue: pue, price: resolvedPrice)
         }
         if let region {
-            return .region(try dataset.resolve(region), pue: pue, price: resolvedPrice)
+            return .region(try (dataset ?? .bundled).resolve(region), pue: pue, price: resolvedPrice)
         }
         if let intensity = impact.intensity {
             var settings = try CarbonSettings.given(
@@ -68,7 +68,8 @@ extension Configuration {
             return settings
         }
         if let region = impact.region {
-            return .region(try dataset.resolve(region), origin: .configuration, pue: pue, price: resolvedPrice)
+            return .region(
+                try (dataset ?? .bundled).resolve(region), origin: .configuration, pue: pue, price: resolvedPrice)
         }
         return .worldAverage(dataset, pue: pue, price: resolvedPrice)
     }

@@ -48,7 +48,7 @@ struct CarbonOptions: ParsableArguments {
     }
 
     /// The validated settings: flags, then the configuration file, then the world average.
-    func settings(dataset: GridDataset = .bundled) throws -> CarbonSettings {
+    func settings(dataset: GridDataset? = nil) throws -> CarbonSettings {
         let configuration = try configuration()
         var basis: IntensityBasis?
         if intensity != nil {

@@ -158,8 +158,9 @@ extension SustainMeasure {
             let summaries = sources.map {
                 SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
             }
+            // The estimate is needed only when nothing was measured (it reads /proc/cpuinfo and a table).
             let fallback =
-                noEstimate
+                noEstimate || measurement.countedEnergy != nil
                 ? nil
                 : child.usage.map { usage in
                     FallbackEstimate(
