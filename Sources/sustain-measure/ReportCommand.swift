@@ -76,7 +76,8 @@ struct LogOptions: ParsableArguments {
 }
 
 struct LoggedJobs: Decodable {
-    struct Job: Decodable {
+    /// A job as the API lists it; `export --format json` writes these back out.
+    struct Job: Codable {
         var id: String
         var user: String
         var uid: Int64
@@ -153,8 +154,7 @@ extension SustainMeasure.ReportCommand {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 encoder.dateEncodingStrategy = .iso8601
-                let rows = jobs.map(ExportRow.init)
-                print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+                print(String(decoding: try encoder.encode(jobs), as: UTF8.self))
                 return
             }
             print("id,uid,user,started_at,ended_at,exit_code,joules,kg_co2e,labels,command")
@@ -176,43 +176,6 @@ extension SustainMeasure.ReportCommand {
                 ? "\"" + field.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
                 : field
         }
-    }
-}
-
-/// A finished job in the JSON export.
-struct ExportRow: Encodable {
-    var id: String
-    var uid: Int64
-    var user: String
-    var command: [String]
-    var startedAt: Date
-    var endedAt: Date?
-    var exitCode: Int64?
-    var joules: Double?
-    var kgCo2e: Double?
-    var labels: [String: String]
-
-    enum CodingKeys: String, CodingKey {
-        case id, uid, user, command
-        case startedAt = "started_at"
-        case endedAt = "ended_at"
-        case exitCode = "exit_code"
-        case joules
-        case kgCo2e = "kg_co2e"
-        case labels
-    }
-
-    init(_ job: LoggedJobs.Job) {
-        id = job.id
-        uid = job.uid
-        user = job.user
-        command = job.command
-        startedAt = job.startedAt
-        endedAt = job.endedAt
-        exitCode = job.exitCode
-        joules = job.joules
-        kgCo2e = job.kgCo2e
-        labels = job.labels
     }
 }
 

@@ -49,6 +49,8 @@ struct SocketTests {
             setpriv --reuid=4242 --regid=4242 --clear-groups $D/sustain-measure report export --format csv \
                 --socket $SOCK > $D/other.csv
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report list --socket $SOCK > $D/list.txt
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report export --socket $SOCK \
+                > $D/export.json
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
@@ -74,6 +76,12 @@ struct SocketTests {
         #expect(other.split(separator: "\n").count == 1, "another user sees no job: \(other)")
         let list = try String(contentsOf: directory.appendingPathComponent("list.txt"), encoding: .utf8)
         #expect(list.contains(report.id) && list.contains("finished"))
+        let exported = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("export.json")))
+                as? [[String: Any]])
+        #expect(exported.count == 1)
+        #expect(exported.first?["id"] as? String == report.id)
+        #expect(exported.first?["joules"] as? Double == report.energy.joules)
     }
 
     @Test func peerCredentialsDecideWhoSeesAndStopsAJob() throws {
