@@ -167,7 +167,7 @@ public actor JobRegistry {
             id: job.id, command: job.start.command, exitCode: request.signal == nil ? request.exitCode : nil,
             signal: request.signal, signalsReceived: request.signalsReceived ?? [],
             interrupted: request.interrupted ?? false, startedAt: job.startedAt, endedAt: Date(),
-            host: HostIdentity.current)
+            host: Report.Host.current())
         var report = Report(job: facts, measurement: measurement, sources: sources, carbon: carbon)
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.labels = job.start.labels ?? [:]
@@ -190,18 +190,4 @@ public actor JobRegistry {
             ])
         return report
     }
-}
-
-/// The host, for reports written by the daemon.
-enum HostIdentity {
-    static let current: Report.Host = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        var names = utsname()
-        uname(&names)
-        let release = withUnsafeBytes(of: names.release) { bytes in
-            String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
-        return Report.Host(hostname: String(cString: buffer), kernel: release)
-    }()
 }

@@ -100,7 +100,7 @@ extension SustainMeasure.Run {
         let facts = JobFacts(
             id: id, command: command, exitCode: exit.exitCode, signal: exit.signal,
             signalsReceived: exit.signalsReceived, interrupted: exit.interrupted, startedAt: startedAt, endedAt: Date(),
-            host: HostFacts.current(), usage: usage)
+            host: Report.Host.current(), usage: usage)
         var report = Report(job: facts, measurement: measurement, sources: [], carbon: carbonSettings)
         report.measuredBy = "sustain-measured"
         report.warnings.insert(

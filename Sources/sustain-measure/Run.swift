@@ -154,7 +154,7 @@ extension SustainMeasure {
                 signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
                 signalsReceived: received.map(SignalName.of),
                 interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) },
-                startedAt: startedAt, endedAt: endedAt, host: HostFacts.current(), usage: child.usage)
+                startedAt: startedAt, endedAt: endedAt, host: Report.Host.current(), usage: child.usage)
             let summaries = sources.map {
                 SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
             }
