@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Meter
 import Reports
 import SustainCore
@@ -81,13 +82,29 @@ public enum API {
             return JobList(running: running, finished: finished)
         }
         router.get("/v1/snapshot") { _, _ in Snapshot(sampler: sampler) }
-        router.get("/metrics") { _, _ -> Response in
-            let text = await metrics.exposition()
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: text)))
-        }
+        router.get("/metrics") { _, _ in await metricsResponse(metrics) }
         return router
+    }
+
+    /// `GET /metrics` alone, on a TCP address (`[daemon] metrics_address`) for a Prometheus server: the same
+    /// exposition as on the socket. Nothing else is served there.
+    public static func metricsApplication(metrics: MetricsExporter, host: String, port: Int, logger: Logger)
+        -> some ApplicationProtocol
+    {
+        let router = Router()
+        router.get("/metrics") { _, _ in await metricsResponse(metrics) }
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "sustain-measured"),
+            onServerRunning: { _ in logger.info("serving /metrics", metadata: ["address": "\(host):\(port)"]) },
+            logger: logger)
+    }
+
+    static func metricsResponse(_ metrics: MetricsExporter) async -> Response {
+        let text = await metrics.exposition()
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIContext) async throws -> T {

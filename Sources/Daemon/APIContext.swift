@@ -2,11 +2,22 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
+
+/// The admin group's name, which a configuration reload (SIGHUP) may change while connections are served.
+public final class AdminGroup: Sendable {
+    private let value: Mutex<String?>
+    public init(_ name: String?) { value = Mutex(name) }
+    public var name: String? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
 
 /// How the API learns who is calling.
 public enum IdentitySource: Sendable {
     /// SO_PEERCRED of the Unix socket connection: the only source in production.
-    case peerCredentials(adminGroup: String?)
+    case peerCredentials(adminGroup: AdminGroup)
     /// A fixed identity per request from the `X-Sustain-Test-Uid` header: in-process tests only, never served.
     case testHeader(adminGroup: String?)
 }
@@ -46,7 +57,7 @@ struct IdentityMiddleware: RouterMiddleware {
         switch source {
         case .peerCredentials(let adminGroup):
             if let channel = context.channel {
-                context.identity = await Identity.peer(of: channel, adminGroup: adminGroup)
+                context.identity = await Identity.peer(of: channel, adminGroup: adminGroup.name)
             }
         case .testHeader(let adminGroup):
             if let name = HTTPField.Name("X-Sustain-Test-Uid"), let text = request.headers[values: name].first,

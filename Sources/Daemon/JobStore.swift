@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Meter
 import Reports
 
 /// One finished job as the carbon log keeps it: indexed columns plus the full report.
@@ -81,12 +82,70 @@ public final class JobStore: Sendable {
                 table.column("report", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: checkpoints") { db in
+            try db.create(table: "open_jobs") { table in
+                table.primaryKey("id", .text)
+                table.column("uid", .integer).notNull()
+                table.column("user", .text).notNull()
+                table.column("process", .text)
+                table.column("started_at", .datetime).notNull()
+                table.column("request", .text).notNull()
+                table.column("checkpoint", .text).notNull()
+                table.column("gaps", .text).notNull()
+            }
+            try db.create(table: "sampler_state") { table in
+                table.primaryKey("id", .integer).check { $0 == 1 }
+                table.column("boot_id", .text)
+                table.column("saved_at", .datetime).notNull()
+                table.column("checkpoint", .text).notNull()
+            }
+        }
         return migrator
     }
 
-    /// Records a finished job.
+    /// Records a finished job and forgets it as an open one, in one transaction.
     public func insert(_ record: JobRecord) throws {
-        try database.write { db in try record.insert(db) }
+        try database.write { db in
+            try record.insert(db)
+            _ = try OpenJobRecord.deleteOne(db, key: record.id)
+        }
+    }
+
+    /// Remembers an open job (inserted at its start, replaced when a restart carries it over).
+    public func saveOpen(_ record: OpenJobRecord) throws {
+        try database.write { db in try record.save(db) }
+    }
+
+    /// The sampler's running totals, saved every checkpoint interval: with each open job's start, they give every
+    /// open job's energy so far.
+    public func saveSamplerState(_ state: SamplerStateRecord) throws {
+        try database.write { db in try state.save(db) }
+    }
+
+    /// After a restart: the carried-over jobs (their starts now in the new sampler's totals) and the new
+    /// sampler's first totals, in one transaction so the two always agree.
+    public func saveRecovery(open: [OpenJobRecord], sampler: SamplerStateRecord) throws {
+        try database.write { db in
+            for record in open { try record.save(db) }
+            try sampler.save(db)
+        }
+    }
+
+    /// What a restarted daemon carries over: the last saved totals and the jobs open then.
+    public func recoveryState() throws -> (sampler: SamplerStateRecord?, open: [OpenJobRecord]) {
+        try database.read { db in
+            (try SamplerStateRecord.fetchOne(db, key: 1), try OpenJobRecord.order(Column("started_at")).fetchAll(db))
+        }
+    }
+
+    /// Deletes finished jobs that ended before `date`; returns how many.
+    public func prune(endedBefore date: Date) throws -> Int {
+        try database.write { db in try JobRecord.filter(Column("ended_at") < date).deleteAll(db) }
+    }
+
+    /// SQLite's own check of the file (`PRAGMA integrity_check`): "ok" when sound.
+    public func integrityCheck() throws -> String {
+        try database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
     }
 
     public func job(id: String) throws -> JobRecord? {
@@ -125,5 +184,53 @@ extension JobRecord {
         self.labels = String(decoding: try encoder.encode(labels), as: UTF8.self)
         self.state = state
         self.report = String(decoding: try report.jsonData(), as: UTF8.self)
+    }
+}
+
+/// An open job as the daemon persists it, so a restart can carry it over.
+public struct OpenJobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "open_jobs"
+
+    public var id: String
+    public var uid: Int64
+    public var user: String
+    /// The job's process (JSON `ProcessIdentity`), when the client named a live one.
+    public var process: String?
+    public var startedAt: Date
+    /// The start request (JSON `JobStart`).
+    public var request: String
+    /// The job's start in the sampler's running totals (JSON `SamplerCheckpoint`).
+    public var checkpoint: String
+    /// Earlier restarts while it ran (JSON `[Report.Gap]`).
+    public var gaps: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, uid, user, process
+        case startedAt = "started_at"
+        case request, checkpoint, gaps
+    }
+}
+
+/// The sampler's running totals at its latest saved checkpoint (one row).
+public struct SamplerStateRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "sampler_state"
+
+    public var id: Int64 = 1
+    public var bootID: String?
+    public var savedAt: Date
+    /// JSON `SamplerCheckpoint`.
+    public var checkpoint: String
+
+    public init(bootID: String?, savedAt: Date, checkpoint: String) {
+        self.bootID = bootID
+        self.savedAt = savedAt
+        self.checkpoint = checkpoint
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case bootID = "boot_id"
+        case savedAt = "saved_at"
+        case checkpoint
     }
 }

@@ -6,11 +6,16 @@ import Prometheus
 public actor MetricsExporter {
     private let sampler: Sampler
     private let registry: JobRegistry
-    private let gramsPerJoule: Double
+    private var gramsPerJoule: Double
 
     public init(sampler: Sampler, registry: JobRegistry, intensityGramsPerKilowattHour: Double) {
         self.sampler = sampler
         self.registry = registry
+        gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
+    }
+
+    /// A reloaded configuration's grid intensity.
+    public func update(intensityGramsPerKilowattHour: Double) {
         gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
     }
 

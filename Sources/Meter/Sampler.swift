@@ -133,6 +133,10 @@ public final class Sampler: @unchecked Sendable {
         latest.withLock { $0 }?.extrapolated(to: instant)
     }
 
+    /// The running totals at the latest tick, not extrapolated (raw counters and totals agree): what a daemon
+    /// persists. Nil before the first tick or without `publishesCheckpoints`.
+    public var latestCheckpoint: SamplerCheckpoint? { latest.withLock { $0 } }
+
     /// What was measured between two checkpoints of this sampler: a job's window.
     public func measurement(from start: SamplerCheckpoint, to end: SamplerCheckpoint) -> MeasurementResult {
         var channels: [ChannelResult] = []
@@ -287,7 +291,8 @@ struct Accumulation {
             instant: lastTick ?? .now, channels: ids, joules: tracks.map { $0.runningEnergy.value },
             measured: tracks.map { $0.readings >= 1 }, watts: recentPower, readings: tracks.map(\.readings),
             errors: tracks.map(\.errors), wraps: tracks.map { $0.counter.wraps },
-            resets: tracks.map { $0.counter.resets }, samples: samples)
+            resets: tracks.map { $0.counter.resets },
+            counters: tracks.map { $0.quantity == .counter ? $0.counter.last?.microjoules : nil }, samples: samples)
     }
 
     private mutating func liveUpdate(_ instant: MonotonicInstant) -> LiveSnapshot? {
@@ -320,6 +325,9 @@ public struct SamplerCheckpoint: Sendable, Equatable, Codable {
     public var errors: [Int]
     public var wraps: [Int]
     public var resets: [Int]
+    /// The latest raw reading of each counter channel (nil for others): after a restart, the delta to the new
+    /// sampler's first reading recovers the energy of the gap.
+    public var counters: [UInt64?]
     public var samples: Int
 
     /// This checkpoint carried forward to `later` at each channel's latest power (a job starts or ends between

@@ -29,7 +29,7 @@ extension Report {
 
     /// ISO 8601 UTC with milliseconds, rounded to the nearest millisecond (the formatter truncates, and a parsed
     /// `.800` is stored as `.7999…`: without the nudge a report would not survive a read and a write unchanged).
-    static func timestamp(_ date: Date) -> String {
+    public static func timestamp(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
         var seconds = time_t(milliseconds / 1000)
         var parts = tm()

@@ -19,6 +19,7 @@ public struct Report: Codable, Sendable, Equatable {
         case host, energy, power
         case carbon, usage, sampling, temperatures, gpus, sources, warnings, tool, owner, labels
         case measuredBy = "measured_by"
+        case gaps
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -56,6 +57,9 @@ public struct Report: Codable, Sendable, Equatable {
     public var labels: [String: String] = [:]
     /// "sustain-measure" (the wrapper sampled) or "sustain-measured" (the service sampled).
     public var measuredBy: String = "sustain-measure"
+    /// Times the daemon was not sampling while the job ran (it crashed or was restarted), and what was recovered;
+    /// null when the wrapper measured the job alone.
+    @Nullable public var gaps: [Gap]? = nil
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String
@@ -239,6 +243,28 @@ public struct Report: Codable, Sendable, Equatable {
         public var method: String
         public var counted: Bool
         public var note: String
+    }
+
+    /// A time the daemon was down while the job ran.
+    public struct Gap: Codable, Sendable, Equatable {
+        /// The daemon's last checkpoint before it stopped.
+        public var from: Date
+        /// The restarted daemon's first sample.
+        public var to: Date
+        public var seconds: Double
+        /// Channels whose energy across the gap came from their counters' deltas (exact).
+        public var recovered: [String]
+        /// Energy channels with nothing measured across the gap (power readings, or a counter that may have
+        /// wrapped more than once): the job's energy is missing their share of the gap.
+        public var missing: [String]
+
+        public init(from: Date, to: Date, seconds: Double, recovered: [String], missing: [String]) {
+            self.from = from
+            self.to = to
+            self.seconds = seconds
+            self.recovered = recovered
+            self.missing = missing
+        }
     }
 
     public struct Owner: Codable, Sendable, Equatable {

@@ -1,6 +1,6 @@
 /// A reader for the subset of TOML that sustain's files use: `[table]` and `[[array of tables]]` headers, bare
 /// keys, basic ("…", with `\" \\ \n \t` escapes) and literal ('…') strings, integers, floats (`1.3e9`),
-/// booleans, and `#` comments. Anything else is rejected with its line, never misread.
+/// booleans, one-line arrays of those (`["a", "b"]`), and `#` comments. Anything else is rejected with its line, never misread.
 ///
 /// Why not TOMLKit: it imports the whole of Foundation, which links ICU into `sustain-measure` and costs the
 /// wrapper about 15 ms of start-up and 7 MB of memory, beyond its budget. A test checks that this reader and
@@ -136,6 +136,41 @@ extension ConfigTable {
     }
 
     private static func value(_ text: Substring, line: Int) throws(ConfigTOMLError) -> ConfigValue {
+        if text.hasPrefix("[") {
+            guard text.hasSuffix("]") else { throw ConfigTOMLError(line: line, reason: "unterminated array") }
+            var elements: [ConfigValue] = []
+            var current = Substring()
+            var quote: Character?
+            var escaped = false
+            for character in text.dropFirst().dropLast() {
+                if let open = quote {
+                    if escaped {
+                        escaped = false
+                    } else if character == "\\" && open == "\"" {
+                        escaped = true
+                    } else if character == open {
+                        quote = nil
+                    }
+                    current.append(character)
+                } else if character == "\"" || character == "'" {
+                    quote = character
+                    current.append(character)
+                } else if character == "[" || character == "{" {
+                    throw ConfigTOMLError(line: line, reason: "nested arrays and inline tables are not supported")
+                } else if character == "," {
+                    let element = current.trimmed()
+                    guard !element.isEmpty else { throw ConfigTOMLError(line: line, reason: "empty array element") }
+                    elements.append(try value(element, line: line))
+                    current = Substring()
+                } else {
+                    current.append(character)
+                }
+            }
+            guard quote == nil else { throw ConfigTOMLError(line: line, reason: "unterminated string in array") }
+            let last = current.trimmed()
+            if !last.isEmpty { elements.append(try value(last, line: line)) }  // a trailing comma is allowed
+            return .array(elements)
+        }
         if text.hasPrefix("\"") {
             guard text.count >= 2, text.hasSuffix("\"") else {
                 throw ConfigTOMLError(line: line, reason: "unterminated string")
@@ -180,7 +215,8 @@ extension ConfigTable {
         {
             return .float(float)
         }
-        throw ConfigTOMLError(line: line, reason: "unsupported value \(text) (strings, numbers and true/false only)")
+        throw ConfigTOMLError(
+            line: line, reason: "unsupported value \(text) (strings, numbers, true/false and arrays of them only)")
     }
 }
 

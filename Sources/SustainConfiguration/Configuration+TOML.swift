@@ -35,7 +35,10 @@ extension Configuration {
         if let daemon = try reader.table(table, "daemon") {
             try reader.onlyKnown(
                 daemon, "daemon",
-                ["socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address"])
+                [
+                    "socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address",
+                    "checkpoint_interval", "retention_days", "sources",
+                ])
             if let socket = try reader.string(daemon, "daemon.socket") {
                 guard socket.hasPrefix("/") else {
                     throw ConfigurationError(path: path, key: "daemon.socket", reason: "must be an absolute path")
@@ -69,6 +72,30 @@ extension Configuration {
                     throw ConfigurationError(path: path, key: "daemon.metrics_address", reason: "must be host:port")
                 }
                 self.daemon.metricsAddress = address
+            }
+            if let seconds = try reader.number(daemon, "daemon.checkpoint_interval") {
+                guard seconds >= 1, seconds <= 10 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.checkpoint_interval", reason: "must be from 1 to 10 seconds")
+                }
+                self.daemon.checkpointInterval = seconds
+            }
+            if let days = try reader.number(daemon, "daemon.retention_days") {
+                guard days >= 0, days == days.rounded(), days <= 36_500 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.retention_days",
+                        reason: "must be a whole number of days from 0 (keep every job) to 36500")
+                }
+                self.daemon.retentionDays = Int(days)
+            }
+            if let sources = try reader.strings(daemon, "daemon.sources") {
+                let known = Configuration.Daemon.allSources
+                if let unknown = sources.first(where: { !known.contains($0) }) {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.sources",
+                        reason: "unknown source \"\(unknown)\" (known: \(known.joined(separator: ", ")))")
+                }
+                self.daemon.sources = sources
             }
         }
         if let impact = try reader.table(table, "impact") {
@@ -187,6 +214,15 @@ extension Configuration {
             if let double = value.double, double.isFinite { return double }
             if let int = value.int { return Double(int) }
             throw ConfigurationError(path: path, key: key, reason: "must be a finite number")
+        }
+
+        func strings(_ table: ConfigTable, _ key: String) throws(ConfigurationError) -> [String]? {
+            guard let value = table[leaf(key)] else { return nil }
+            guard let array = value.array, case let strings = array.compactMap(\.string), strings.count == array.count
+            else {
+                throw ConfigurationError(path: path, key: key, reason: "must be an array of strings")
+            }
+            return strings
         }
 
         private func leaf(_ key: String) -> String { String(key.split(separator: ".").last ?? "") }

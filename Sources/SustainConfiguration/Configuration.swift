@@ -46,6 +46,14 @@ public struct Configuration: Sendable, Equatable {
         public var database = "/var/lib/sustain/jobs.sqlite"
         /// `metrics_address` (string, host:port): also serve /metrics over TCP. Default: off.
         public var metricsAddress: String?
+        /// `checkpoint_interval` (number, seconds, 1 to 10): how often open jobs' energy is saved. Default 5.
+        public var checkpointInterval = 5.0
+        /// `retention_days` (integer, days): finished jobs older than this are deleted; 0 keeps them. Default 0.
+        public var retentionDays = 0
+        /// `sources` (array of "powercap", "hwmon", "nvml"): the sources to read. Default: all three.
+        public var sources = Daemon.allSources
+
+        public static let allSources = ["powercap", "hwmon", "nvml"]
 
         public init() {}
     }

@@ -8,6 +8,7 @@ import Meter
 import Reports
 import ServiceLifecycle
 import SustainConfiguration
+import UnixSignals
 
 /// The sustain service: samples every source as root, serves users over a Unix socket, and logs a carbon report
 /// for every job.
@@ -40,25 +41,15 @@ struct SustainMeasured: AsyncParsableCommand {
         }
         let logger = Logger(label: "sustain.measured")
         let environment = ProcessInfo.processInfo.environment
-        var configuration: SustainConfiguration.Configuration
+        let loaded: Loaded
         do {
-            // The service reads /etc only (or --config), never a user's file.
-            configuration = try .load(explicit: config ?? Self.systemConfig(), environment: [:])
+            loaded = try load()
         } catch {
             throw ValidationError(error.description)
         }
-        if let socket { configuration.daemon.socket = socket }
-        if let database { configuration.daemon.database = database }
-        let settings = configuration.daemon
-        let carbon: CarbonSettings
-        do {
-            carbon = try configuration.carbonSettings(
-                region: nil, intensity: nil, intensityBasis: nil, pue: nil, price: nil, currency: nil)
-        } catch {
-            throw ValidationError("Configuration: \(error)")
-        }
+        let settings = loaded.configuration.daemon
 
-        let sources = MachineSources.discover(environment: environment, logger: logger)
+        let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
         let sampler = try Sampler(
             sources: sources, requestedInterval: .seconds(fractional: settings.interval), publishesCheckpoints: true,
             logger: logger)
@@ -70,12 +61,18 @@ struct SustainMeasured: AsyncParsableCommand {
             atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let store = try JobStore(path: settings.database)
         let summaries = sources.map { SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics) }
-        let registry = JobRegistry(sampler: sampler, sources: summaries, store: store, carbon: carbon, logger: logger)
+        let registry = JobRegistry(
+            sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon, logger: logger)
+        if let baseline = sampler.latestCheckpoint {
+            _ = await registry.recover(baseline: baseline)
+        }
         let metrics = MetricsExporter(
-            sampler: sampler, registry: registry, intensityGramsPerKilowattHour: carbon.intensity.gramsPerKilowattHour)
+            sampler: sampler, registry: registry,
+            intensityGramsPerKilowattHour: loaded.carbon.intensity.gramsPerKilowattHour)
+        let adminGroup = AdminGroup(settings.adminGroup)
         let router = API.router(
             registry: registry, store: store, sampler: sampler, metrics: metrics,
-            identity: .peerCredentials(adminGroup: settings.adminGroup))
+            identity: .peerCredentials(adminGroup: adminGroup))
 
         try SocketFile.prepare(settings.socket)
         let app = Application(
@@ -87,16 +84,64 @@ struct SustainMeasured: AsyncParsableCommand {
                 logger.info("listening", metadata: ["socket": "\(settings.socket)"])
             },
             logger: logger)
+        let checkpointer = CheckpointService(
+            registry: registry, store: store, interval: settings.checkpointInterval,
+            retentionDays: settings.retentionDays,
+            logger: logger)
+        let reloader = ReloadService(
+            load: load, running: loaded.configuration, logger: logger,
+            apply: { new in
+                adminGroup.name = new.configuration.daemon.adminGroup
+                await registry.update(carbon: new.carbon)
+                await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
+                await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
+            })
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: SamplerService(sampler: sampler)), .init(service: checkpointer), .init(service: reloader),
+            .init(service: app),
+        ]
+        if let address = settings.metricsAddress, let (host, port) = Self.hostAndPort(address) {
+            services.append(
+                .init(service: API.metricsApplication(metrics: metrics, host: host, port: port, logger: logger)))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: SamplerService(sampler: sampler)), .init(service: app)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The configuration with this command's flags over it, and the carbon settings it gives. Read at start and
+    /// again on SIGHUP; throws with the file, the key and the reason.
+    func load() throws(ConfigurationError) -> Loaded {
+        // The service reads /etc only (or --config), never a user's file.
+        var configuration = try SustainConfiguration.Configuration.load(
+            explicit: config ?? Self.systemConfig(), environment: [:])
+        if let socket { configuration.daemon.socket = socket }
+        if let database { configuration.daemon.database = database }
+        do {
+            let carbon = try configuration.carbonSettings(
+                region: nil, intensity: nil, intensityBasis: nil, pue: nil, price: nil, currency: nil)
+            return Loaded(configuration: configuration, carbon: carbon)
+        } catch {
+            throw ConfigurationError(path: configuration.path ?? "defaults", key: "impact", reason: "\(error)")
+        }
     }
 
     static func systemConfig() -> String? {
         FileManager.default.fileExists(atPath: "/etc/sustain/sustain.toml") ? "/etc/sustain/sustain.toml" : nil
     }
+
+    static func hostAndPort(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            return nil
+        }
+        return (String(address[..<colon]), port)
+    }
+}
+
+/// A loaded configuration and the carbon settings it gives.
+struct Loaded: Sendable {
+    var configuration: SustainConfiguration.Configuration
+    var carbon: CarbonSettings
 }
 
 /// Keeps the sampler running until graceful shutdown, then takes its last sample.
@@ -106,6 +151,97 @@ struct SamplerService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         _ = sampler.stop()
+    }
+}
+
+/// Every checkpoint interval: closes the jobs whose client process is gone, saves the sampler's running totals
+/// (so every open job's energy so far is on disk), and deletes finished jobs past the retention. Saves once more
+/// at shutdown, after the API has stopped.
+actor CheckpointService: Service {
+    let registry: JobRegistry
+    let store: JobStore
+    let interval: Double
+    var retentionDays: Int
+    let logger: Logger
+    var lastPrune: ContinuousClock.Instant?
+
+    init(registry: JobRegistry, store: JobStore, interval: Double, retentionDays: Int, logger: Logger) {
+        self.registry = registry
+        self.store = store
+        self.interval = interval
+        self.retentionDays = retentionDays
+        self.logger = logger
+    }
+
+    func update(retentionDays: Int) { self.retentionDays = retentionDays }
+
+    func run() async throws {
+        await tick()
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(self.interval))
+                    await self.tick()
+                }
+            }
+        } catch is CancellationError {}
+        await registry.saveCheckpoint()
+        let open = await registry.openJobs
+        logger.info("checkpoint saved at shutdown", metadata: ["open_jobs": "\(open)"])
+    }
+
+    private func tick() async {
+        await registry.closeAbandonedJobs()
+        await registry.saveCheckpoint()
+        guard retentionDays > 0, lastPrune.map({ $0.duration(to: .now) >= .seconds(3600) }) ?? true else { return }
+        lastPrune = .now
+        do {
+            let deleted = try store.prune(endedBefore: Date(timeIntervalSinceNow: -Double(retentionDays) * 86_400))
+            if deleted > 0 { logger.info("retention: deleted \(deleted) job(s) older than \(retentionDays) days") }
+        } catch {
+            logger.error("retention: cannot delete old jobs", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Reloads the configuration on SIGHUP. A bad file is rejected with its key and reason and the running
+/// configuration is kept; keys that only a restart can change are named.
+struct ReloadService: Service {
+    let load: @Sendable () throws(ConfigurationError) -> Loaded
+    let running: SustainConfiguration.Configuration
+    let logger: Logger
+    let apply: @Sendable (Loaded) async -> Void
+
+    func run() async throws {
+        let current = running  // restart-only keys stay as they started
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            let loaded: Loaded
+            do {
+                loaded = try load()
+            } catch {
+                logger.error("configuration reload rejected; the running configuration is kept: \(error)")
+                continue
+            }
+            await apply(loaded)
+            let new = loaded.configuration.daemon
+            var restart: [String] = []
+            if new.socket != current.daemon.socket { restart.append("socket") }
+            if new.socketMode != current.daemon.socketMode || new.group != current.daemon.group {
+                restart.append("socket_mode/group")
+            }
+            if new.interval != current.daemon.interval { restart.append("interval") }
+            if new.database != current.daemon.database { restart.append("database") }
+            if new.metricsAddress != current.daemon.metricsAddress { restart.append("metrics_address") }
+            if new.checkpointInterval != current.daemon.checkpointInterval { restart.append("checkpoint_interval") }
+            if new.sources != current.daemon.sources { restart.append("sources") }
+            logger.notice(
+                "configuration reloaded",
+                metadata: [
+                    "intensity_g_per_kwh": "\(loaded.carbon.intensity.gramsPerKilowattHour)",
+                    "admin_group": "\(new.adminGroup ?? "none")",
+                    "needs_restart": "\(restart.isEmpty ? "nothing" : restart.joined(separator: ", "))",
+                ])
+        }
     }
 }
 

@@ -1,0 +1,53 @@
+import Glibc
+
+/// A process told apart from a later one that reuses its pid: the pid plus its start time (`/proc/PID/stat` field
+/// 22, clock ticks since boot), within one boot (`/proc/sys/kernel/random/boot_id`).
+public struct ProcessIdentity: Sendable, Equatable, Codable {
+    public var pid: Int32
+    public var startTicks: UInt64
+
+    public init(pid: Int32, startTicks: UInt64) {
+        self.pid = pid
+        self.startTicks = startTicks
+    }
+
+    /// The process `pid` now; nil when there is none (or /proc cannot be read).
+    public static func of(_ pid: Int32, proc: String = "/proc") -> ProcessIdentity? {
+        guard pid > 0, let stat = readSmallFile("\(proc)/\(pid)/stat") else { return nil }
+        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields count from the last ')'.
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: UInt8(ascii: " "))
+        // fields[0] is field 3 (state); starttime is field 22.
+        guard fields.count > 19, let ticks = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        return ProcessIdentity(pid: pid, startTicks: ticks)
+    }
+
+    /// True while this very process runs (the pid exists and started at the same tick).
+    public func isAlive(proc: String = "/proc") -> Bool { Self.of(pid, proc: proc) == self }
+
+    /// This boot's id; nil when unreadable.
+    public static func bootID() -> String? {
+        readSmallFile("/proc/sys/kernel/random/boot_id").map {
+            String(decoding: $0, as: UTF8.self).trimmingTrailingNewline()
+        }
+    }
+}
+
+/// The contents of a small file (up to 4 KiB), read with one `read`; nil when it cannot be read.
+func readSmallFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard count > 0 else { return nil }
+    return Array(buffer.prefix(count))
+}
+
+extension String {
+    fileprivate func trimmingTrailingNewline() -> String {
+        var result = self
+        while result.last == "\n" { result.removeLast() }
+        return result
+    }
+}
