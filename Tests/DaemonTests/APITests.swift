@@ -16,12 +16,14 @@ import Testing
 final class ConstantPowerSource: EnergySource, @unchecked Sendable {
     let name = "test"
     let watts: Double
-    let start = MonotonicInstant.now
+    let start: MonotonicInstant
     let channels: [ChannelDescriptor]
     let diagnostics: [String] = []
 
-    init(watts: Double) {
+    /// `origin`: when the counter read 0 (a restarted daemon's source shares its predecessor's).
+    init(watts: Double, origin: MonotonicInstant = .now) {
         self.watts = watts
+        start = origin
         channels = [
             ChannelDescriptor(
                 id: ChannelID("intel-rapl:0"), source: .powercap, name: "package-0", kind: .package,
