@@ -28,7 +28,8 @@ struct RestartTests {
     /// sampler's first reading is at `20 + gap` s with the counter at `newCounter`.
     static func carry(
         gap: Double, savedCounter: UInt64 = 500_000_000, newCounter: UInt64, sameBoot: Bool = true,
-        jobStart: SamplerCheckpoint = checkpoint(seconds: 10, joules: [100, 90], counter: nil, readings: 100, samples: 100)
+        jobStart: SamplerCheckpoint = checkpoint(
+            seconds: 10, joules: [100, 90], counter: nil, readings: 100, samples: 100)
     ) -> CarriedWindow {
         let saved = checkpoint(seconds: 20, joules: [1100, 1080], counter: savedCounter, readings: 200, samples: 200)
         let baseline = checkpoint(seconds: 20 + gap, joules: [0, 0], counter: newCounter, readings: 1, samples: 1)
@@ -70,7 +71,8 @@ struct RestartTests {
 
     @Test func aJobStartedAfterTheLastSaveCountsOnlyItsOwnShare() {
         // Started 50 ms after the save (5 J later on the counter, 4.95 J on the meter).
-        let jobStart = Self.checkpoint(seconds: 20.05, joules: [1105, 1084.95], counter: nil, readings: 200, samples: 200)
+        let jobStart = Self.checkpoint(
+            seconds: 20.05, joules: [1105, 1084.95], counter: nil, readings: 200, samples: 200)
         let window = Self.carry(gap: 1.5, newCounter: 650_000_000, jobStart: jobStart)
         // The counter's gap (150 J) less the 5 J before the job started.
         #expect(abs(window.start.joules[0] - -145) < 1e-9)
@@ -84,7 +86,8 @@ struct RestartTests {
             quantity: .energyCounter(CounterRange(maxMicrojoules: nil, plausibleMaxPower: Watts(1000))),
             group: "nvml", path: "test")
         let job = Self.checkpoint(seconds: 10, joules: [100, 90], counter: nil, readings: 100, samples: 100)
-        let saved = Self.checkpoint(seconds: 20, joules: [1100, 1080], counter: 500_000_000, readings: 200, samples: 200)
+        let saved = Self.checkpoint(
+            seconds: 20, joules: [1100, 1080], counter: 500_000_000, readings: 200, samples: 200)
         var baseline = Self.checkpoint(seconds: 21, joules: [0, 0], counter: 600_000_000, readings: 1, samples: 1)
         baseline.channels.append(gpu.id)
         baseline.joules.append(0)
