@@ -21,6 +21,8 @@ struct ConfigTOMLTests {
         "[daemon]\nsocket = \"/run/x # not a comment\"\nsocket_mode = \"0660\"\ninterval = 1e-1\n",
         "[[candidate]]\nname = \"a\"\nparams = 1.3e9\ntokens = 2_600_000\n\n[[candidate]]\nname = \"b\\\"q\\\"\"\nparams = -7\n",
         "flag = true\nother = false\nnegative = -0.5\n",
+        "[daemon]\nsources = [\"powercap\", 'nvml', ]  # a trailing comma\nmixed = [1, 2.5, -3]\nnone = []\n",
+        "quoted = [\"a,b\", \"c]d\", 'e\"f', \"g\\\"h\"]\n",
     ]
 
     static func convert(_ value: TOMLValueConvertible) -> ConfigValue? {
@@ -65,7 +67,8 @@ struct ConfigTOMLTests {
     }
 
     @Test(arguments: [
-        "key = [1, 2]\n", "key = { a = 1 }\n", "key = 1979-05-27\n", "a.b = 1\n", "key = \"\"\"multi\"\"\"\n",
+        "key = [[1, 2]]\n", "key = [1, 2\n", "key = [\"a]\n", "key = [1,,2]\n", "key = { a = 1 }\n",
+        "key = 1979-05-27\n", "a.b = 1\n", "key = \"\"\"multi\"\"\"\n",
         "[impact\n", "key = \"unterminated\n", "key = 0x1F\n", "key = inf\n", "key\n", "[a]\n[a]\n", "k = 1\nk = 2\n",
     ])
     func outsideTheSubsetIsAnErrorWithItsLine(document: String) {

@@ -35,6 +35,34 @@ struct ConfigurationTests {
         #expect(configuration.estimate.cpuTDP == 85)
     }
 
+    @Test func everyDaemonKey() throws {
+        let daemon = try Configuration(
+            toml: """
+                [daemon]
+                socket = "/tmp/s.sock"
+                socket_mode = "0600"
+                group = "ml"
+                admin_group = "ml-admin"
+                interval = 0.5
+                database = "/tmp/jobs.sqlite"
+                metrics_address = "127.0.0.1:9464"
+                checkpoint_interval = 2
+                retention_days = 90
+                sources = ["powercap", "nvml"]
+                """, path: "t.toml"
+        ).daemon
+        #expect(daemon.socket == "/tmp/s.sock")
+        #expect(daemon.socketMode == 0o600)
+        #expect(daemon.group == "ml")
+        #expect(daemon.adminGroup == "ml-admin")
+        #expect(daemon.interval == 0.5)
+        #expect(daemon.database == "/tmp/jobs.sqlite")
+        #expect(daemon.metricsAddress == "127.0.0.1:9464")
+        #expect(daemon.checkpointInterval == 2)
+        #expect(daemon.retentionDays == 90)
+        #expect(daemon.sources == ["powercap", "nvml"])
+    }
+
     @Test(arguments: [
         ("[impact]\nregoin = \"FR\"\n", "impact.regoin"),
         ("[impcat]\n", "impcat"),
@@ -47,6 +75,15 @@ struct ConfigurationTests {
         ("[impact]\nintensity_basis = \"marginal\"\n", "impact.intensity_basis"),
         ("[estimate]\ncpu_tdp = -1\n", "estimate.cpu_tdp"),
         ("impact = 3\n", "impact"),
+        ("[daemon]\ncheckpoint_interval = 30\n", "daemon.checkpoint_interval"),
+        ("[daemon]\nretention_days = 1.5\n", "daemon.retention_days"),
+        ("[daemon]\nsources = [\"rapl\"]\n", "daemon.sources"),
+        ("[daemon]\nsources = \"nvml\"\n", "daemon.sources"),
+        ("[daemon]\ninterval = 0\n", "daemon.interval"),
+        ("[daemon]\nsocket = \"run/s.sock\"\n", "daemon.socket"),
+        ("[daemon]\nsocket_mode = \"rw\"\n", "daemon.socket_mode"),
+        ("[daemon]\nmetrics_address = \"localhost\"\n", "daemon.metrics_address"),
+        ("[daemon]\nbogus = 1\n", "daemon.bogus"),
     ])
     func badFileIsRejectedWithTheKey(text: String, key: String) {
         do {
