@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

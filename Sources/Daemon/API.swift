@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Meter
 import Reports
@@ -52,26 +53,7 @@ public enum API {
         }
         router.get("/v1/jobs") { request, context -> JobList in
             let identity = try context.requireIdentity()
-            var filter = JobFilter()
-            let query = request.uri.queryParameters
-            if let user = query["user"].map(String.init) { filter.user = user }
-            if let since = query["since"].map(String.init) {
-                guard let date = try? Date(since, strategy: .iso8601) else {
-                    throw HTTPError(.badRequest, message: "since must be an ISO 8601 date-time (2026-01-31T00:00:00Z)")
-                }
-                filter.since = date
-            }
-            if let label = query["label"].map(String.init) {
-                let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { throw HTTPError(.badRequest, message: "label must be key=value") }
-                filter.label = (parts[0], parts[1])
-            }
-            if let limit = query["limit"].map(String.init) {
-                guard let value = Int(limit), (1...10_000).contains(value) else {
-                    throw HTTPError(.badRequest, message: "limit must be from 1 to 10000")
-                }
-                filter.limit = value
-            }
+            var filter = try JobFilter(query: request.uri.queryParameters)
             if !identity.isAdmin { filter.uid = identity.uid }
             let records = try store.jobs(filter)
             let finished = records.map { JobSummary($0) }
@@ -105,6 +87,29 @@ public enum API {
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `GET /v1/jobs?…` and `GET /v1/jobs/{id}` answered from the database alone, as root sees them, for
+    /// `sustain-measure report` when the daemon is down (`sustain-measured query`). Only finished jobs are listed.
+    public static func offline(_ target: String, store: JobStore) throws -> String {
+        let uri = URI(target)
+        let parts = uri.path.split(separator: "/").map(String.init)
+        switch parts.count {
+        case 2 where parts == ["v1", "jobs"]:
+            let filter = try JobFilter(query: uri.queryParameters)
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            encoder.outputFormatting = [.sortedKeys]
+            let list = JobList(running: [], finished: try store.jobs(filter).map { JobSummary($0) })
+            return String(decoding: try encoder.encode(list), as: UTF8.self)
+        case 3 where parts[0] == "v1" && parts[1] == "jobs":
+            guard let record = try store.job(id: parts[2]) else {
+                throw HTTPError(.notFound, message: "no finished job \(parts[2]) in \(store.path)")
+            }
+            return record.report
+        default:
+            throw HTTPError(.notFound, message: "no such query: \(uri.path)")
+        }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: APIContext) async throws -> T {

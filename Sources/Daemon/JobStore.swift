@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Hummingbird
 import Meter
 import Reports
 
@@ -46,6 +47,28 @@ public struct JobFilter: Sendable, Equatable {
 
     public init() {}
 
+    /// The filters of `GET /v1/jobs?user=&since=&label=key=value&limit=`, checked.
+    public init(query: Parameters) throws(HTTPError) {
+        if let user = query["user"].map(String.init) { self.user = user }
+        if let since = query["since"].map(String.init) {
+            guard let date = try? Date(since, strategy: .iso8601) else {
+                throw HTTPError(.badRequest, message: "since must be an ISO 8601 date-time (2026-01-31T00:00:00Z)")
+            }
+            self.since = date
+        }
+        if let label = query["label"].map(String.init) {
+            let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw HTTPError(.badRequest, message: "label must be key=value") }
+            self.label = (parts[0], parts[1])
+        }
+        if let limit = query["limit"].map(String.init) {
+            guard let value = Int(limit), (1...10_000).contains(value) else {
+                throw HTTPError(.badRequest, message: "limit must be from 1 to 10000")
+            }
+            self.limit = value
+        }
+    }
+
     public static func == (lhs: JobFilter, rhs: JobFilter) -> Bool {
         lhs.uid == rhs.uid && lhs.user == rhs.user && lhs.since == rhs.since && lhs.label?.key == rhs.label?.key
             && lhs.label?.value == rhs.label?.value && lhs.limit == rhs.limit
@@ -55,13 +78,16 @@ public struct JobFilter: Sendable, Equatable {
 /// The per-job carbon log: an SQLite database in WAL mode (GRDB), versioned by migrations.
 public final class JobStore: Sendable {
     private let database: DatabasePool
+    public let path: String
 
-    /// Opens (creating if needed) the database at `path`.
-    public init(path: String) throws {
+    /// Opens (creating if needed, and migrating) the database at `path`; `readOnly` opens an existing one as it is.
+    public init(path: String, readOnly: Bool = false) throws {
+        self.path = path
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(5)
+        configuration.readonly = readOnly
         database = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(database)
+        if !readOnly { try Self.migrator.migrate(database) }
     }
 
     static var migrator: DatabaseMigrator {

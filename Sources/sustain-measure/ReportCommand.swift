@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import Glibc
 import LinuxSupport
 import Reports
 
@@ -27,21 +28,31 @@ struct LogOptions: ParsableArguments {
 
     @OptionGroup var carbon: CarbonOptions
 
-    func client() throws -> UnixHTTPClient {
+    @Option(
+        help: ArgumentHelp(
+            "As root with the daemon down: the carbon log to read directly (default: [daemon] database).",
+            valueName: "path"))
+    var database: String?
+
+    /// The API's answer to `GET target`; as root with the daemon down, the database's own answer (finished jobs
+    /// only), from `sustain-measured query` so this binary stays free of SQLite.
+    func get(_ target: String) throws -> [UInt8] {
         let path = try socket ?? carbon.configuration().daemon.socket
         let client = UnixHTTPClient(socketPath: path)
         guard client.isReachable() else {
+            if geteuid() == 0 {
+                let file = try database ?? carbon.configuration().daemon.database
+                Terminal.warning(
+                    "sustain-measured is not running at \(path): reading \(file) directly (finished jobs only).")
+                return try Self.queryDatabase(target, database: file)
+            }
             throw ValidationError(
                 "sustain-measured is not reachable at \(path): start it (see README) or pass --socket.")
         }
-        return client
-    }
-
-    func get(_ target: String) throws -> [UInt8] {
         let response: UnixHTTPClient.Response
         do {
-            response = try client().send("GET", target)
-        } catch let error as SystemError {
+            response = try client.send("GET", target)
+        } catch {
             throw ValidationError("Cannot reach sustain-measured: \(error).")
         }
         guard response.status == 200 else {
@@ -49,6 +60,42 @@ struct LogOptions: ParsableArguments {
                 "sustain-measured answered \(response.status): \(SustainMeasure.Run.message(response.body))")
         }
         return response.body
+    }
+
+    /// Runs `sustain-measured query --database FILE TARGET` (next to this executable, else /usr/local/bin or
+    /// /usr/bin) and returns what it prints; its errors reach stderr as they are.
+    static func queryDatabase(_ target: String, database: String) throws -> [UInt8] {
+        var candidates = ["/usr/local/bin/sustain-measured", "/usr/bin/sustain-measured"]
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if length > 0 {
+            let own = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            candidates.insert(
+                own.split(separator: "/").dropLast().map { "/" + $0 }.joined() + "/sustain-measured", at: 0)
+        }
+        guard let executable = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            throw ValidationError(
+                "Cannot read the carbon log without the daemon: sustain-measured is not installed "
+                    + "(looked in \(candidates.joined(separator: ", "))).")
+        }
+        let command = [executable, "query", "--database", database, target].map(shellQuoted).joined(separator: " ")
+        guard let pipe = popen(command, "r") else {
+            throw ValidationError("Cannot run \(executable): \(String(cString: strerror(errno))).")
+        }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, pipe)
+            if count == 0 { break }
+            output += chunk.prefix(count)
+        }
+        let status = pclose(pipe)
+        guard status == 0 else { throw ExitCode(1) }  // the query said why on stderr
+        return output
+    }
+
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
 
     func jobs() throws -> LoggedJobs {

@@ -11,130 +11,179 @@ import SustainConfiguration
 import UnixSignals
 
 /// The sustain service: samples every source as root, serves users over a Unix socket, and logs a carbon report
-/// for every job.
+/// for every job. `sustain-measured [serve]` runs it; `sustain-measured query` reads its database when it is down.
 @main
 struct SustainMeasured: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sustain-measured",
         abstract: "Measure energy for every user's jobs as root, over a Unix socket, with a per-job carbon log.",
-        version: Report.toolVersion
+        version: Report.toolVersion,
+        subcommands: [Serve.self, Query.self],
+        defaultSubcommand: Serve.self
     )
+}
 
-    @Option(
-        help: ArgumentHelp("Configuration file (default: /etc/sustain/sustain.toml when present).", valueName: "path"))
-    var config: String?
+/// Answers an API GET from the database alone, for `sustain-measure report` as root while the daemon is down.
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the answer to GET /v1/jobs?… or /v1/jobs/ID from the database alone (root).",
+        discussion: "sustain-measure report runs this when the daemon is down. Finished jobs only.")
 
-    @Option(help: ArgumentHelp("Unix socket path; overrides [daemon] socket.", valueName: "path"))
-    var socket: String?
+    @Option(help: ArgumentHelp("The carbon log.", valueName: "path"))
+    var database = SustainConfiguration.Configuration.Daemon().database
 
-    @Option(help: ArgumentHelp("Database path; overrides [daemon] database.", valueName: "path"))
-    var database: String?
+    @Argument(help: ArgumentHelp("The API target, such as /v1/jobs?limit=10.", valueName: "target"))
+    var target: String
 
-    @Flag(help: "Log debug details.")
-    var verbose = false
-
-    func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .info
-            return handler
+    func run() throws {
+        guard geteuid() == 0 else {
+            try fail(
+                "it reads every user's jobs, so it is for root; users read their own through the daemon "
+                    + "(sustain-measure report).")
         }
-        let logger = Logger(label: "sustain.measured")
-        let environment = ProcessInfo.processInfo.environment
-        let loaded: Loaded
+        guard FileManager.default.fileExists(atPath: database) else {
+            try fail("no carbon log at \(database): pass --database, or check [daemon] database.")
+        }
         do {
-            loaded = try load()
-        } catch {
-            throw ValidationError(error.description)
-        }
-        let settings = loaded.configuration.daemon
-
-        let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
-        let sampler = try Sampler(
-            sources: sources, requestedInterval: .seconds(fractional: settings.interval), publishesCheckpoints: true,
-            logger: logger)
-        try sampler.start()
-        for source in sources {
-            for diagnostic in source.diagnostics { logger.notice("\(source.name): \(diagnostic)") }
-        }
-        try FileManager.default.createDirectory(
-            atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let store = try JobStore(path: settings.database)
-        let summaries = sources.map { SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics) }
-        let registry = JobRegistry(
-            sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon, logger: logger)
-        if let baseline = sampler.latestCheckpoint {
-            _ = await registry.recover(baseline: baseline)
-        }
-        let metrics = MetricsExporter(
-            sampler: sampler, registry: registry,
-            intensityGramsPerKilowattHour: loaded.carbon.intensity.gramsPerKilowattHour)
-        let adminGroup = AdminGroup(settings.adminGroup)
-        let router = API.router(
-            registry: registry, store: store, sampler: sampler, metrics: metrics,
-            identity: .peerCredentials(adminGroup: adminGroup))
-
-        try SocketFile.prepare(settings.socket)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .unixDomainSocket(path: settings.socket), serverName: "sustain-measured"),
-            onServerRunning: { _ in
-                SocketFile.setPermissions(
-                    settings.socket, mode: settings.socketMode, group: settings.group, logger: logger)
-                logger.info("listening", metadata: ["socket": "\(settings.socket)"])
-            },
-            logger: logger)
-        let checkpointer = CheckpointService(
-            registry: registry, store: store, interval: settings.checkpointInterval,
-            retentionDays: settings.retentionDays,
-            logger: logger)
-        let reloader = ReloadService(
-            load: load, running: loaded.configuration, logger: logger,
-            apply: { new in
-                adminGroup.name = new.configuration.daemon.adminGroup
-                await registry.update(carbon: new.carbon)
-                await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
-                await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
-            })
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: SamplerService(sampler: sampler)), .init(service: checkpointer), .init(service: reloader),
-            .init(service: app),
-        ]
-        if let address = settings.metricsAddress, let (host, port) = Self.hostAndPort(address) {
-            services.append(
-                .init(service: API.metricsApplication(metrics: metrics, host: host, port: port, logger: logger)))
-        }
-        let group = ServiceGroup(
-            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-    }
-
-    /// The configuration with this command's flags over it, and the carbon settings it gives. Read at start and
-    /// again on SIGHUP; throws with the file, the key and the reason.
-    func load() throws(ConfigurationError) -> Loaded {
-        // The service reads /etc only (or --config), never a user's file.
-        var configuration = try SustainConfiguration.Configuration.load(
-            explicit: config ?? Self.systemConfig(), environment: [:])
-        if let socket { configuration.daemon.socket = socket }
-        if let database { configuration.daemon.database = database }
-        do {
-            let carbon = try configuration.carbonSettings(
-                region: nil, intensity: nil, intensityBasis: nil, pue: nil, price: nil, currency: nil)
-            return Loaded(configuration: configuration, carbon: carbon)
-        } catch {
-            throw ConfigurationError(path: configuration.path ?? "defaults", key: "impact", reason: "\(error)")
+            print(try API.offline(target, store: try JobStore(path: database, readOnly: true)))
+        } catch let error as HTTPError {
+            try fail(error.body ?? "\(error.status)")
         }
     }
 
-    static func systemConfig() -> String? {
-        FileManager.default.fileExists(atPath: "/etc/sustain/sustain.toml") ? "/etc/sustain/sustain.toml" : nil
+    /// A plain message on stderr and exit status 1 (no usage text: the caller is usually sustain-measure).
+    func fail(_ message: String) throws -> Never {
+        FileHandle.standardError.write(Data("sustain-measured query: \(message)\n".utf8))
+        throw ExitCode(1)
     }
+}
 
-    static func hostAndPort(_ address: String) -> (String, Int)? {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            return nil
+extension SustainMeasured {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the service (the default): sample, serve the API, log every job.")
+
+        @Option(
+            help: ArgumentHelp(
+                "Configuration file (default: /etc/sustain/sustain.toml when present).", valueName: "path"))
+        var config: String?
+
+        @Option(help: ArgumentHelp("Unix socket path; overrides [daemon] socket.", valueName: "path"))
+        var socket: String?
+
+        @Option(help: ArgumentHelp("Database path; overrides [daemon] database.", valueName: "path"))
+        var database: String?
+
+        @Flag(help: "Log debug details.")
+        var verbose = false
+
+        func run() async throws {
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = verbose ? .debug : .info
+                return handler
+            }
+            let logger = Logger(label: "sustain.measured")
+            let environment = ProcessInfo.processInfo.environment
+            let loaded: Loaded
+            do {
+                loaded = try load()
+            } catch {
+                throw ValidationError(error.description)
+            }
+            let settings = loaded.configuration.daemon
+
+            let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
+            let sampler = try Sampler(
+                sources: sources, requestedInterval: .seconds(fractional: settings.interval),
+                publishesCheckpoints: true,
+                logger: logger)
+            try sampler.start()
+            for source in sources {
+                for diagnostic in source.diagnostics { logger.notice("\(source.name): \(diagnostic)") }
+            }
+            try FileManager.default.createDirectory(
+                atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let store = try JobStore(path: settings.database)
+            let summaries = sources.map {
+                SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
+            }
+            let registry = JobRegistry(
+                sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon, logger: logger)
+            if let baseline = sampler.latestCheckpoint {
+                _ = await registry.recover(baseline: baseline)
+            }
+            let metrics = MetricsExporter(
+                sampler: sampler, registry: registry,
+                intensityGramsPerKilowattHour: loaded.carbon.intensity.gramsPerKilowattHour)
+            let adminGroup = AdminGroup(settings.adminGroup)
+            let router = API.router(
+                registry: registry, store: store, sampler: sampler, metrics: metrics,
+                identity: .peerCredentials(adminGroup: adminGroup))
+
+            try SocketFile.prepare(settings.socket)
+            let app = Application(
+                router: router,
+                configuration: .init(address: .unixDomainSocket(path: settings.socket), serverName: "sustain-measured"),
+                onServerRunning: { _ in
+                    SocketFile.setPermissions(
+                        settings.socket, mode: settings.socketMode, group: settings.group, logger: logger)
+                    logger.info("listening", metadata: ["socket": "\(settings.socket)"])
+                },
+                logger: logger)
+            let checkpointer = CheckpointService(
+                registry: registry, store: store, interval: settings.checkpointInterval,
+                retentionDays: settings.retentionDays,
+                logger: logger)
+            let reloader = ReloadService(
+                load: load, running: loaded.configuration, logger: logger,
+                apply: { new in
+                    adminGroup.name = new.configuration.daemon.adminGroup
+                    await registry.update(carbon: new.carbon)
+                    await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
+                    await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
+                })
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: SamplerService(sampler: sampler)), .init(service: checkpointer),
+                .init(service: reloader),
+                .init(service: app),
+            ]
+            if let address = settings.metricsAddress, let (host, port) = Self.hostAndPort(address) {
+                services.append(
+                    .init(service: API.metricsApplication(metrics: metrics, host: host, port: port, logger: logger)))
+            }
+            let group = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
         }
-        return (String(address[..<colon]), port)
+
+        /// The configuration with this command's flags over it, and the carbon settings it gives. Read at start and
+        /// again on SIGHUP; throws with the file, the key and the reason.
+        func load() throws(ConfigurationError) -> Loaded {
+            // The service reads /etc only (or --config), never a user's file.
+            var configuration = try SustainConfiguration.Configuration.load(
+                explicit: config ?? Self.systemConfig(), environment: [:])
+            if let socket { configuration.daemon.socket = socket }
+            if let database { configuration.daemon.database = database }
+            do {
+                let carbon = try configuration.carbonSettings(
+                    region: nil, intensity: nil, intensityBasis: nil, pue: nil, price: nil, currency: nil)
+                return Loaded(configuration: configuration, carbon: carbon)
+            } catch {
+                throw ConfigurationError(path: configuration.path ?? "defaults", key: "impact", reason: "\(error)")
+            }
+        }
+
+        static func systemConfig() -> String? {
+            FileManager.default.fileExists(atPath: "/etc/sustain/sustain.toml") ? "/etc/sustain/sustain.toml" : nil
+        }
+
+        static func hostAndPort(_ address: String) -> (String, Int)? {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                return nil
+            }
+            return (String(address[..<colon]), port)
+        }
     }
 }
 

@@ -149,6 +149,12 @@ struct SocketTests {
             wait $WRAPPER; echo "wrapper=$?"
             curl -s --unix-socket $SOCK http://x/v1/jobs/$VICTIM_ID > $D/victim.json
             $D/sustain-measure report list --socket $SOCK > $D/list.txt
+            kill -TERM $DAEMON; wait $DAEMON
+            \(Harness.product("sustain-measure")) report list --socket $SOCK --database $D/jobs.sqlite \
+                > $D/offline.txt 2> $D/offline.err
+            \(Harness.product("sustain-measure")) report show $VICTIM_ID --socket $SOCK --database $D/jobs.sqlite \
+                > $D/offline-show.json
+            start_daemon
             """)
         let text = String(decoding: outcome.stdout, as: UTF8.self)
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -173,6 +179,13 @@ struct SocketTests {
         #expect(list.contains(victim.id) && list.contains("incomplete"), "\(list)")
         let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
         #expect(log.contains("continued=1") && log.contains("closed=1"), "\(log)")
+        // Root, with the daemon stopped: the report command reads the database itself.
+        let offline = try String(contentsOf: directory.appendingPathComponent("offline.txt"), encoding: .utf8)
+        #expect(offline.contains(victim.id) && offline.contains(report.id), "\(offline)")
+        let note = try String(contentsOf: directory.appendingPathComponent("offline.err"), encoding: .utf8)
+        #expect(note.contains("reading") && note.contains("jobs.sqlite directly"), "\(note)")
+        let shown = try Report.decode(Data(contentsOf: directory.appendingPathComponent("offline-show.json")))
+        #expect(shown == victim)
         let store = try JobStore(path: directory.appendingPathComponent("jobs.sqlite").path)
         #expect(try store.integrityCheck() == "ok")
         #expect(try store.recoveryState().open.isEmpty)
