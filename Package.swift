@@ -126,7 +126,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MeterTests",
-            dependencies: ["Meter", "Reports", "SustainTestSupport", "sustain-fakesys", "sustain-measure"]
+            dependencies: [
+                "Meter", "Reports", "LinuxSupport", "SustainTestSupport", "sustain-fakesys", "sustain-measure",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SustainMeasureTests",

@@ -90,6 +90,8 @@ public actor JobRegistry {
         /// The job's process, when the client named a live one; the job is closed as incomplete when it ends.
         var process: ProcessIdentity?
         var gaps: [Report.Gap] = []
+        /// The job's process tree and CUDA_VISIBLE_DEVICES, for the GPUs it is charged.
+        var attribution: JobAttribution?
     }
 
     private var jobs: [String: Job] = [:]
@@ -134,9 +136,10 @@ public actor JobRegistry {
             throw .unavailable("the sampler has not taken a sample yet")
         }
         let id = Report.newID()
-        let job = Job(
+        var job = Job(
             id: id, identity: identity, start: request, startedAt: Date(), checkpoint: checkpoint,
             process: request.pid.flatMap { ProcessIdentity.of($0) })
+        watch(&job)
         jobs[id] = job
         persist(job)
         logger.info("job started", metadata: ["id": "\(id)", "uid": "\(identity.uid)", "pid": "\(request.pid ?? 0)"])
@@ -173,7 +176,10 @@ public actor JobRegistry {
     public func openJobEnergies() -> [(id: String, user: String, joules: Double)] {
         guard let now = sampler.checkpoint() else { return [] }
         return jobs.values.map { job in
-            (job.id, job.identity.user, sampler.measurement(from: job.checkpoint, to: now).countedEnergy?.value ?? 0)
+            (
+                job.id, job.identity.user,
+                sampler.measurement(from: job.checkpoint, to: now, job: job.attribution).countedEnergy?.value ?? 0
+            )
         }
     }
 
@@ -193,10 +199,15 @@ public actor JobRegistry {
         }
     }
 
-    /// Closes, as incomplete, the jobs whose process ended without stopping them (a killed client).
+    /// Closes, as incomplete, the jobs whose process ended without stopping them (a killed client). Checks that
+    /// the pid still exists (one system call per job); with `startTimes`, also that it is the same process and not
+    /// a later one with the reused pid (a /proc read per job).
     @discardableResult
-    public func closeAbandonedJobs() -> [String] {
-        let ended = jobs.values.filter { $0.process.map { !$0.isAlive() } ?? false }
+    public func closeAbandonedJobs(startTimes: Bool = true) -> [String] {
+        let ended = jobs.values.filter { job in
+            guard let process = job.process else { return false }
+            return !process.pidExists || startTimes && !process.isAlive()
+        }
         for job in ended {
             jobs[job.id] = nil
             _ = finish(
@@ -260,6 +271,7 @@ public actor JobRegistry {
                     from: saved.savedAt, to: restartedAt,
                     seconds: savedCheckpoint.instant.seconds(to: baseline.instant),
                     recovered: window.recovered.map(\.rawValue), missing: window.missing.map(\.rawValue)))
+            watch(&job)
             jobs[job.id] = job
             if let record = try? OpenJobRecord(job) { carried.append(record) }
             summary.continued.append(job.id)
@@ -285,6 +297,15 @@ public actor JobRegistry {
         Date(timeIntervalSinceNow: -instant.seconds(to: .now))
     }
 
+    /// Watches the job's process tree for GPU use, and reads its CUDA_VISIBLE_DEVICES.
+    private func watch(_ job: inout Job) {
+        guard let process = job.process else { return }
+        job.attribution = JobAttribution(
+            root: process.pid,
+            visibleDevices: ProcessIdentity.environmentVariable("CUDA_VISIBLE_DEVICES", of: process.pid))
+        sampler.watch(jobRoot: process.pid)
+    }
+
     private func persist(_ job: Job) {
         do {
             try store.saveOpen(try OpenJobRecord(job))
@@ -296,7 +317,9 @@ public actor JobRegistry {
     }
 
     private func running(_ job: Job) -> RunningJob {
-        let energy = sampler.checkpoint().map { sampler.measurement(from: job.checkpoint, to: $0).countedEnergy?.value }
+        let energy = sampler.checkpoint().map {
+            sampler.measurement(from: job.checkpoint, to: $0, job: job.attribution).countedEnergy?.value
+        }
         return RunningJob(
             id: job.id, state: "running", uid: job.identity.uid, user: job.identity.user, command: job.start.command,
             pid: job.start.pid, labels: job.start.labels ?? [:], startedAt: job.startedAt, joules: energy ?? nil)
@@ -307,7 +330,10 @@ public actor JobRegistry {
         warnings: [String] = []
     ) -> Report {
         let end = end ?? sampler.checkpoint() ?? job.checkpoint
-        let measurement = sampler.measurement(from: job.checkpoint, to: end)
+        let measurement = sampler.measurement(from: job.checkpoint, to: end, job: job.attribution)
+        if let root = job.attribution?.root, !jobs.values.contains(where: { $0.attribution?.root == root }) {
+            sampler.unwatch(jobRoot: root)
+        }
         let facts = JobFacts(
             id: job.id, command: job.start.command, exitCode: request.signal == nil ? request.exitCode : nil,
             signal: request.signal, signalsReceived: request.signalsReceived ?? [],

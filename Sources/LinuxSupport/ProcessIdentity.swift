@@ -25,6 +25,29 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
     /// True while this very process runs (the pid exists and started at the same tick).
     public func isAlive(proc: String = "/proc") -> Bool { Self.of(pid, proc: proc) == self }
 
+    /// True while some process has this pid: one system call, no /proc read; blind to pid reuse.
+    public var pidExists: Bool { kill(pid, 0) == 0 || errno == EPERM }
+
+    /// The value of `name` in the process's environment as it started (`/proc/PID/environ`; root reads any
+    /// process's, a user only their own); nil when unset or unreadable.
+    public static func environmentVariable(_ name: String, of pid: Int32) -> String? {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16_384)
+        while bytes.count < 4 << 20 {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            bytes += chunk.prefix(count)
+        }
+        let prefix = Array((name + "=").utf8)
+        for entry in bytes.split(separator: 0, omittingEmptySubsequences: true) where entry.starts(with: prefix) {
+            return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return nil
+    }
+
     /// This boot's id; nil when unreadable.
     public static func bootID() -> String? {
         readSmallFile("/proc/sys/kernel/random/boot_id").map {

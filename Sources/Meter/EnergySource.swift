@@ -14,10 +14,18 @@ public protocol EnergySource: AnyObject, Sendable {
     func read(_ index: Int) -> Reading
     /// See the extension's default.
     func refine(_ decisions: inout [ChannelID: DomainDecision])
+    /// A daemon's job: watch which of this source's devices run processes of the tree under `root`.
+    func watch(jobRoot root: Int32)
+    func unwatch(jobRoot root: Int32)
+    /// Like `refine(_:)`, for one of many jobs the source watches (a daemon's).
+    func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?)
 }
 
 extension EnergySource {
     /// Adjusts which of this source's channels are counted once the measurement has ended (which GPUs ran the
     /// job is known only then). The default keeps the decisions as they are.
     public func refine(_ decisions: inout [ChannelID: DomainDecision]) {}
+    public func watch(jobRoot root: Int32) {}
+    public func unwatch(jobRoot root: Int32) {}
+    public func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?) {}
 }

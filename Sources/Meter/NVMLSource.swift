@@ -45,9 +45,13 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
     private var devices: [nvmlDevice_t?] = []
     private var usesCounter: [Bool] = []
     private let visibleDevices: String?
-    private let jobRoot = Mutex<Int32?>(nil)
+    /// The wrapper's job (`attach`).
+    private let attachedRoot = Mutex<Int32?>(nil)
+    /// Every watched job's root (the wrapper's one, or a daemon's many).
+    private let jobRoots = Mutex<Set<Int32>>([])
     private var lastProcessCheck: [Double] = []
-    private var jobProcesses: [Set<Int32>] = []
+    /// Per GPU: each watched root's processes seen on it. Written by the sampling thread, read by `refine`.
+    private let jobProcesses = Mutex<[[Int32: Set<Int32>]]>([])
 
     /// Opens `library` and finds the GPUs. `visibleDevices` is the job's `CUDA_VISIBLE_DEVICES`, if set.
     public init(library: String = NVMLSource.defaultLibrary, visibleDevices: String?, logger: Logger) {
@@ -143,7 +147,7 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
         devices.append(device)
         usesCounter.append(counter)
         lastProcessCheck.append(-.infinity)
-        jobProcesses.append([])
+        jobProcesses.withLock { $0.append([:]) }
         gpus.append(
             GPUDescription(
                 index: index, name: name, uuid: uuid, driverVersion: driver, channel: id,
@@ -152,7 +156,17 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
     }
 
     /// Tells the source which process tree is the job (the wrapper's child), to find the GPUs it runs on.
-    public func attach(jobRoot pid: Int32) { jobRoot.withLock { $0 = pid } }
+    public func attach(jobRoot pid: Int32) {
+        attachedRoot.withLock { $0 = pid }
+        watch(jobRoot: pid)
+    }
+
+    public func watch(jobRoot root: Int32) { _ = jobRoots.withLock { $0.insert(root) } }
+
+    public func unwatch(jobRoot root: Int32) {
+        _ = jobRoots.withLock { $0.remove(root) }
+        jobProcesses.withLock { gpus in for index in gpus.indices { gpus[index][root] = nil } }
+    }
 
     public func read(_ index: Int) -> Reading {
         guard let api, let device = devices[index] else { return .failed(ReadFailure(.vanished)) }
@@ -169,9 +183,10 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
         return .power(Watts(Double(milliwatts) / 1000))
     }
 
-    /// About once a second, records which of the job's processes run on GPU `index`.
+    /// About once a second, records which watched jobs' processes run on GPU `index`.
     private func checkProcesses(_ index: Int, device: nvmlDevice_t, api: API) {
-        guard let processes = api.processes, let root = jobRoot.withLock({ $0 }) else { return }
+        let roots = jobRoots.withLock { $0 }
+        guard let processes = api.processes, !roots.isEmpty else { return }
         let now = MonotonicInstant.now
         let seconds = Double(now.nanoseconds) / 1e9
         guard seconds - lastProcessCheck[index] >= Self.processCheckInterval else { return }
@@ -183,14 +198,23 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
         count = UInt32(infos.count)
         rc = processes(device, &count, &infos)
         guard rc == NVML_SUCCESS else { return }
-        for info in infos.prefix(Int(count)) where ProcessTree.isDescendant(Int32(bitPattern: info.pid), of: root) {
-            jobProcesses[index].insert(Int32(bitPattern: info.pid))
+        for info in infos.prefix(Int(count)) {
+            let pid = Int32(bitPattern: info.pid)
+            for ancestor in ProcessTree.lineage(of: pid) where roots.contains(ancestor) {
+                jobProcesses.withLock { _ = $0[index][ancestor, default: []].insert(pid) }
+            }
         }
     }
 
-    /// Counts the GPUs that ran the job's processes; else those in `CUDA_VISIBLE_DEVICES`; else all.
+    /// The wrapper's job: the attached root and the wrapper's own `CUDA_VISIBLE_DEVICES`.
     public func refine(_ decisions: inout [ChannelID: DomainDecision]) {
-        let used = Set(gpus.indices.filter { !jobProcesses[$0].isEmpty })
+        refine(&decisions, jobRoot: attachedRoot.withLock { $0 }, visibleDevices: visibleDevices)
+    }
+
+    /// Counts the GPUs that ran the job's processes; else those in `CUDA_VISIBLE_DEVICES`; else all.
+    public func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?) {
+        let seen = jobRoot.map { root in jobProcesses.withLock { $0.map { $0[root] ?? [] } } }
+        let used = Set(gpus.indices.filter { !(seen?[$0].isEmpty ?? true) })
         let visible = visibleDevices.map { Self.visibleIndices($0, gpus: gpus) }
         let suffix = "; whole-device energy: other processes on this GPU are included"
         for (position, gpu) in gpus.enumerated() {
@@ -202,7 +226,7 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
                     + "of the time, the counter is preferred where supported)"
             let (counted, reason): (Bool, String)
             if !used.isEmpty {
-                let pids = jobProcesses[position].sorted().map(String.init).joined(separator: ", ")
+                let pids = (seen?[position] ?? []).sorted().map(String.init).joined(separator: ", ")
                 (counted, reason) =
                     used.contains(position)
                     ? (true, "ran the job's processes (pid \(pids))")
@@ -264,15 +288,18 @@ extension String {
 
 /// Ancestry in /proc: is a process in the tree under another?
 enum ProcessTree {
-    /// True when `pid` is `root` or one of its descendants (walks parent pids through /proc/<pid>/stat).
-    static func isDescendant(_ pid: Int32, of root: Int32) -> Bool {
+    /// True when `pid` is `root` or one of its descendants.
+    static func isDescendant(_ pid: Int32, of root: Int32) -> Bool { lineage(of: pid).contains(root) }
+
+    /// `pid`, its parent, its grandparent, … up to init (parent pids through /proc/<pid>/stat; at most 64).
+    static func lineage(of pid: Int32) -> [Int32] {
+        var result = [pid]
         var current = pid
-        for _ in 0..<64 {
-            if current == root { return true }
-            guard current > 1, let parent = parent(of: current) else { return false }
+        while result.count < 64, current > 1, let parent = parent(of: current) {
+            result.append(parent)
             current = parent
         }
-        return false
+        return result
     }
 
     /// The parent pid from /proc/<pid>/stat (the field after the parenthesised command name).

@@ -137,8 +137,19 @@ public final class Sampler: @unchecked Sendable {
     /// persists. Nil before the first tick or without `publishesCheckpoints`.
     public var latestCheckpoint: SamplerCheckpoint? { latest.withLock { $0 } }
 
-    /// What was measured between two checkpoints of this sampler: a job's window.
-    public func measurement(from start: SamplerCheckpoint, to end: SamplerCheckpoint) -> MeasurementResult {
+    /// A daemon's job: watch which devices run processes of the tree under `root` (NVIDIA GPUs).
+    public func watch(jobRoot root: Int32) { for source in sources { source.watch(jobRoot: root) } }
+    public func unwatch(jobRoot root: Int32) { for source in sources { source.unwatch(jobRoot: root) } }
+
+    /// What was measured between two checkpoints of this sampler: a job's window. `job` names the job's process
+    /// tree (watched since its start) and `CUDA_VISIBLE_DEVICES`, for the GPUs it is charged.
+    public func measurement(
+        from start: SamplerCheckpoint, to end: SamplerCheckpoint, job: JobAttribution? = nil
+    ) -> MeasurementResult {
+        var decisions = self.decisions
+        for source in sources {
+            source.refine(&decisions, jobRoot: job?.root, visibleDevices: job?.visibleDevices)
+        }
         var channels: [ChannelResult] = []
         var warnings: [String] = []
         var positions: [ChannelID: Int] = [:]
@@ -307,6 +318,17 @@ struct Accumulation {
         return LiveSnapshot(
             elapsed: start.duration(to: instant), energy: measured ? counted : nil,
             power: measured ? windowPower : nil)
+    }
+}
+
+/// Which process tree a daemon's job is, and the devices it was told to use, for charging it GPUs.
+public struct JobAttribution: Sendable, Equatable {
+    public var root: Int32
+    public var visibleDevices: String?
+
+    public init(root: Int32, visibleDevices: String?) {
+        self.root = root
+        self.visibleDevices = visibleDevices
     }
 }
 

@@ -50,6 +50,10 @@ enum Bench {
             "sample of all zones", "\(ns(sampled)) vs raw pread loop \(ns(baseline))",
             ratio: sampled / baseline, target: "<= 1.5x", ok: sampled / baseline <= 1.5)
         if arguments.contains("--sample-only") { return }
+        if arguments.contains("--daemon-only") {
+            try daemon(directory: directory, jobs: 1000, window: quick ? .seconds(10) : .seconds(30))
+            return
+        }
 
         // 2. Wrapper overhead: sustain-measure -- true vs true, median of N runs each, interleaved.
         let runs = quick ? 10 : 40
@@ -110,6 +114,11 @@ enum Bench {
             "whole wrapper CPU at 10 Hz", "start-up included, sleep \(fixed(window.seconds, 0)) s", ratio: nil,
             target: "(info)", ok: true, value: "\(fixed(whole.cpuSeconds / window.seconds * 100, 3))%")
         unlink("/tmp/sustain-bench-report.json")
+
+        // 5. The service with 1,000 open jobs at 10 Hz.
+        if !arguments.contains("--no-daemon") {
+            try daemon(directory: directory, jobs: 1000, window: quick ? .seconds(10) : .seconds(30))
+        }
     }
 
     // MARK: - Measuring

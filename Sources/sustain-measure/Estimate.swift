@@ -213,7 +213,7 @@ enum EstimateRun {
         do {
             return EstimateReport(
                 kind: kind, estimate: try Impact.Estimate(workload: workload, execution: execution, carbon: carbon))
-        } catch let error as ImpactError {
+        } catch {
             throw ValidationError(error.description)
         }
     }

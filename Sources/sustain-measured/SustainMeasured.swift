@@ -213,6 +213,7 @@ actor CheckpointService: Service {
     var retentionDays: Int
     let logger: Logger
     var lastPrune: ContinuousClock.Instant?
+    var ticks = 0
 
     init(registry: JobRegistry, store: JobStore, interval: Double, retentionDays: Int, logger: Logger) {
         self.registry = registry
@@ -240,7 +241,9 @@ actor CheckpointService: Service {
     }
 
     private func tick() async {
-        await registry.closeAbandonedJobs()
+        // A pid that is gone is noticed at the next tick; a reused pid within about a minute.
+        ticks += 1
+        await registry.closeAbandonedJobs(startTimes: ticks % max(1, Int(60 / interval)) == 1)
         await registry.saveCheckpoint()
         guard retentionDays > 0, lastPrune.map({ $0.duration(to: .now) >= .seconds(3600) }) ?? true else { return }
         lastPrune = .now

@@ -1,7 +1,11 @@
 import Foundation
+import Logging
 import Reports
 import SustainTestSupport
 import Testing
+
+@testable import LinuxSupport
+@testable import Meter
 
 /// NVIDIA GPUs through a fake `libnvidia-ml.so.1` (Tests/Fixtures/fake-nvml.c, compiled here with `cc`) that
 /// simulates GPUs at known power; `sustain-measure` loads it with dlopen through `SUSTAIN_NVML_LIBRARY`.
@@ -146,5 +150,62 @@ struct NVMLTests {
         #expect(gpus.count == 2)
         #expect(gpus.allSatisfy { $0.counted })
         #expect(gpus.allSatisfy { $0.note.contains("all GPUs") && $0.note.contains("whole-device") })
+    }
+
+    /// The daemon's case: one sampler, many jobs. Each job is charged the GPUs its own process tree ran on (else
+    /// its CUDA_VISIBLE_DEVICES, else all), from the same running totals.
+    @Test func aDaemonChargesEachJobTheGPUsItsOwnTreeRan() throws {
+        let library = try #require(FakeNVML.library)
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pidfile = directory.appendingPathComponent("pids").path
+        setenv("FAKE_NVML_GPUS", "300:counter,200:counter", 1)
+        setenv("FAKE_NVML_PIDFILE", pidfile, 1)
+        setenv("FAKE_NVML_PIDGPU", "1", 1)
+        defer { for name in ["FAKE_NVML_GPUS", "FAKE_NVML_PIDFILE", "FAKE_NVML_PIDGPU"] { unsetenv(name) } }
+        func child(_ environment: [String: String] = [:]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            process.arguments = ["30"]
+            process.environment = environment
+            try process.run()
+            return process
+        }
+        let onGPU1 = try child()
+        let nowhere = try child()
+        let told0 = try child(["CUDA_VISIBLE_DEVICES": "0"])
+        defer { for process in [onGPU1, nowhere, told0] { kill(process.processIdentifier, SIGKILL) } }
+        try "\(onGPU1.processIdentifier)\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
+
+        let logger = Logger(label: "test")
+        let source = NVMLSource(library: library, visibleDevices: nil, logger: logger)
+        let sampler = try Sampler(
+            sources: [source], requestedInterval: .milliseconds(50), publishesCheckpoints: true, logger: logger)
+        try sampler.start()
+        defer { _ = sampler.stop() }
+        for process in [onGPU1, nowhere, told0] { sampler.watch(jobRoot: process.processIdentifier) }
+        let start = try #require(sampler.checkpoint())
+        Thread.sleep(forTimeInterval: 1.5)  // GPU process lists are checked once a second
+        let end = try #require(sampler.checkpoint())
+        let seconds = start.instant.seconds(to: end.instant)
+
+        func charged(_ process: Process) -> (gpus: [String], watts: Double?) {
+            let visible = ProcessIdentity.environmentVariable("CUDA_VISIBLE_DEVICES", of: process.processIdentifier)
+            let result = sampler.measurement(
+                from: start, to: end, job: JobAttribution(root: process.processIdentifier, visibleDevices: visible))
+            return (
+                result.counted.map(\.descriptor.id.rawValue).sorted(),
+                result.countedEnergy.map { $0.value / seconds }
+            )
+        }
+        let ran = charged(onGPU1)
+        #expect(ran.gpus == ["nvml:1"])
+        #expect(abs((ran.watts ?? 0) - 200) < 1, "\(String(describing: ran.watts)) W")
+        let told = charged(told0)
+        #expect(told.gpus == ["nvml:0"], "CUDA_VISIBLE_DEVICES read from the job's own environment")
+        #expect(abs((told.watts ?? 0) - 300) < 1.5)
+        let unknown = charged(nowhere)
+        #expect(unknown.gpus == ["nvml:0", "nvml:1"])
+        #expect(abs((unknown.watts ?? 0) - 500) < 2.5)
     }
 }

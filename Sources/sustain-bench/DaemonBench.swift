@@ -1,0 +1,143 @@
+import Glibc
+import LinuxSupport
+
+/// The service under load: `sustain-measured` at 10 Hz, idle and then with 1,000 open jobs, its CPU share and
+/// resident memory read from /proc, side by side.
+extension Bench {
+    static func daemon(directory: String, jobs count: Int, window: Duration) throws {
+        let work = "/tmp/sustain-bench-daemon"
+        _ = system("rm -rf \(work)")
+        mkdir(work, 0o700)
+        let config = "[daemon]\ninterval = 0.1\ncheckpoint_interval = 5\n"
+        let file = fopen(work + "/daemon.toml", "w")
+        fputs(config, file)
+        fclose(file)
+        let socket = work + "/s.sock"
+        let pid = try spawnDaemon(
+            [
+                directory + "/sustain-measured", "--config", work + "/daemon.toml", "--socket", socket, "--database",
+                work + "/jobs.sqlite",
+            ], log: work + "/daemon.log")
+        defer {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        let client = UnixHTTPClient(socketPath: socket)
+        for _ in 0..<200 where !client.isReachable() { sleepFor(.milliseconds(50)) }
+        guard client.isReachable() else {
+            print("daemon did not start; see \(work)/daemon.log")
+            return
+        }
+        sleepFor(.seconds(2))  // start-up is not the steady state
+        let idle = cpuShare(of: pid, over: window)
+        let idleRSS = memory(of: pid).rss
+
+        let started = ContinuousClock.now
+        var ids: [String] = []
+        for index in 0..<count {
+            let body = Array("{\"command\":[\"bench\",\"\(index)\"],\"pid\":\(getpid())}".utf8)
+            let response = try client.send("POST", "/v1/jobs", json: body)
+            guard response.status == 201, let id = jobID(response.body) else {
+                print("job start failed: \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+                return
+            }
+            ids.append(id)
+        }
+        let startSeconds = started.duration(to: .now).seconds
+        sleepFor(.seconds(2))
+        let loaded = cpuShare(of: pid, over: window)
+        let loadedMemory = memory(of: pid)
+        let listed = ContinuousClock.now
+        _ = try client.send("GET", "/metrics")
+        let metricsSeconds = listed.duration(to: .now).seconds
+        let stopped = ContinuousClock.now
+        for id in ids { _ = try client.send("POST", "/v1/jobs/\(id)/stop", json: Array("{\"exit_code\":0}".utf8)) }
+        let stopSeconds = stopped.duration(to: .now).seconds
+        let after = memory(of: pid)
+
+        row(
+            "daemon CPU, \(count) open jobs",
+            "10 Hz, \(fixed(window.seconds, 0)) s window; the same daemon idle "
+                + "(0 jobs): \(fixed(idle * 100, 3))%", ratio: nil, target: "<= 1% of a core", ok: loaded <= 0.01,
+            value: "\(fixed(loaded * 100, 3))%")
+        row(
+            "daemon RSS, \(count) open jobs",
+            "peak (VmHWM) \(fixed(loadedMemory.peak, 1)) MB; idle \(fixed(idleRSS, 1)) MB;"
+                + " after stopping them all \(fixed(after.rss, 1)) MB", ratio: nil, target: "<= 40 MB",
+            ok: loadedMemory.peak <= 40, value: "\(fixed(loadedMemory.rss, 1)) MB")
+        row(
+            "daemon job start / stop",
+            "per request over the socket, one connection each; /metrics with \(count) "
+                + "jobs: \(ms(metricsSeconds))", ratio: nil, target: "(info)", ok: true,
+            value: "\(ms(startSeconds / Double(count))) / \(ms(stopSeconds / Double(count)))")
+    }
+
+    static func spawnDaemon(_ arguments: [String], log: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        var pid = pid_t()
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
+        guard rc == 0 else { throw SystemError("posix_spawn", subject: arguments[0], errno: rc) }
+        return pid
+    }
+
+    /// The process's CPU share (user + system) over `window`, from /proc/PID/stat.
+    static func cpuShare(of pid: pid_t, over window: Duration) -> Double {
+        let before = cpuTicks(of: pid)
+        let start = ContinuousClock.now
+        sleepFor(window)
+        let seconds = start.duration(to: .now).seconds
+        return Double(cpuTicks(of: pid) - before) / Double(sysconf(Int32(_SC_CLK_TCK))) / seconds
+    }
+
+    static func cpuTicks(of pid: pid_t) -> Int {
+        guard let text = readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3; utime and stime are fields 14 and 15.
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+        return user + system
+    }
+
+    /// Resident and peak resident memory, MB, from /proc/PID/status.
+    static func memory(of pid: pid_t) -> (rss: Double, peak: Double) {
+        var rss = 0.0
+        var peak = 0.0
+        for line in (readText("/proc/\(pid)/status") ?? "").split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard parts.count >= 2, let kilobytes = Double(parts[1]) else { continue }
+            if parts[0] == "VmRSS:" { rss = kilobytes / 1024 }
+            if parts[0] == "VmHWM:" { peak = kilobytes / 1024 }
+        }
+        return (rss, peak)
+    }
+
+    static func readText(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, file)
+            if count == 0 { break }
+            bytes += chunk.prefix(count)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func jobID(_ body: [UInt8]) -> String? {
+        // {"command":…,"id":"…",…}: the value after "id":"
+        let text = Array(body)
+        let key = Array("\"id\":\"".utf8)
+        guard text.count > key.count,
+            let start = (0...(text.count - key.count)).first(where: { Array(text[$0..<$0 + key.count]) == key })
+        else { return nil }
+        let rest = text[(start + key.count)...]
+        return rest.firstIndex(of: UInt8(ascii: "\"")).map { String(decoding: rest[..<$0], as: UTF8.self) }
+    }
+}
