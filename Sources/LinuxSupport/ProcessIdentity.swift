@@ -13,7 +13,7 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
 
     /// The process `pid` now; nil when there is none (or /proc cannot be read).
     public static func of(_ pid: Int32, proc: String = "/proc") -> ProcessIdentity? {
-        guard pid > 0, let stat = readSmallFile("\(proc)/\(pid)/stat") else { return nil }
+        guard pid > 0, let stat = readFile("\(proc)/\(pid)/stat", limit: 4096), !stat.isEmpty else { return nil }
         // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields count from the last ')'.
         guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: UInt8(ascii: " "))
@@ -31,16 +31,7 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
     /// The value of `name` in the process's environment as it started (`/proc/PID/environ`; root reads any
     /// process's, a user only their own); nil when unset or unreadable.
     public static func environmentVariable(_ name: String, of pid: Int32) -> String? {
-        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16_384)
-        while bytes.count < 4 << 20 {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            bytes += chunk.prefix(count)
-        }
+        guard let bytes = readFile("/proc/\(pid)/environ", limit: 4 << 20) else { return nil }
         let prefix = Array((name + "=").utf8)
         for entry in bytes.split(separator: 0, omittingEmptySubsequences: true) where entry.starts(with: prefix) {
             return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
@@ -50,21 +41,10 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
 
     /// This boot's id; nil when unreadable.
     public static func bootID() -> String? {
-        readSmallFile("/proc/sys/kernel/random/boot_id").map {
+        readFile("/proc/sys/kernel/random/boot_id", limit: 64).map {
             String(decoding: $0, as: UTF8.self).trimmingTrailingNewline()
         }
     }
-}
-
-/// The contents of a small file (up to 4 KiB), read with one `read`; nil when it cannot be read.
-func readSmallFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    guard count > 0 else { return nil }
-    return Array(buffer.prefix(count))
 }
 
 extension String {

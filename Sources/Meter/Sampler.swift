@@ -41,6 +41,7 @@ public final class Sampler: @unchecked Sendable {
     private let logger: Logger
     private let publishesCheckpoints: Bool
     private let latest = Mutex<SamplerCheckpoint?>(nil)
+    private let sampling = Atomic<UInt64>(0)
 
     /// With `publishesCheckpoints`, every tick publishes the running totals (`checkpoint(at:)`), for a daemon that
     /// measures many jobs' windows from one sampler.
@@ -118,14 +119,20 @@ public final class Sampler: @unchecked Sendable {
     }
 
     private func tick() {
-        if let update = state.tick(.now) {
+        let began = MonotonicInstant.now
+        if let update = state.tick(began) {
             live.withLock { $0 = update }
         }
         if publishesCheckpoints {
             let checkpoint = state.checkpoint(ids: slotChannels.map(\.id))
             latest.withLock { $0 = checkpoint }
+            sampling.add(UInt64(max(0, began.seconds(to: .now)) * 1e9), ordering: .relaxed)
         }
     }
+
+    /// Wall time spent taking samples so far (reading every source and publishing the totals), for a daemon's
+    /// metrics; counted only with `publishesCheckpoints`.
+    public var samplingSeconds: Double { Double(sampling.load(ordering: .relaxed)) * 1e-9 }
 
     /// The running totals at `instant`, extrapolated from the latest tick at each channel's latest power; nil
     /// before the first tick or without `publishesCheckpoints`. Safe from any thread.

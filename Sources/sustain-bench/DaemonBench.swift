@@ -120,16 +120,7 @@ extension Bench {
     }
 
     static func readText(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, file)
-            if count == 0 { break }
-            bytes += chunk.prefix(count)
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        readFile(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func jobID(_ body: [UInt8]) -> String? {

@@ -200,6 +200,12 @@ struct APITests {
             #expect(metrics.contains("sustain_power_watts{"))
             #expect(metrics.contains(#"domain="intel-rapl:0""#))
             #expect(metrics.contains("sustain_open_jobs"))
+            // The daemon's own cost: time spent sampling and its CPU, both positive counters.
+            for name in ["sustain_sampling_seconds_total", "sustain_process_cpu_seconds_total"] {
+                let line = metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+                let value = line.flatMap { Double($0.split(separator: " ").last ?? "") }
+                #expect((value ?? 0) > 0, "\(name): \(String(describing: line))")
+            }
         }
     }
 

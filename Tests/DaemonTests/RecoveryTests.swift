@@ -62,6 +62,7 @@ struct RecoveryTests {
             JobStart(command: ["dead"], pid: doomed.processIdentifier), by: Self.identity)
         try await Task.sleep(for: .milliseconds(400))
         await first.registry.saveCheckpoint()
+        let savedBy = Date()
         try await Task.sleep(for: .milliseconds(100))  // energy after the last save, before the "crash"
         _ = first.sampler.stop()  // the crash: nothing more is saved
         kill(doomed.processIdentifier, SIGKILL)  // SIGKILL: the test runner's threads may block SIGTERM
@@ -86,7 +87,7 @@ struct RecoveryTests {
         #expect(report.gaps?.count == 1)
         #expect(gap.recovered == ["intel-rapl:0"])
         #expect(gap.missing.isEmpty)
-        #expect(gap.seconds > 0.35 && gap.seconds < 2, "\(gap.seconds) s")
+        #expect(gap.seconds > 0.35 && gap.seconds < 10, "\(gap.seconds) s")
         #expect(report.warnings.contains { $0.contains("daemon was down") && $0.contains("intel-rapl:0") })
 
         // The dead job: closed as incomplete at the last save, its energy that of the window it was seen in.
@@ -95,7 +96,8 @@ struct RecoveryTests {
         #expect(closed.exitCode == nil)
         let closedReport = try Report.decode(Data(closed.report.utf8))
         let closedJoules = try #require(closedReport.energy.joules)
-        #expect(closedReport.durationSeconds > 0.35 && closedReport.durationSeconds < 1)
+        #expect(closedReport.durationSeconds > 0.35)
+        #expect(closedReport.endedAt <= savedBy, "it ends at the last save, not at the restart")
         #expect(abs(closedJoules - 100 * closedReport.durationSeconds) < 0.005 * closedJoules)
         #expect(closedReport.warnings.contains { $0.contains("closed as incomplete") })
 

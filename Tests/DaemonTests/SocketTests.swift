@@ -168,7 +168,7 @@ struct SocketTests {
         let gap = try #require(report.gaps?.first)
         #expect(
             Set(gap.recovered).isSuperset(of: ["intel-rapl:0", "intel-rapl:0:1", "intel-rapl:1", "intel-rapl:1:1"]))
-        #expect(gap.seconds > 0.9 && gap.seconds < 3, "\(gap.seconds) s")
+        #expect(gap.seconds > 0.9 && gap.seconds < 8, "\(gap.seconds) s")
 
         let victim = try Report.decode(Data(contentsOf: directory.appendingPathComponent("victim.json")))
         #expect(victim.exitCode == nil)
@@ -179,6 +179,7 @@ struct SocketTests {
         #expect(list.contains(victim.id) && list.contains("incomplete"), "\(list)")
         let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
         #expect(log.contains("continued=1") && log.contains("closed=1"), "\(log)")
+        #expect(log.contains("checkpoint saved at shutdown"), "SIGTERM saves the open jobs' state")
         // Root, with the daemon stopped: the report command reads the database itself.
         let offline = try String(contentsOf: directory.appendingPathComponent("offline.txt"), encoding: .utf8)
         #expect(offline.contains(victim.id) && offline.contains(report.id), "\(offline)")
