@@ -10,6 +10,7 @@ import SustainCore
 public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(String)
     case forbidden(String)
+    case notYourProcess(Int32)
     case alreadyStopped(String)
     case invalid(String)
     case unavailable(String)
@@ -18,6 +19,8 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .notFound(let id): "no job \(id)"
         case .forbidden(let id): "job \(id) belongs to another user"
+        case .notYourProcess(let pid):
+            "process \(pid) belongs to another user: register the job with your own pid (the wrapper does), or none"
         case .alreadyStopped(let id): "job \(id) has already been stopped"
         case .invalid(let reason): reason
         case .unavailable(let reason): reason
@@ -131,14 +134,22 @@ public actor JobRegistry {
         {
             throw .invalid("at most 64 labels, keys up to 128 and values up to 1024 characters")
         }
+        var process: ProcessIdentity?
+        if let pid = request.pid {
+            // The job's process decides its liveness and its GPUs: it must exist, and be the caller's own.
+            guard let found = ProcessIdentity.of(pid), let owner = ProcessIdentity.owner(of: pid) else {
+                throw .invalid("no process \(pid): register the job with your own pid (the wrapper does), or none")
+            }
+            guard owner == identity.uid || identity.isAdmin else { throw .notYourProcess(pid) }
+            process = found
+        }
         guard jobs.count < Self.maximumOpenJobs else { throw .unavailable("too many open jobs") }
         guard let checkpoint = sampler.checkpoint() else {
             throw .unavailable("the sampler has not taken a sample yet")
         }
         let id = Report.newID()
         var job = Job(
-            id: id, identity: identity, start: request, startedAt: Date(), checkpoint: checkpoint,
-            process: request.pid.flatMap { ProcessIdentity.of($0) })
+            id: id, identity: identity, start: request, startedAt: Date(), checkpoint: checkpoint, process: process)
         watch(&job)
         jobs[id] = job
         persist(job)

@@ -25,6 +25,13 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
     /// True while this very process runs (the pid exists and started at the same tick).
     public func isAlive(proc: String = "/proc") -> Bool { Self.of(pid, proc: proc) == self }
 
+    /// The uid that owns process `pid` (its /proc directory's owner: the effective uid); nil when there is none.
+    public static func owner(of pid: Int32) -> UInt32? {
+        var info = stat()
+        guard pid > 0, stat("/proc/\(pid)", &info) == 0 else { return nil }
+        return info.st_uid
+    }
+
     /// True while some process has this pid: one system call, no /proc read; blind to pid reuse.
     public var pidExists: Bool { kill(pid, 0) == 0 || errno == EPERM }
 

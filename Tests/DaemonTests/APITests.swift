@@ -84,7 +84,7 @@ struct APITests {
         try await fixture.app.test(.router) { client in
             let started = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
-                body: Self.body(#"{"command": ["train.py"], "pid": 42, "labels": {"slurm_job_id": "7"}}"#))
+                body: Self.body(#"{"command": ["train.py"], "labels": {"slurm_job_id": "7"}}"#))
             #expect(started.status == .created)
             let id = try #require(try Self.json(started)["id"] as? String)
             try await Task.sleep(for: .milliseconds(500))
@@ -206,6 +206,28 @@ struct APITests {
                 let value = line.flatMap { Double($0.split(separator: " ").last ?? "") }
                 #expect((value ?? 0) > 0, "\(name): \(String(describing: line))")
             }
+        }
+    }
+
+    /// The job's process decides when it is abandoned and which GPUs it is charged: it must exist and be the
+    /// caller's own (root and admins may name any).
+    @Test func aJobsPidMustBeTheCallersOwnProcess() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        let own = getpid()  // this test process runs as root
+        try await fixture.app.test(.router) { client in
+            func start(uid: UInt32, pid: Int32) async throws -> HTTPResponse.Status {
+                try await client.execute(
+                    uri: "/v1/jobs", method: .post, headers: Self.headers(uid: uid),
+                    body: Self.body(#"{"command": ["x"], "pid": \#(pid)}"#)
+                ).status
+            }
+            let other = try await start(uid: 1000, pid: own)
+            #expect(other == .forbidden, "another user's process")
+            let root = try await start(uid: 0, pid: own)
+            #expect(root == .created, "root may name any")
+            let missing = try await start(uid: 1000, pid: 999_999_999)
+            #expect(missing == .badRequest, "no such process")
         }
     }
 

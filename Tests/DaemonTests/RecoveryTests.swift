@@ -20,7 +20,8 @@ struct RecoveryTests {
         let registry: JobRegistry
     }
 
-    static let identity = Identity.of(uid: 1000, gid: 1000, pid: 1, adminGroup: nil)
+    /// Root: the jobs name this test's own (root's) child processes.
+    static let identity = Identity.of(uid: 0, gid: 0, pid: 1, adminGroup: nil)
 
     static func life(origin: MonotonicInstant, database: String, bootID: String) throws -> Life {
         let logger = Logger(label: "test")

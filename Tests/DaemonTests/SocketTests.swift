@@ -105,7 +105,7 @@ struct SocketTests {
             scenario: "two-socket", in: directory,
             """
             as() { u=$1; shift; setpriv --reuid=$u --regid=$u --clear-groups "$@"; }
-            ID=$(as 65534 curl -sf --unix-socket $SOCK -X POST -d '{"command":["a"],"pid":1}' http://x/v1/jobs \
+            ID=$(as 65534 curl -sf --unix-socket $SOCK -X POST -d '{"command":["a"]}' http://x/v1/jobs \
                 | sed 's/.*"id":"\\([^"]*\\)".*/\\1/')
             echo "id=$ID"
             echo "other-stop=$(as 4242 curl -s -o /dev/null -w '%{http_code}' --unix-socket $SOCK -X POST -d '{}' http://x/v1/jobs/$ID/stop)"
