@@ -123,6 +123,7 @@ let package = Package(
                 "Daemon", "Meter", "Reports", "SustainCore", "Impact", "SustainTestSupport", "sustain-measured",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(
