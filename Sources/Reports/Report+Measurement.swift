@@ -117,7 +117,9 @@ extension Report {
             energy: Energy(joules: total?.value, method: method, domains: domains),
             power: Power(
                 meanWatts: total.flatMap { $0 / measurement.duration }?.value,
-                peakWatts: measured == nil ? nil : (measurement.peakPower ?? measurement.meanPower)?.value),
+                // Only a peak that was observed: never the mean standing in for it (the service keeps running
+                // totals, not per-job peaks, and a run too short for a clean interval has none).
+                peakWatts: measured == nil ? nil : measurement.peakPower?.value),
             carbon: Carbon(CarbonAssessment(energy: total, settings: settings)),
             usage: job.usage.map {
                 Usage(

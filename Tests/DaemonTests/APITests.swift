@@ -98,6 +98,8 @@ struct APITests {
             #expect(report.owner?.uid == 1000)
             #expect(report.labels == ["slurm_job_id": "7"])
             #expect(report.measuredBy == "sustain-measured")
+            #expect(report.power.peakWatts == nil, "the service keeps no per-job peak: null, never the mean")
+            #expect(report.gaps == [])
             let joules = try #require(report.energy.joules)
             #expect(abs(joules - 100 * report.durationSeconds) / (100 * report.durationSeconds) < 0.005)
             let record = try #require(try fixture.store.job(id: id))
