@@ -135,7 +135,8 @@ public actor JobRegistry {
             throw .invalid("at most 64 labels, keys up to 128 and values up to 1024 characters")
         }
         var process: ProcessIdentity?
-        if let pid = request.pid {
+        if let claimed = request.pid {
+            let pid = Self.resolve(claimed, peer: identity.pid)
             // The job's process decides its liveness and its GPUs: it must exist, and be the caller's own.
             guard let found = ProcessIdentity.of(pid), let owner = ProcessIdentity.owner(of: pid) else {
                 throw .invalid("no process \(pid): register the job with your own pid (the wrapper does), or none")
@@ -306,6 +307,15 @@ public actor JobRegistry {
     /// The wall-clock time of a monotonic instant (now, less the time since it).
     static func wallClock(of instant: MonotonicInstant) -> Date {
         Date(timeIntervalSinceNow: -instant.seconds(to: .now))
+    }
+
+    /// The pid a client names, in the daemon's pid namespace. A client in a container (a child pid namespace)
+    /// names itself by its container pid; the kernel gives the daemon its host pid (SO_PEERCRED), and the peer's
+    /// `NSpid` line ties the two.
+    static func resolve(_ claimed: Int32, peer: Int32) -> Int32 {
+        guard claimed != peer, peer > 0 else { return claimed }
+        let pids = ProcessIdentity.namespacePids(of: peer)
+        return pids.count > 1 && pids.last == claimed ? peer : claimed
     }
 
     /// Watches the job's process tree for GPU use, and reads its CUDA_VISIBLE_DEVICES.

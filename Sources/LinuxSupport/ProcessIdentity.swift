@@ -32,6 +32,17 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
         return info.st_uid
     }
 
+    /// The pid of process `pid` in each pid namespace it belongs to, outermost first (`NSpid:` in
+    /// /proc/PID/status): a process in a container has its host pid first and its container pid last.
+    public static func namespacePids(of pid: Int32) -> [Int32] {
+        guard let status = readFile("/proc/\(pid)/status", limit: 16_384) else { return [] }
+        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("NSpid:".utf8)) {
+            return line.dropFirst(6).split(whereSeparator: { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: " ") })
+                .compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+        }
+        return []
+    }
+
     /// True while some process has this pid: one system call, no /proc read; blind to pid reuse.
     public var pidExists: Bool { kill(pid, 0) == 0 || errno == EPERM }
 

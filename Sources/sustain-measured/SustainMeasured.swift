@@ -78,6 +78,8 @@ extension SustainMeasured {
         var verbose = false
 
         func run() async throws {
+            // SIGHUP reloads (ReloadService); until that service listens, a reload must not end the daemon.
+            signal(SIGHUP, SIG_IGN)
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = verbose ? .debug : .info

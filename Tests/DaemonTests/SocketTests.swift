@@ -234,4 +234,25 @@ struct SocketTests {
         #expect(metrics.contains("sustain_energy_joules_total{"), "\(metrics)")
         #expect(text.contains("tcp-health=404"), "only /metrics on TCP: \(text)")
     }
+
+    /// A user's wrapper inside a container (its own pid namespace) names itself by its container pid; the daemon
+    /// ties that to the host pid the kernel gives it, so the job is tracked and measured, not refused.
+    @Test func aWrapperInAChildPidNamespaceIsMeasuredByTheDaemon() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try Self.withDaemon(
+            scenario: "unreadable", in: directory,
+            """
+            unshare -p -f --mount-proc setpriv --reuid=65534 --regid=65534 --clear-groups \
+                /bin/sh -c "echo inner-pid=\\$\\$; exec $D/sustain-measure --socket $SOCK --report $D/r.json -- /bin/sleep 2"
+            """)
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(text.contains("inner-pid=1"), "the wrapper really was in a new pid namespace: \(text)")
+        #expect(!outcome.stderr.contains("measuring here instead"), "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        #expect(report.measuredBy == "sustain-measured")
+        let joules = try #require(report.energy.joules)
+        #expect(abs(joules - 176 * report.durationSeconds) / (176 * report.durationSeconds) < 0.005)
+    }
 }
