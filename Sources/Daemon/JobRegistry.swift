@@ -95,6 +95,8 @@ public actor JobRegistry {
         var gaps: [Report.Gap] = []
         /// The job's process tree and CUDA_VISIBLE_DEVICES, for the GPUs it is charged.
         var attribution: JobAttribution?
+        /// Other jobs open at some time during this one.
+        var overlapping = 0
     }
 
     private var jobs: [String: Job] = [:]
@@ -152,6 +154,8 @@ public actor JobRegistry {
         var job = Job(
             id: id, identity: identity, start: request, startedAt: Date(), checkpoint: checkpoint, process: process)
         watch(&job)
+        job.overlapping = jobs.count
+        for other in jobs.keys { jobs[other]?.overlapping += 1 }
         jobs[id] = job
         persist(job)
         logger.info("job started", metadata: ["id": "\(id)", "uid": "\(identity.uid)", "pid": "\(request.pid ?? 0)"])
@@ -288,6 +292,7 @@ public actor JobRegistry {
             if let record = try? OpenJobRecord(job) { carried.append(record) }
             summary.continued.append(job.id)
         }
+        for id in summary.continued { jobs[id]?.overlapping += summary.continued.count - 1 }
         do {
             try store.saveRecovery(
                 open: carried,
@@ -365,7 +370,14 @@ public actor JobRegistry {
         report.labels = job.start.labels ?? [:]
         report.measuredBy = "sustain-measured"
         report.gaps = job.gaps
+        report.overlappingJobs = job.overlapping
         report.warnings += job.gaps.map(warning) + warnings
+        if job.overlapping > 0 {
+            report.warnings.append(
+                "\(job.overlapping) other job(s) ran on this machine during this one: its energy is the machine's "
+                    + "during its window (CPU packages, memory and the counted devices), shared with them, not this "
+                    + "job's alone; GPUs are charged by which job's processes ran on them.")
+        }
         do {
             try store.insert(JobRecord(report: report, identity: job.identity, labels: report.labels, state: state))
         } catch {

@@ -20,6 +20,7 @@ public struct Report: Codable, Sendable, Equatable {
         case carbon, usage, sampling, temperatures, gpus, sources, warnings, tool, owner, labels
         case measuredBy = "measured_by"
         case gaps
+        case overlappingJobs = "overlapping_jobs"
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -60,6 +61,9 @@ public struct Report: Codable, Sendable, Equatable {
     /// Times the daemon was not sampling while the job ran (it crashed or was restarted), and what was recovered;
     /// null when the wrapper measured the job alone.
     @Nullable public var gaps: [Gap]? = nil
+    /// Other jobs the service measured on this machine while this one ran (their windows overlapped); null for
+    /// the wrapper alone. The measured energy is the machine's during the window, shared with them.
+    @Nullable public var overlappingJobs: Int? = nil
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String

@@ -211,6 +211,39 @@ struct APITests {
         }
     }
 
+    /// Jobs whose windows overlap share the machine's energy, and each report says with how many others.
+    @Test func overlappingJobsAreCountedAndSaidInEachReport() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await fixture.app.test(.router) { client in
+            func start() async throws -> String {
+                let response = try await client.execute(
+                    uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
+                    body: Self.body(#"{"command": ["x"]}"#))
+                return try #require(try Self.json(response)["id"] as? String)
+            }
+            func stop(_ id: String) async throws -> Report {
+                let response = try await client.execute(
+                    uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000),
+                    body: Self.body("{}"))
+                return try Report.decode(Data(buffer: response.body))
+            }
+            let a = try await start()
+            let b = try await start()
+            let first = try await stop(a)  // b was open during a
+            let c = try await start()  // overlaps b, not a
+            let second = try await stop(b)
+            let third = try await stop(c)
+            let alone = try await stop(try await start())
+            #expect(first.overlappingJobs == 1)
+            #expect(second.overlappingJobs == 2)
+            #expect(third.overlappingJobs == 1)
+            #expect(alone.overlappingJobs == 0)
+            #expect(second.warnings.contains { $0.contains("2 other job(s) ran on this machine") })
+            #expect(!alone.warnings.contains { $0.contains("other job(s)") })
+        }
+    }
+
     /// The job's process decides when it is abandoned and which GPUs it is charged: it must exist and be the
     /// caller's own (root and admins may name any).
     @Test func aJobsPidMustBeTheCallersOwnProcess() async throws {
