@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "sustain-measured",
             dependencies: [
-                "Daemon", "Meter", "Impact", "Reports", "SustainConfiguration",
+                "Daemon", "Meter", "Impact", "Reports", "SustainConfiguration", "LinuxSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

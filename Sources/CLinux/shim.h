@@ -4,4 +4,5 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/mount.h>
+#include <malloc.h>
 #endif

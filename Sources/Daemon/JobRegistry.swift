@@ -257,6 +257,7 @@ public actor JobRegistry {
         for record in open {
             guard var job = try? Job(record) else {
                 logger.error("cannot read open job \(record.id) of the last run; it is dropped")
+                try? store.deleteOpen(record.id)
                 continue
             }
             let alive = sameBoot && (job.process.map { $0.isAlive() } ?? true)
@@ -270,7 +271,8 @@ public actor JobRegistry {
                     ? "the machine rebooted" : "its process (\(job.process?.pid ?? 0)) was gone when it restarted"
                 let last = saved.map { Report.timestamp($0.savedAt) } ?? "unknown"
                 _ = finish(
-                    job, JobStop(), state: "incomplete", end: end, endedAt: saved?.savedAt ?? job.startedAt,
+                    job, JobStop(), state: "incomplete", end: end,
+                    endedAt: max(saved?.savedAt ?? job.startedAt, job.startedAt),
                     warnings: [
                         "The daemon stopped while this job ran and \(why): the job was closed as incomplete; its "
                             + "energy is counted up to the daemon's last checkpoint (\(last)) and its end and exit "

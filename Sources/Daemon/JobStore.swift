@@ -86,6 +86,10 @@ public final class JobStore: Sendable {
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(5)
         configuration.readonly = readOnly
+        // An append-mostly log read by id or by an indexed filter: a small page cache per connection (SQLite's
+        // default is 2 MB each) and two readers keep the daemon's memory flat however many jobs it logs.
+        configuration.maximumReaderCount = 2
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -256") }
         database = try DatabasePool(path: path, configuration: configuration)
         if !readOnly { try Self.migrator.migrate(database) }
     }
@@ -140,6 +144,11 @@ public final class JobStore: Sendable {
     /// Remembers an open job (inserted at its start, replaced when a restart carries it over).
     public func saveOpen(_ record: OpenJobRecord) throws {
         try database.write { db in try record.save(db) }
+    }
+
+    /// Forgets an open job that cannot be carried over (its row could not be read).
+    public func deleteOpen(_ id: String) throws {
+        try database.write { db in _ = try OpenJobRecord.deleteOne(db, key: id) }
     }
 
     /// The sampler's running totals, saved every checkpoint interval: with each open job's start, they give every

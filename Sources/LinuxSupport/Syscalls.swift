@@ -99,3 +99,9 @@ enum Syscalls {
         _ = try valueOrErrno("mount", subject: target) { CLinux.mount(source, target, type, 0, options) }
     }
 }
+
+/// Caps glibc's malloc arenas (`mallopt(M_ARENA_MAX)`): a daemon whose many threads make small allocations
+/// otherwise gets an arena per thread, each keeping its freed memory.
+public func limitMallocArenas(_ count: Int32) {
+    _ = mallopt(M_ARENA_MAX, count)
+}

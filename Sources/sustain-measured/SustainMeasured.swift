@@ -3,6 +3,7 @@ import Daemon
 import Foundation
 import Hummingbird
 import Impact
+import LinuxSupport
 import Logging
 import Meter
 import Reports
@@ -80,6 +81,9 @@ extension SustainMeasured {
         func run() async throws {
             // SIGHUP reloads (ReloadService); until that service listens, a reload must not end the daemon.
             signal(SIGHUP, SIG_IGN)
+            // Small allocations from many threads (NIO event loops, the concurrency pool): without a cap, glibc
+            // gives each thread its own arena and keeps the freed memory of each.
+            limitMallocArenas(2)
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = verbose ? .debug : .info
