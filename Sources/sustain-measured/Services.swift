@@ -1,0 +1,111 @@
+import Daemon
+import Foundation
+import Logging
+import Meter
+import ServiceLifecycle
+import SustainConfiguration
+import UnixSignals
+
+/// Keeps the sampler running until graceful shutdown, then takes its last sample.
+struct SamplerService: Service {
+    let sampler: Sampler
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        _ = sampler.stop()
+    }
+}
+
+/// Every checkpoint interval: closes the jobs whose client process is gone, saves the sampler's running totals
+/// (so every open job's energy so far is on disk), and deletes finished jobs past the retention. Saves once more
+/// at shutdown, after the API has stopped.
+actor CheckpointService: Service {
+    let registry: JobRegistry
+    let store: JobStore
+    let interval: Double
+    var retentionDays: Int
+    let logger: Logger
+    var lastPrune: ContinuousClock.Instant?
+    var ticks = 0
+
+    init(registry: JobRegistry, store: JobStore, interval: Double, retentionDays: Int, logger: Logger) {
+        self.registry = registry
+        self.store = store
+        self.interval = interval
+        self.retentionDays = retentionDays
+        self.logger = logger
+    }
+
+    func update(retentionDays: Int) { self.retentionDays = retentionDays }
+
+    func run() async throws {
+        await tick()
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(self.interval))
+                    await self.tick()
+                }
+            }
+        } catch is CancellationError {}
+        await registry.saveCheckpoint()
+        let open = await registry.openJobs
+        logger.info("checkpoint saved at shutdown", metadata: ["open_jobs": "\(open)"])
+    }
+
+    private func tick() async {
+        // A pid that is gone is noticed at the next tick; a reused pid within about a minute.
+        ticks += 1
+        await registry.closeAbandonedJobs(startTimes: ticks % max(1, Int(60 / interval)) == 1)
+        await registry.saveCheckpoint()
+        guard retentionDays > 0, lastPrune.map({ $0.duration(to: .now) >= .seconds(3600) }) ?? true else { return }
+        lastPrune = .now
+        do {
+            let deleted = try store.prune(endedBefore: Date(timeIntervalSinceNow: -Double(retentionDays) * 86_400))
+            if deleted > 0 { logger.info("retention: deleted \(deleted) job(s) older than \(retentionDays) days") }
+        } catch {
+            logger.error("retention: cannot delete old jobs", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Reloads the configuration on SIGHUP. A bad file is rejected with its key and reason and the running
+/// configuration is kept; keys that only a restart can change are named.
+struct ReloadService: Service {
+    let load: @Sendable () throws(ConfigurationError) -> Loaded
+    let running: SustainConfiguration.Configuration
+    let logger: Logger
+    let apply: @Sendable (Loaded) async -> Void
+
+    func run() async throws {
+        let current = running  // restart-only keys stay as they started
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            let loaded: Loaded
+            do {
+                loaded = try load()
+            } catch {
+                logger.error("configuration reload rejected; the running configuration is kept: \(error)")
+                continue
+            }
+            await apply(loaded)
+            let new = loaded.configuration.daemon
+            var restart: [String] = []
+            if new.socket != current.daemon.socket { restart.append("socket") }
+            if new.socketMode != current.daemon.socketMode || new.group != current.daemon.group {
+                restart.append("socket_mode/group")
+            }
+            if new.interval != current.daemon.interval { restart.append("interval") }
+            if new.database != current.daemon.database { restart.append("database") }
+            if new.metricsAddress != current.daemon.metricsAddress { restart.append("metrics_address") }
+            if new.checkpointInterval != current.daemon.checkpointInterval { restart.append("checkpoint_interval") }
+            if new.sources != current.daemon.sources { restart.append("sources") }
+            logger.notice(
+                "configuration reloaded",
+                metadata: [
+                    "intensity_g_per_kwh": "\(loaded.carbon.intensity.gramsPerKilowattHour)",
+                    "admin_group": "\(new.adminGroup ?? "none")",
+                    "needs_restart": "\(restart.isEmpty ? "nothing" : restart.joined(separator: ", "))",
+                ])
+        }
+    }
+}
