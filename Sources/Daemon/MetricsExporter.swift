@@ -1,4 +1,4 @@
-import Glibc
+import LinuxSupport
 import Meter
 import Prometheus
 
@@ -18,13 +18,6 @@ public actor MetricsExporter {
     /// A reloaded configuration's grid intensity.
     public func update(intensityGramsPerKilowattHour: Double) {
         gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
-    }
-
-    static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// The exposition text, built fresh from one snapshot.
@@ -55,7 +48,7 @@ public actor MetricsExporter {
         ).increment(by: sampler.samplingSeconds)
         prometheus.makeCounter(
             name: "sustain_process_cpu_seconds_total", help: "CPU time (user + system) of the daemon, in seconds"
-        ).increment(by: Self.processCPUSeconds())
+        ).increment(by: ResourceUsage.ofThisProcess().cpuSeconds)
         for job in await registry.openJobEnergies() {
             let labels = [("job", job.id), ("user", job.user)]
             prometheus.makeGauge(

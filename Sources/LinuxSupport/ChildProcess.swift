@@ -35,6 +35,13 @@ public struct ResourceUsage: Sendable, Equatable {
     }
 
     public var cpuSeconds: Double { userSeconds + systemSeconds }
+
+    /// What this process has used so far (`getrusage(RUSAGE_SELF)`).
+    public static func ofThisProcess() -> ResourceUsage {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return ResourceUsage(usage)
+    }
 }
 
 /// Why a command could not be started, with the status a shell would return for it.

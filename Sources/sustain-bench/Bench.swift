@@ -153,12 +153,7 @@ enum Bench {
         return Spawned(seconds: elapsed, maxRSSKilobytes: usage.ru_maxrss, cpuSeconds: cpu)
     }
 
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    }
+    static func cpuSeconds() -> Double { ResourceUsage.ofThisProcess().cpuSeconds }
 
     static func sleepFor(_ duration: Duration) {
         var request = timespec(
