@@ -13,13 +13,20 @@ public struct ProcessIdentity: Sendable, Equatable, Codable {
 
     /// The process `pid` now; nil when there is none (or /proc cannot be read).
     public static func of(_ pid: Int32, proc: String = "/proc") -> ProcessIdentity? {
-        guard pid > 0, let stat = readFile("\(proc)/\(pid)/stat", limit: 4096), !stat.isEmpty else { return nil }
-        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields count from the last ')'.
-        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state); starttime is field 22.
-        guard fields.count > 19, let ticks = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        guard let ticks = statField(22, of: pid, proc: proc).flatMap(UInt64.init) else { return nil }
         return ProcessIdentity(pid: pid, startTicks: ticks)
+    }
+
+    /// Field `number` (1-based, as proc(5) numbers them: 4 is ppid, 14 utime, 22 starttime) of /proc/PID/stat;
+    /// nil when the process or the field is missing. Fields after the command name count from its last ')', since
+    /// the name may hold spaces and parentheses.
+    public static func statField(_ number: Int, of pid: Int32, proc: String = "/proc") -> String? {
+        guard number >= 3, pid > 0, let stat = readFile("\(proc)/\(pid)/stat", limit: 4096),
+            let close = stat.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(whereSeparator: { $0 == 0x20 || $0 == 0x0A })
+        guard fields.count > number - 3 else { return nil }
+        return String(decoding: fields[number - 3], as: UTF8.self)
     }
 
     /// True while this very process runs (the pid exists and started at the same tick).

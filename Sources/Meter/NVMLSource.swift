@@ -1,5 +1,6 @@
 internal import CNVML
 import Glibc
+import LinuxSupport
 import Logging
 import SustainCore
 import Synchronization
@@ -302,15 +303,6 @@ enum ProcessTree {
         return result
     }
 
-    /// The parent pid from /proc/<pid>/stat (the field after the parenthesised command name).
-    static func parent(of pid: Int32) -> Int32? {
-        guard let file = fopen("/proc/\(pid)/stat", "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 512)
-        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
-        let text = String(cString: buffer)
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
-    }
+    /// The parent pid (/proc/<pid>/stat field 4).
+    static func parent(of pid: Int32) -> Int32? { ProcessIdentity.statField(4, of: pid).flatMap { Int32($0) } }
 }

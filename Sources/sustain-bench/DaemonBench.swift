@@ -96,12 +96,10 @@ extension Bench {
         return Double(cpuTicks(of: pid) - before) / Double(sysconf(Int32(_SC_CLK_TCK))) / seconds
     }
 
+    /// utime + stime, /proc/PID/stat fields 14 and 15.
     static func cpuTicks(of pid: pid_t) -> Int {
-        guard let text = readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3; utime and stime are fields 14 and 15.
-        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
-        return user + system
+        let field = { ProcessIdentity.statField($0, of: pid).flatMap { Int($0) } ?? 0 }
+        return field(14) + field(15)
     }
 
     /// Resident, peak resident and private resident memory, MB, from /proc/PID/status.
