@@ -54,11 +54,16 @@ let package = Package(
         // TOMLKit checks it in the tests: TOMLKit links all of Foundation, beyond the wrapper's memory budget).
         .target(
             name: "SustainConfiguration",
-            dependencies: ["Impact"]
+            dependencies: ["Impact", "LinuxSupport"]
         ),
 
         // Report model and formats.
-        .target(name: "Reports", dependencies: ["SustainCore", "Meter", "Impact", "LinuxSupport"]),
+        .target(
+            name: "Reports",
+            dependencies: [
+                "SustainCore", "Meter", "Impact", "LinuxSupport", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // The service: job registry, SQLite store, HTTP API on a Unix socket, metrics.
         .target(

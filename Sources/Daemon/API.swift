@@ -22,8 +22,13 @@ public enum API {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: IdentityMiddleware(source: identity))
 
-        router.get("/v1/health") { _, _ in
-            Health(status: "ok", openJobs: await registry.openJobs, intervalSeconds: sampler.interval / .seconds(1))
+        router.get("/v1/health") { _, _ -> EditedResponse<Health> in
+            let store = await registry.storeHealth
+            let health = Health(
+                status: store.failure == nil ? "ok" : "degraded", openJobs: await registry.openJobs,
+                intervalSeconds: sampler.interval / .seconds(1), store: store.failure.map { "failing: \($0)" } ?? "ok",
+                pendingJobs: store.pendingJobs)
+            return EditedResponse(status: store.failure == nil ? .ok : .serviceUnavailable, response: health)
         }
         router.post("/v1/jobs") { request, context -> EditedResponse<RunningJob> in
             let start = try await decode(StrictJobStart.self, request, context).value
@@ -42,7 +47,7 @@ public enum API {
             if let running = try await jobError({ try await registry.running(id, by: identity) }) {
                 return try json(running)
             }
-            let found = try store.job(id: id)
+            let found = try await registry.pendingReport(id) ?? store.job(id: id)
             guard let record = found else { throw HTTPError(.notFound, message: "no job \(id)") }
             guard record.uid == Int64(identity.uid) || identity.isAdmin else {
                 throw HTTPError(.forbidden, message: "job \(id) belongs to another user")
@@ -64,17 +69,23 @@ public enum API {
             return JobList(running: running, finished: finished)
         }
         router.get("/v1/snapshot") { _, _ in Snapshot(sampler: sampler) }
-        router.get("/metrics") { _, _ in await metricsResponse(metrics) }
+        router.get("/metrics") { _, context in
+            // Per-job series name jobs and users: root and admins see every job's, a user their own.
+            let identity = try context.requireIdentity()
+            return await metricsResponse(metrics, jobs: identity.isAdmin ? .all : .ofUser(identity.uid))
+        }
         return router
     }
 
     /// `GET /metrics` alone, on a TCP address (`[daemon] metrics_address`) for a Prometheus server: the same
     /// exposition as on the socket. Nothing else is served there.
-    public static func metricsApplication(metrics: MetricsExporter, host: String, port: Int, logger: Logger)
-        -> some ApplicationProtocol
-    {
+    /// Any local user can connect to a TCP port: per-job series there only with `perJob` (`[daemon]
+    /// per_job_metrics`).
+    public static func metricsApplication(
+        metrics: MetricsExporter, perJob: Bool, host: String, port: Int, logger: Logger
+    ) -> some ApplicationProtocol {
         let router = Router()
-        router.get("/metrics") { _, _ in await metricsResponse(metrics) }
+        router.get("/metrics") { _, _ in await metricsResponse(metrics, jobs: perJob ? .all : .none) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "sustain-measured"),
@@ -82,8 +93,8 @@ public enum API {
             logger: logger)
     }
 
-    static func metricsResponse(_ metrics: MetricsExporter) async -> Response {
-        let text = await metrics.exposition()
+    static func metricsResponse(_ metrics: MetricsExporter, jobs: MetricsExporter.JobSeries) async -> Response {
+        let text = await metrics.exposition(jobs: jobs)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -147,6 +158,7 @@ public enum API {
             case .alreadyStopped: throw HTTPError(.conflict, message: error.description)
             case .invalid: throw HTTPError(.badRequest, message: error.description)
             case .unavailable: throw HTTPError(.serviceUnavailable, message: error.description)
+            case .tooMany: throw HTTPError(.tooManyRequests, message: error.description)
             }
         }
     }

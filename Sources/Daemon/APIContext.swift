@@ -33,8 +33,9 @@ public struct APIContext: RequestContext {
         channel = source.channel
     }
 
-    /// Request bodies above this size are refused with 413.
-    public var maxUploadSize: Int { 64 * 1024 }
+    /// Request bodies above this size are refused with 413: a job start holds at most 64 KiB of command
+    /// (`RecordedCommand.storedBytesLimit`), at most six times that once JSON-escaped.
+    public var maxUploadSize: Int { 1024 * 1024 }
 
     /// ISO 8601 dates, sorted keys.
     public var responseEncoder: JSONEncoder {

@@ -7,14 +7,21 @@ import SustainCore
 extension RunningJob: ResponseEncodable {}
 
 struct Health: ResponseEncodable {
+    /// "ok", or "degraded" while the store fails (answered with 503).
     var status: String
     var openJobs: Int
     var intervalSeconds: Double
+    /// "ok", or "failing: REASON".
+    var store: String
+    /// Finished jobs kept in memory until the store takes them.
+    var pendingJobs: Int
 
     enum CodingKeys: String, CodingKey {
         case status
         case openJobs = "open_jobs"
         case intervalSeconds = "interval_seconds"
+        case store
+        case pendingJobs = "pending_jobs"
     }
 }
 
@@ -146,7 +153,9 @@ struct Strict<Value: Decodable & Sendable & AllowedKeys>: Decodable, Sendable {
     }
 }
 
-extension JobStart: AllowedKeys { static let allowedKeys: Set<String> = ["command", "pid", "cgroup", "labels"] }
+extension JobStart: AllowedKeys {
+    static let allowedKeys: Set<String> = ["command", "command_base64", "command_words", "pid", "cgroup", "labels"]
+}
 extension JobStop: AllowedKeys {
     static let allowedKeys: Set<String> = ["exit_code", "signal", "signals_received", "interrupted"]
 }

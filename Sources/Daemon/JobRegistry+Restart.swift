@@ -25,8 +25,9 @@ extension JobRegistry {
                 SamplerStateRecord(
                     bootID: bootID, savedAt: Self.wallClock(of: checkpoint.instant),
                     checkpoint: try Stored.encode(checkpoint)))
+            storeWorked()
         } catch {
-            logger.error("cannot save the checkpoint", metadata: ["error": "\(error)"])
+            storeFailed(error, doing: "save the checkpoint")
         }
     }
 
@@ -39,6 +40,19 @@ extension JobRegistry {
             guard let process = job.process else { return false }
             return !process.pidExists || startTimes && !process.isAlive()
         }
+        let now = Date()
+        let maximumAge = limits.maxAgeWithoutPID
+        let expired = jobs.values.filter { $0.process == nil && now.timeIntervalSince($0.startedAt) > maximumAge }
+        for job in expired {
+            jobs[job.id] = nil
+            _ = finish(
+                job, JobStop(), state: "incomplete",
+                warnings: [
+                    "This job was registered without a process and stayed open longer than [daemon] "
+                        + "max_job_age_without_pid (\(Int(maximumAge)) s): the daemon closed it as incomplete; its "
+                        + "energy is counted up to then and its exit code is unknown."
+                ])
+        }
         for job in ended {
             jobs[job.id] = nil
             _ = finish(
@@ -49,7 +63,7 @@ extension JobRegistry {
                         + "unknown."
                 ])
         }
-        return ended.map(\.id)
+        return (expired + ended).map(\.id)
     }
 
     /// Carries over the jobs that were open when the daemon last stopped. `baseline` is the new sampler's first

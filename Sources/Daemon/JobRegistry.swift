@@ -14,6 +14,8 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
     case alreadyStopped(String)
     case invalid(String)
     case unavailable(String)
+    /// The caller has too many open jobs (429).
+    case tooMany(String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
         case .alreadyStopped(let id): "job \(id) has already been stopped"
         case .invalid(let reason): reason
         case .unavailable(let reason): reason
+        case .tooMany(let reason): reason
         }
     }
 }
@@ -31,10 +34,26 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
 /// What a client says when it starts a job.
 public struct JobStart: Codable, Sendable, Equatable {
     public var command: [String]
+    /// Every word's bytes in base64, when some word is not UTF-8 (`RecordedCommand`).
+    public var commandBase64: [String]?
+    /// How many words the command had, when `command` holds only the first (set by the daemon when it truncates).
+    public var commandWords: Int?
     /// The process whose tree is the job (the wrapper's own pid).
     public var pid: Int32?
     public var cgroup: String?
     public var labels: [String: String]?
+
+    enum CodingKeys: String, CodingKey {
+        case command
+        case commandBase64 = "command_base64"
+        case commandWords = "command_words"
+        case pid, cgroup, labels
+    }
+
+    /// The command as the report records it.
+    var recorded: RecordedCommand {
+        RecordedCommand(text: command, base64: commandBase64, truncatedFrom: commandWords)
+    }
 }
 
 /// What a client says when its job ends.
@@ -72,6 +91,19 @@ public struct RunningJob: Codable, Sendable, Equatable {
     }
 }
 
+/// Limits on what one user can hold open in the daemon.
+public struct JobLimits: Sendable, Equatable {
+    /// Open jobs one user (not root or an admin) may have at once.
+    public var maxOpenJobsPerUser: Int
+    /// A job registered without a process is closed as incomplete after this long, in seconds.
+    public var maxAgeWithoutPID: Double
+
+    public init(maxOpenJobsPerUser: Int = 256, maxAgeWithoutPID: Double = 1_209_600) {
+        self.maxOpenJobsPerUser = maxOpenJobsPerUser
+        self.maxAgeWithoutPID = maxAgeWithoutPID
+    }
+}
+
 /// Open jobs: each remembers the sampler's running totals at its start; its energy is the difference at its end.
 /// Every open job's start is persisted, and the sampler's totals every checkpoint interval, so a restarted daemon
 /// carries the jobs over (`recover`).
@@ -92,6 +124,11 @@ public actor JobRegistry {
     }
 
     var jobs: [String: Job] = [:]
+    /// Finished jobs the store could not take yet (a full or read-only disk): kept and retried every checkpoint.
+    var pending: [JobRecord] = []
+    /// Why the store last failed; nil while it works.
+    var storeFailure: String?
+    var limits: JobLimits
     let sampler: Sampler
     private let sources: [SourceSummary]
     let store: JobStore
@@ -103,8 +140,9 @@ public actor JobRegistry {
 
     public init(
         sampler: Sampler, sources: [SourceSummary], store: JobStore, carbon: CarbonSettings,
-        bootID: String? = ProcessIdentity.bootID(), logger: Logger
+        limits: JobLimits = JobLimits(), bootID: String? = ProcessIdentity.bootID(), logger: Logger
     ) {
+        self.limits = limits
         self.sampler = sampler
         self.sources = sources
         self.store = store
@@ -118,11 +156,23 @@ public actor JobRegistry {
     /// Carbon settings for jobs that end from now on (a reloaded configuration).
     public func update(carbon: CarbonSettings) { self.carbon = carbon }
 
+    /// Limits for jobs that start from now on (a reloaded configuration).
+    public func update(limits: JobLimits) { self.limits = limits }
+
     /// Opens a job for `identity`.
     public func start(_ request: JobStart, by identity: Identity) throws(JobError) -> RunningJob {
-        guard !request.command.isEmpty, request.command.count <= 4096 else {
-            throw .invalid("command must be a non-empty array of strings")
+        var request = request
+        guard !request.command.isEmpty else { throw .invalid("command must be a non-empty array of strings") }
+        if let base64 = request.commandBase64, base64.count != request.command.count {
+            throw .invalid("command_base64 must have one entry per word of command")
         }
+        // Any command the kernel accepts is measured; what is stored of it is bounded, and the report says so.
+        let recorded = RecordedCommand(
+            text: request.command, base64: request.commandBase64, truncatedFrom: request.commandWords
+        ).truncated()
+        request.command = recorded.text
+        request.commandBase64 = recorded.base64
+        request.commandWords = recorded.truncatedFrom
         if let labels = request.labels,
             labels.count > 64 || labels.contains(where: { $0.key.count > 128 || $0.value.count > 1024 })
         {
@@ -139,6 +189,14 @@ public actor JobRegistry {
             process = found
         }
         guard jobs.count < Self.maximumOpenJobs else { throw .unavailable("too many open jobs") }
+        if !identity.isAdmin && identity.uid != 0 {
+            let own = jobs.values.count { $0.identity.uid == identity.uid }
+            guard own < limits.maxOpenJobsPerUser else {
+                throw .tooMany(
+                    "you have \(own) open jobs, the most one user may have ([daemon] max_open_jobs_per_user): "
+                        + "stop some first")
+            }
+        }
         guard let checkpoint = sampler.checkpoint() else {
             throw .unavailable("the sampler has not taken a sample yet")
         }
@@ -157,7 +215,7 @@ public actor JobRegistry {
     /// Closes a job and returns its report, which is also logged to the store.
     public func stop(_ id: String, _ request: JobStop, by identity: Identity) throws(JobError) -> Report {
         guard let job = jobs[id] else {
-            if (try? store.job(id: id)) != nil { throw .alreadyStopped(id) }
+            if pending.contains(where: { $0.id == id }) || (try? store.job(id: id)) != nil { throw .alreadyStopped(id) }
             throw .notFound(id)
         }
         guard job.identity.uid == identity.uid || identity.isAdmin else { throw .forbidden(id) }
@@ -181,11 +239,11 @@ public actor JobRegistry {
     }
 
     /// Counted energy of every open job so far (for metrics).
-    public func openJobEnergies() -> [(id: String, user: String, joules: Double)] {
+    public func openJobEnergies() -> [(id: String, uid: UInt32, user: String, joules: Double)] {
         guard let now = sampler.checkpoint() else { return [] }
         return jobs.values.map { job in
             (
-                job.id, job.identity.user,
+                job.id, job.identity.uid, job.identity.user,
                 sampler.measurement(from: job.checkpoint, to: now, job: job.attribution).countedEnergy?.value ?? 0
             )
         }
@@ -209,10 +267,12 @@ public actor JobRegistry {
         sampler.watch(jobRoot: process.pid)
     }
 
-    private func persist(_ job: Job) {
+    func persist(_ job: Job) {
         do {
             try store.saveOpen(try OpenJobRecord(job))
+            storeWorked()
         } catch {
+            storeFailed(error, doing: "persist open job \(job.id)")
             logger.error(
                 "cannot persist open job: it is measured, but a daemon crash would lose it",
                 metadata: ["id": "\(job.id)", "error": "\(error)"])
@@ -238,7 +298,7 @@ public actor JobRegistry {
             sampler.unwatch(jobRoot: root)
         }
         let facts = JobFacts(
-            id: job.id, command: job.start.command, exitCode: request.signal == nil ? request.exitCode : nil,
+            id: job.id, command: job.start.recorded, exitCode: request.signal == nil ? request.exitCode : nil,
             signal: request.signal, signalsReceived: request.signalsReceived ?? [],
             interrupted: request.interrupted ?? false, startedAt: job.startedAt, endedAt: endedAt,
             host: Report.Host.current())
@@ -255,17 +315,13 @@ public actor JobRegistry {
                     + "during its window (CPU packages, memory and the counted devices), shared with them, not this "
                     + "job's alone; GPUs are charged by which job's processes ran on them.")
         }
-        do {
-            try store.insert(JobRecord(report: report, identity: job.identity, labels: report.labels, state: state))
-        } catch {
-            logger.error("cannot record job", metadata: ["id": "\(job.id)", "error": "\(error)"])
-            report.warnings.append("The daemon could not record this job in its database: \(error).")
-        }
+        record(&report, identity: job.identity, state: state)
+        let command = job.start.command.joined(separator: " ")
         logger.info(
             "job \(state)",
             metadata: [
                 "id": "\(job.id)", "uid": "\(job.identity.uid)", "user": "\(job.identity.user)",
-                "command": "\(job.start.command.joined(separator: " "))",
+                "command": "\(command)",
                 "exit_code": "\(report.exitCode.map(String.init) ?? "null")",
                 "joules": "\(report.energy.joules.map { String($0) } ?? "null")",
                 "kg_co2e": "\(report.carbon.kgCo2e.map { String($0) } ?? "null")",

@@ -1,8 +1,10 @@
 import Foundation
 import GRDB
 import Hummingbird
+import LinuxSupport
 import Meter
 import Reports
+import Synchronization
 
 /// One finished job as the carbon log keeps it: indexed columns plus the full report.
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
@@ -75,14 +77,37 @@ public struct JobFilter: Sendable, Equatable {
     }
 }
 
-/// The per-job carbon log: an SQLite database in WAL mode (GRDB), versioned by migrations.
+/// The per-job carbon log: an SQLite database in WAL mode (GRDB), versioned by migrations. Its files are the
+/// daemon's alone (0600, whatever the umask); a database deleted or replaced while the daemon runs is noticed
+/// (`reopenIfReplaced()`) and made anew.
 public final class JobStore: Sendable {
-    private let database: DatabasePool
+    private let state: Mutex<State>
+    private let readOnly: Bool
     public let path: String
+
+    private struct State {
+        var database: DatabasePool
+        var file: FileIdentity?
+    }
+
+    private var database: DatabasePool { state.withLock { $0.database } }
 
     /// Opens (creating if needed, and migrating) the database at `path`; `readOnly` opens an existing one as it is.
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        self.readOnly = readOnly
+        let database = try Self.open(path, readOnly: readOnly)
+        state = Mutex(State(database: database, file: FileIdentity.of(path)))
+    }
+
+    private static func open(_ path: String, readOnly: Bool) throws -> DatabasePool {
+        if !readOnly {
+            // SQLite gives the WAL and shared-memory files the database file's mode: create it 0600 first, and
+            // make older files private too.
+            for file in [path, path + "-wal", path + "-shm"] where file == path || SafeFile.kind(of: file) != nil {
+                try SafeFile.makePrivateFile(file, mode: 0o600)
+            }
+        }
         var configuration = GRDB.Configuration()
         configuration.busyMode = .timeout(5)
         configuration.readonly = readOnly
@@ -90,8 +115,20 @@ public final class JobStore: Sendable {
         // default is 2 MB each) and two readers keep the daemon's memory flat however many jobs it logs.
         configuration.maximumReaderCount = 2
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA cache_size = -256") }
-        database = try DatabasePool(path: path, configuration: configuration)
+        let database = try DatabasePool(path: path, configuration: configuration)
         if !readOnly { try Self.migrator.migrate(database) }
+        return database
+    }
+
+    /// When the database file at `path` is no longer the one open (deleted, or replaced by another file), opens
+    /// (creating) the file now there and returns true: the caller then writes what it holds (open jobs, the
+    /// checkpoint) into it. Throws when the new file cannot be opened; the old connection is kept.
+    public func reopenIfReplaced() throws -> Bool {
+        let current = FileIdentity.of(path)
+        guard current == nil || current != state.withLock({ $0.file }) else { return false }
+        let database = try Self.open(path, readOnly: readOnly)
+        state.withLock { $0 = State(database: database, file: FileIdentity.of(path)) }
+        return true
     }
 
     static var migrator: DatabaseMigrator {
@@ -133,10 +170,11 @@ public final class JobStore: Sendable {
         return migrator
     }
 
-    /// Records a finished job and forgets it as an open one, in one transaction.
+    /// Records a finished job and forgets it as an open one, in one transaction (again, harmlessly, when a retry
+    /// follows a write that did land).
     public func insert(_ record: JobRecord) throws {
         try database.write { db in
-            try record.insert(db)
+            try record.save(db)
             _ = try OpenJobRecord.deleteOne(db, key: record.id)
         }
     }

@@ -20,8 +20,15 @@ public actor MetricsExporter {
         gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
     }
 
-    /// The exposition text, built fresh from one snapshot.
-    public func exposition() async -> String {
+    /// Which running jobs get series of their own (their ids and user names are visible to whoever reads them).
+    public enum JobSeries: Sendable, Equatable {
+        case all
+        case none
+        case ofUser(UInt32)
+    }
+
+    /// The exposition text, built fresh from one snapshot, with per-job series for `jobs`.
+    public func exposition(jobs visible: JobSeries = .all) async -> String {
         let prometheus = PrometheusCollectorRegistry()
         if let checkpoint = sampler.checkpoint() {
             for channel in sampler.channels where channel.isEnergy && channel.unreadable == nil {
@@ -50,6 +57,11 @@ public actor MetricsExporter {
             name: "sustain_process_cpu_seconds_total", help: "CPU time (user + system) of the daemon, in seconds"
         ).increment(by: ResourceUsage.ofThisProcess().cpuSeconds)
         for job in await registry.openJobEnergies() {
+            switch visible {
+            case .all: break
+            case .none: continue
+            case .ofUser(let uid): if job.uid != uid { continue }
+            }
             let labels = [("job", job.id), ("user", job.user)]
             prometheus.makeGauge(
                 name: "sustain_job_energy_joules", labels: labels, help: "Counted energy of a running job, in joules"
@@ -61,6 +73,13 @@ public actor MetricsExporter {
         }
         prometheus.makeGauge(name: "sustain_open_jobs", help: "Jobs currently open").set(
             Double(await registry.openJobs))
+        let store = await registry.storeHealth
+        prometheus.makeGauge(
+            name: "sustain_store_up", help: "1 while the job database takes writes, 0 while it fails"
+        ).set(store.failure == nil ? 1.0 : 0.0)
+        prometheus.makeGauge(
+            name: "sustain_store_pending_jobs", help: "Finished jobs kept in memory until the database takes them"
+        ).set(Double(store.pendingJobs))
         var buffer: [UInt8] = []
         prometheus.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

@@ -53,9 +53,9 @@ public struct ExecutionAssumptions: Sendable, Hashable {
             throw .invalidText(
                 field: "precision", value: precision.rawValue, expected: "one \(part.name) supports: \(offered)")
         }
-        guard mfu.isFinite, mfu > 0, mfu <= 1 else {
+        guard mfu.isFinite, mfu >= 0.001, mfu <= 1 else {
             throw .invalidValue(
-                field: "mfu", value: mfu, expected: "a fraction of peak above 0 and at most 1 (typical 0.3-0.5)")
+                field: "mfu", value: mfu, expected: "a fraction of peak from 0.001 to 1 (typical 0.3-0.5)")
         }
         guard devices >= 1, devices <= 1_000_000 else {
             throw .invalidValue(field: "devices", value: Double(devices), expected: "a device count from 1")
@@ -107,6 +107,11 @@ public struct Estimate: Sendable {
                     name: "calibration", value: "\(calibration.joulesPerFLOP) J/FLOP",
                     note: "measured in \(calibration.source): energy and time scale linearly with FLOPs")
             ]
+        }
+        guard seconds.isFinite, energy.value.isFinite else {
+            throw .invalidValue(
+                field: "estimate", value: energy.value,
+                expected: "a finite time and energy (check the inputs' exponents)")
         }
         self.workload = workload
         self.flops = flops

@@ -128,7 +128,9 @@ public struct GridDataset: Sendable {
                 requested: region, factor: factor,
                 via: "\(region) draws from the \(factor.code) grid (\(factor.name)); its provider publishes no figure")
         }
-        throw .unknownRegion(region, closeMatches: closeMatches(to: key))
+        // No region code or name is longer than 64 characters: a longer key has no close match worth the
+        // quadratic edit distance.
+        throw .unknownRegion(region.excerpt(64), closeMatches: key.count > 64 ? [] : closeMatches(to: key))
     }
 
     /// Up to five regions nearest to `key` by edit distance to their code or name (`FR (France)`).

@@ -38,8 +38,9 @@ public struct Hardware: Sendable, Hashable {
 
     /// A device described by the user: one dense peak for every precision, and its power.
     public static func given(peakTFLOPs: Double, power: Double) throws(ImpactError) -> Hardware {
-        guard peakTFLOPs.isFinite, peakTFLOPs > 0, peakTFLOPs < 1_000_000 else {
-            throw .invalidValue(field: "peak-tflops", value: peakTFLOPs, expected: "a positive dense peak in TFLOP/s")
+        guard peakTFLOPs.isFinite, peakTFLOPs >= 0.001, peakTFLOPs < 1_000_000 else {
+            throw .invalidValue(
+                field: "peak-tflops", value: peakTFLOPs, expected: "a dense peak from 0.001 to 999999 TFLOP/s")
         }
         guard power.isFinite, power > 0, power < 100_000 else {
             throw .invalidValue(field: "power", value: power, expected: "a positive power in watts")

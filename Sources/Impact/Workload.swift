@@ -26,15 +26,24 @@ public enum Workload: Sendable, Hashable {
                 throw .invalidValue(field: field, value: value, expected: "a positive finite number")
             }
         }
+        let total = product
+        // 1e40 FLOPs is twelve orders of magnitude beyond the largest training run to date: a typo, or an overflow.
+        guard total.isFinite, total <= 1e40 else {
+            throw .invalidValue(field: "FLOPs", value: total, expected: "at most 1e40 (check the inputs' exponents)")
+        }
+        return FLOPs(total)
+    }
+
+    private var product: Double {
         switch self {
         case .trainingByBatches(let epochs, let batches, let parameters, let perParameter):
-            return FLOPs(epochs * batches * parameters * perParameter)
+            return epochs * batches * parameters * perParameter
         case .trainingByTokens(let parameters, let tokens):
-            return FLOPs(6 * parameters * tokens)
+            return 6 * parameters * tokens
         case .deploymentByTasks(let tasks, let parameters, let perParameter):
-            return FLOPs(tasks * parameters * perParameter)
+            return tasks * parameters * perParameter
         case .deploymentByTokens(let parameters, let tokensPerRequest, let requests):
-            return FLOPs(2 * parameters * tokensPerRequest * requests)
+            return 2 * parameters * tokensPerRequest * requests
         }
     }
 

@@ -98,7 +98,13 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Spawns `executable` (from `resolve(_:)`) with `arguments` (argv, including argv[0]), the wrapper's
     /// environment and stdio, default signal dispositions and an empty signal mask.
-    public init(executable path: String, arguments: [String]) throws(SpawnError) {
+    public convenience init(executable path: String, arguments: [String]) throws(SpawnError) {
+        try self.init(executable: Array(path.utf8), arguments: arguments.map { Array($0.utf8) })
+    }
+
+    /// Spawns `executable` with `arguments` byte for byte: argv reaches the child exactly as the kernel gave it to
+    /// the wrapper, whatever its encoding.
+    public init(executable path: [UInt8], arguments: [[UInt8]]) throws(SpawnError) {
         precondition(!arguments.isEmpty, "a command is required")
         do {
             signals = try Syscalls.signalfd(Self.signalSet())
@@ -117,16 +123,34 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         var child = pid_t()
-        let argv = arguments.map { strdup($0) } + [nil]
+        let argv = arguments.map { Self.cString($0) } + [nil]
         defer { for argument in argv { free(argument) } }
-        let rc = posix_spawn(&child, path, nil, &attributes, argv, environ)
+        let rc = (path + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { executable in
+                guard let base = executable.baseAddress else { return ENOENT }
+                return posix_spawn(&child, base, nil, &attributes, argv, environ)
+            }
+        }
         guard rc == 0 else {
             close(signals)
-            if rc == ENOENT { throw .notFound(command: arguments[0]) }
-            throw .notExecutable(path: path, reason: String(cString: strerror(rc)))
+            if rc == ENOENT { throw .notFound(command: Self.display(arguments[0])) }
+            throw .notExecutable(path: Self.display(path), reason: String(cString: strerror(rc)))
         }
         pid = child
     }
+
+    /// A malloc'd NUL-terminated copy of `bytes` (which hold no NUL: argv cannot).
+    private static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar>? {
+        guard let copy = malloc(bytes.count + 1)?.assumingMemoryBound(to: CChar.self) else { return nil }
+        bytes.withUnsafeBytes { raw in
+            if let base = raw.baseAddress { memcpy(copy, base, bytes.count) }
+        }
+        copy[bytes.count] = 0
+        return copy
+    }
+
+    /// Bytes as text for a message (invalid UTF-8 shown as U+FFFD).
+    static func display(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
     deinit { close(signals) }
 
@@ -139,6 +163,8 @@ public final class ChildProcess: @unchecked Sendable {
             if info.signal == SIGCHLD { continue }
             received(info)
             if !info.isFromKernel { kill(pid, info.signal) }
+            // A stopped child acts on a terminating signal only once it runs again: continue it, as shells do.
+            if Self.interruptingSignals.contains(info.signal) { kill(pid, SIGCONT) }
         }
     }
 
@@ -162,14 +188,19 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Finds the executable a shell would run for `command`.
     public static func resolve(_ command: String) throws(SpawnError) -> String {
-        if command.contains("/") {
+        display(try resolve(Array(command.utf8)))
+    }
+
+    /// Finds the executable a shell would run for `command`, byte for byte (a name need not be UTF-8).
+    public static func resolve(_ command: [UInt8]) throws(SpawnError) -> [UInt8] {
+        if command.contains(UInt8(ascii: "/")) {
             try checkExecutable(command)
             return command
         }
         let searchPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         var denied: SpawnError?
         for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
+            let candidate = Array((directory.isEmpty ? "." : String(directory)).utf8) + [UInt8(ascii: "/")] + command
             do {
                 try checkExecutable(candidate)
                 return candidate
@@ -177,18 +208,24 @@ public final class ChildProcess: @unchecked Sendable {
                 if case .notExecutable = error, denied == nil { denied = error }
             }
         }
-        throw denied ?? .notFound(command: command)
+        throw denied ?? .notFound(command: display(command))
     }
 
-    private static func checkExecutable(_ path: String) throws(SpawnError) {
+    private static func checkExecutable(_ path: [UInt8]) throws(SpawnError) {
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            if errno == ENOENT || errno == ENOTDIR { throw .notFound(command: path) }
-            throw .notExecutable(path: path, reason: String(cString: strerror(errno)))
+        let text = display(path)
+        let (found, code, executable) = (path + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { name -> (Bool, Int32, Bool) in
+                guard let base = name.baseAddress, stat(base, &info) == 0 else { return (false, errno, false) }
+                let executable = access(base, X_OK) == 0
+                return (true, executable ? 0 : errno, executable)
+            }
         }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw .notExecutable(path: path, reason: "Is a directory") }
-        guard access(path, X_OK) == 0 else {
-            throw .notExecutable(path: path, reason: String(cString: strerror(errno)))
+        guard found else {
+            if code == ENOENT || code == ENOTDIR { throw .notFound(command: text) }
+            throw .notExecutable(path: text, reason: String(cString: strerror(code)))
         }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw .notExecutable(path: text, reason: "Is a directory") }
+        guard executable else { throw .notExecutable(path: text, reason: String(cString: strerror(code))) }
     }
 }

@@ -18,10 +18,11 @@ public struct UnixHTTPClient: Sendable {
     }
 
     /// True when something accepts connections at the socket.
-    public func isReachable() -> Bool {
-        guard let fd = try? connect() else { return false }
-        close(fd)
-        return true
+    public func isReachable() -> Bool { (try? checkReachable()) != nil }
+
+    /// Connects once and hangs up; throws why nothing accepts connections at the socket.
+    public func checkReachable() throws(SystemError) {
+        close(try connect())
     }
 
     /// Sends one request and reads the whole response.

@@ -50,41 +50,21 @@ extension Report {
         return try decoder.decode(Report.self, from: data)
     }
 
-    /// Writes the report to `path` atomically: a temporary file in the same directory, fsync, rename. Creates the
-    /// directory (mode 0700) when missing.
+    /// Writes the report to `path` atomically and privately (mode 0600, whatever the umask), creating missing
+    /// directories (mode 0700); `-` writes it to standard output. A path that exists and is not a regular file
+    /// (`/dev/null`, a FIFO, a symbolic link) is refused and left as it is (`SafeFile.replace`).
     public func write(to path: String) throws {
         let data = try jsonData()
-        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        if !directory.isEmpty { try Self.makeDirectories(directory) }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ReportError("Cannot write report \(path): \(Self.reason()). Choose another --report path.")
-        }
-        var failure: String?
         do {
-            try data.withUnsafeBytes { try writeAll(fd, $0) }
-        } catch {
-            failure = (error as? SystemError)?.reason ?? "\(error)"
-        }
-        if failure == nil && fsync(fd) != 0 { failure = Self.reason() }
-        close(fd)
-        if failure == nil && rename(temporary, path) != 0 { failure = Self.reason() }
-        if let failure {
-            unlink(temporary)
-            throw ReportError("Cannot write report \(path): \(failure). Choose another --report path.")
-        }
-    }
-
-    static func makeDirectories(_ path: String) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw ReportError("Cannot create directory \(current): \(reason()). Choose another --report path.")
+            if path == "-" {
+                try data.withUnsafeBytes { try writeAll(1, $0) }
+                return
             }
+            try SafeFile.replace(path, with: [UInt8](data), mode: 0o600, createDirectories: true)
+        } catch let error as SafeFileError {
+            throw ReportError("Cannot write report: \(error). Choose another --report path.")
+        } catch {
+            throw ReportError("Cannot write report \(path): \(error). Choose another --report path.")
         }
     }
-
-    static func reason() -> String { String(cString: strerror(errno)) }
 }

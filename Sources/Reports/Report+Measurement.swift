@@ -12,7 +12,7 @@ import SustainCore
 /// The facts about a job that the wrapper knows and the sampler does not.
 public struct JobFacts: Sendable {
     public var id: String
-    public var command: [String]
+    public var command: RecordedCommand
     public var exitCode: Int32?
     public var signal: Int32?
     public var signalsReceived: [String]
@@ -24,7 +24,7 @@ public struct JobFacts: Sendable {
     public var usage: ResourceUsage?
 
     public init(
-        id: String, command: [String], exitCode: Int32?, signal: Int32?, signalsReceived: [String],
+        id: String, command: RecordedCommand, exitCode: Int32?, signal: Int32?, signalsReceived: [String],
         interrupted: Bool, startedAt: Date, endedAt: Date, host: Report.Host, usage: ResourceUsage? = nil
     ) {
         self.id = id
@@ -111,7 +111,8 @@ extension Report {
                 meanCelsius: statistics.mean?.value)
         }
         self.init(
-            schema: Self.schemaVersion, id: job.id, command: job.command, exitCode: job.exitCode, signal: job.signal,
+            schema: Self.schemaVersion, id: job.id, command: job.command.text, exitCode: job.exitCode,
+            signal: job.signal,
             interrupted: job.interrupted, signalsReceived: job.signalsReceived, startedAt: job.startedAt,
             endedAt: job.endedAt, durationSeconds: measurement.duration.seconds, host: job.host,
             energy: Energy(joules: total?.value, method: method, domains: domains),
@@ -145,7 +146,9 @@ extension Report {
                     readable: source.channels.filter { $0.unreadable == nil }.count,
                     diagnostics: source.diagnostics)
             },
-            warnings: warnings, tool: Tool(name: "sustain-measure", version: Self.toolVersion))
+            warnings: job.command.warnings + warnings, tool: Tool(name: "sustain-measure", version: Self.toolVersion))
+        commandBase64 = job.command.base64
+        commandWords = job.command.truncatedFrom
     }
 
     /// The one message about unreadable counters, grouped by reason, with the fix.

@@ -88,7 +88,7 @@ extension Report {
     /// Warnings in `alreadyShown` were printed when the job started and are not repeated.
     public func summary(reportPath: String?, alreadyShown: Set<String> = []) -> String {
         var lines: [String] = []
-        let commandText = command.joined(separator: " ")
+        let commandText = command.joined(separator: " ").escapingControlCharacters
         let outcome: String
         if let signal {
             outcome = "was killed by signal \(signal) (exit \(128 + signal))"

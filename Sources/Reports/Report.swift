@@ -10,6 +10,8 @@
 public struct Report: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, id, command
+        case commandBase64 = "command_base64"
+        case commandWords = "command_words"
         case exitCode = "exit_code"
         case signal, interrupted
         case signalsReceived = "signals_received"
@@ -28,6 +30,11 @@ public struct Report: Codable, Sendable, Equatable {
     public var schema: String
     public var id: String
     public var command: [String]
+    /// Every word of the command in base64, when some word is not UTF-8 (`command` then shows U+FFFD); null
+    /// otherwise (`RecordedCommand`).
+    @Nullable public var commandBase64: [String]? = nil
+    /// How many words the command had, when `command` holds only the first ones; null when it holds them all.
+    @Nullable public var commandWords: Int? = nil
     /// The child's exit code; nil when it was killed by a signal.
     @Nullable public var exitCode: Int32?
     /// The signal that killed the child; nil when it exited.

@@ -53,7 +53,10 @@ extension ConfigTable {
     init(toml text: String) throws(ConfigTOMLError) {
         self.init()
         var path: [String] = []  // the current table: [] is the root; [name] or [name, "#index"] for [[name]]
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // LF or CRLF line ends ("\r\n" is one Character in Swift), and a leading byte-order mark, as TOML allows.
+        let body = text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text)
+        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (offset, rawLine) in lines.enumerated() {
             let line = offset + 1
             let content = Self.stripComment(Substring(rawLine)).trimmed()
             if content.isEmpty { continue }

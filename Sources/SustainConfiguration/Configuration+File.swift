@@ -1,5 +1,6 @@
 import Glibc
 import Impact
+import LinuxSupport
 
 extension Configuration {
     /// Loads the configuration: the file at `explicit` (which must exist), else the first file of
@@ -7,35 +8,29 @@ extension Configuration {
     public static func load(explicit: String?, environment: [String: String]) throws(ConfigurationError)
         -> Configuration
     {
-        if let explicit {
-            guard let text = read(explicit) else {
-                throw ConfigurationError(
-                    path: explicit, key: nil, reason: "cannot be read (\(String(cString: strerror(errno))))")
-            }
-            return try Configuration(toml: text, path: explicit)
-        }
+        if let explicit { return try Configuration(toml: try read(explicit), path: explicit) }
         for path in searchPath(environment: environment) where access(path, F_OK) == 0 {
-            guard let text = read(path) else {
-                throw ConfigurationError(path: path, key: nil, reason: "exists but cannot be read")
-            }
-            return try Configuration(toml: text, path: path)
+            return try Configuration(toml: try read(path), path: path)
         }
         return Configuration()
     }
 
-    /// The file's text, or nil when it cannot be read.
-    static func read(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count > 0 { bytes += buffer[0..<count] }
-            if count < buffer.count { break }
-            if bytes.count > 1_048_576 { return nil }  // a configuration file is small
+    /// The largest configuration file read: a configuration is a few kilobytes.
+    public static let maximumFileSize = 1 << 20
+
+    /// The file's text: a regular file (a FIFO or a device is refused, never waited on) of at most
+    /// `maximumFileSize` bytes, in UTF-8.
+    static func read(_ path: String) throws(ConfigurationError) -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try SafeFile.readRegular(path, limit: maximumFileSize)
+        } catch {
+            throw ConfigurationError(path: path, key: nil, reason: "cannot be read: \(error.reason)")
         }
-        return ferror(file) == 0 ? String(decoding: bytes, as: UTF8.self) : nil
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError(path: path, key: nil, reason: "is not UTF-8 text")
+        }
+        return text
     }
 
     /// The carbon settings: flags first, then this file, then the world average.

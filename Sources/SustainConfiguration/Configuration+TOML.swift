@@ -37,7 +37,8 @@ extension Configuration {
                 daemon, "daemon",
                 [
                     "socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address",
-                    "checkpoint_interval", "retention_days", "sources",
+                    "checkpoint_interval", "retention_days", "sources", "max_open_jobs_per_user",
+                    "max_job_age_without_pid", "per_job_metrics",
                 ])
             if let socket = try reader.string(daemon, "daemon.socket") {
                 guard socket.hasPrefix("/") else {
@@ -87,6 +88,28 @@ extension Configuration {
                         reason: "must be a whole number of days from 0 (keep every job) to 36500")
                 }
                 self.daemon.retentionDays = Int(days)
+            }
+            if let count = try reader.number(daemon, "daemon.max_open_jobs_per_user") {
+                guard count >= 1, count <= 100_000, count == count.rounded() else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.max_open_jobs_per_user",
+                        reason: "must be a whole number from 1 to 100000")
+                }
+                self.daemon.maxOpenJobsPerUser = Int(count)
+            }
+            if let seconds = try reader.number(daemon, "daemon.max_job_age_without_pid") {
+                guard seconds >= 1, seconds <= 31_536_000 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.max_job_age_without_pid",
+                        reason: "must be from 1 to 31536000 seconds (one year)")
+                }
+                self.daemon.maxJobAgeWithoutPID = seconds
+            }
+            if let value = daemon["per_job_metrics"] {
+                guard case .boolean(let flag) = value else {
+                    throw ConfigurationError(path: path, key: "daemon.per_job_metrics", reason: "must be true or false")
+                }
+                self.daemon.perJobMetrics = flag
             }
             if let sources = try reader.strings(daemon, "daemon.sources") {
                 let known = Configuration.Daemon.allSources

@@ -52,6 +52,16 @@ public struct Configuration: Sendable, Equatable {
         public var retentionDays = 0
         /// `sources` (array of "powercap", "hwmon", "nvml"): the sources to read. Default: all three.
         public var sources = Daemon.allSources
+        /// `max_open_jobs_per_user` (integer, 1 to 100000): open jobs one user (not root or an admin) may have at
+        /// once; more are refused with 429. Default 256.
+        public var maxOpenJobsPerUser = 256
+        /// `max_job_age_without_pid` (number, seconds, 1 to 31536000): a job registered without a process is
+        /// closed as incomplete after this long (nothing else would end it). Default 1209600 (14 days).
+        public var maxJobAgeWithoutPID = 1_209_600.0
+        /// `per_job_metrics` (boolean): per-job series (job id, user) on the TCP /metrics. Default false: only
+        /// aggregates there, since any local user can connect to a TCP port. On the socket, root and admins always
+        /// see every job's series; a user sees their own.
+        public var perJobMetrics = false
 
         public static let allSources = ["powercap", "hwmon", "nvml"]
 
@@ -94,6 +104,8 @@ public struct ConfigurationError: Error, Equatable, Sendable, CustomStringConver
     }
 
     public var description: String {
-        "Configuration \(path)\(key.map { ", key \($0)" } ?? ""): \(reason). Fix the file or name another with --config."
+        let key = key.map { ", key \($0.escapingControlCharacters.excerpt(100))" } ?? ""
+        return "Configuration \(path)\(key): \(reason.escapingControlCharacters.excerpt(300)). "
+            + "Fix the file or name another with --config."
     }
 }

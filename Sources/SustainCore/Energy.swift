@@ -53,8 +53,13 @@ extension Duration {
     /// The duration in seconds, as a floating-point number.
     @inlinable public var seconds: Double { self / .seconds(1) }
 
-    /// A duration from floating-point seconds, rounded to the nanosecond.
+    /// A duration from floating-point seconds, rounded to the nanosecond; saturates at about ±292 years (and NaN
+    /// is zero) rather than trap. Options are range-checked before they get here.
     @inlinable public static func seconds(fractional seconds: Double) -> Duration {
-        .nanoseconds(Int64((seconds * 1e9).rounded()))
+        let nanoseconds = (seconds * 1e9).rounded()
+        guard !nanoseconds.isNaN else { return .zero }
+        guard nanoseconds < 9.2e18 else { return .nanoseconds(Int64.max) }
+        guard nanoseconds > -9.2e18 else { return .nanoseconds(Int64.min) }
+        return .nanoseconds(Int64(nanoseconds))
     }
 }

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Glibc
 import LinuxSupport
 import Reports
+import SustainCore
 
 extension SustainMeasure {
     /// The service's per-job carbon log, through its API: your own jobs, or every job for root and admins.
@@ -160,12 +161,15 @@ extension SustainMeasure.ReportCommand {
             let jobs = try options.jobs()
             var rows = [["id", "user", "state", "started (UTC)", "exit", "energy", "CO2e", "command"]]
             for job in jobs.running + jobs.finished {
-                rows.append([
-                    job.id, job.user, job.state,
-                    job.startedAt.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)),
-                    job.exitCode.map(String.init) ?? "-", job.joules.map(Quantity.energy) ?? "not measured",
-                    job.kgCo2e.map(Quantity.carbon) ?? "-", String(job.command.joined(separator: " ").prefix(40)),
-                ])
+                // Users choose their commands (and the ids and names they send): escaped for root's terminal.
+                let command = job.command.joined(separator: " ")
+                rows.append(
+                    [
+                        job.id, job.user, job.state,
+                        job.startedAt.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)),
+                        job.exitCode.map(String.init) ?? "-", job.joules.map(Quantity.energy) ?? "not measured",
+                        job.kgCo2e.map(Quantity.carbon) ?? "-", String(command.prefix(40)),
+                    ].map(\.escapingControlCharacters))
             }
             let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows {
@@ -206,13 +210,15 @@ extension SustainMeasure.ReportCommand {
             }
             print("id,uid,user,started_at,ended_at,exit_code,joules,kg_co2e,labels,command")
             for job in jobs {
-                let labels = job.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                let labels = job.labels.sorted { $0.key < $1.key }.map {
+                    "\($0.key)=\($0.value)".escapingControlCharacters
+                }.joined(
                     separator: ";")
                 let fields = [
                     job.id, String(job.uid), job.user, job.startedAt.formatted(.iso8601),
                     job.endedAt?.formatted(.iso8601) ?? "", job.exitCode.map(String.init) ?? "",
                     job.joules.map { String($0) } ?? "", job.kgCo2e.map { String($0) } ?? "", labels,
-                    job.command.joined(separator: " "),
+                    job.command.joined(separator: " ").escapingControlCharacters,
                 ]
                 print(fields.map(Self.csv).joined(separator: ","))
             }

@@ -26,11 +26,14 @@ extension SustainMeasure.Run {
 
     /// Runs the command measured by sustain-measured: registers the job (this process's pid), runs the child,
     /// reports its exit, and prints the daemon's report. Never returns: throws the child's exit code.
-    func runThroughDaemon(_ client: UnixHTTPClient, executable: String, carbonSettings: CarbonSettings) throws -> Never
+    func runThroughDaemon(_ client: UnixHTTPClient, executable: [UInt8], carbonSettings: CarbonSettings) throws -> Never
     {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let start = DaemonJobStart(command: command, pid: getpid(), labels: try jobLabels())
+        let recorded = recorded.truncated()  // any command runs; what the service stores of it is bounded
+        let start = DaemonJobStart(
+            command: recorded.text, commandBase64: recorded.base64, commandWords: recorded.truncatedFrom,
+            pid: getpid(), labels: try jobLabels())
         let started: DaemonJob
         do {
             let response = try client.send("POST", "/v1/jobs", json: Array(try encoder.encode(start)))
@@ -47,7 +50,7 @@ extension SustainMeasure.Run {
         let startedAt = Date()
         let child: ChildProcess
         do {
-            child = try ChildProcess(executable: executable, arguments: command)
+            child = try ChildProcess(executable: executable, arguments: wrapped)
         } catch {
             _ = try? client.send("POST", "/v1/jobs/\(started.id)/stop", json: Array("{\"exit_code\": 127}".utf8))
             Terminal.error("sustain-measure: \(error)")
@@ -98,7 +101,7 @@ extension SustainMeasure.Run {
             duration: .seconds(fractional: Date().timeIntervalSince(startedAt)),
             samples: 0, peakPower: nil, samplerCPUSeconds: 0, warnings: [])
         let facts = JobFacts(
-            id: id, command: command, exitCode: exit.exitCode, signal: exit.signal,
+            id: id, command: recorded, exitCode: exit.exitCode, signal: exit.signal,
             signalsReceived: exit.signalsReceived, interrupted: exit.interrupted, startedAt: startedAt, endedAt: Date(),
             host: Report.Host.current(), usage: usage)
         var report = Report(job: facts, measurement: measurement, sources: [], carbon: carbonSettings)
@@ -125,8 +128,17 @@ struct DaemonProblem: Error, CustomStringConvertible {
 /// `POST /v1/jobs` body (see the README's API section).
 struct DaemonJobStart: Encodable {
     var command: [String]
+    var commandBase64: [String]?
+    var commandWords: Int?
     var pid: Int32
     var labels: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case command
+        case commandBase64 = "command_base64"
+        case commandWords = "command_words"
+        case pid, labels
+    }
 }
 
 struct DaemonJob: Decodable {
@@ -145,5 +157,16 @@ struct DaemonJobStop: Encodable {
         case signal
         case signalsReceived = "signals_received"
         case interrupted
+    }
+}
+
+/// Whether a service socket is expected at a path.
+enum ServiceSocket {
+    /// True when something stands at the socket's path or its directory exists (systemd's RuntimeDirectory=):
+    /// the service is installed, so a wrapper that cannot reach it must say so.
+    static func looksInstalled(_ path: String) -> Bool {
+        if SafeFile.kind(of: path) != nil { return true }
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return false }
+        return SafeFile.kind(of: String(path[..<slash])) == .directory
     }
 }

@@ -6,6 +6,7 @@ import LinuxSupport
 import Logging
 import Meter
 import Reports
+import SustainConfiguration
 import SustainCore
 
 extension SustainMeasure {
@@ -25,7 +26,7 @@ extension SustainMeasure {
         @Option(
             name: .long,
             help: ArgumentHelp(
-                "Write the JSON report here (default: $XDG_STATE_HOME/sustain/reports/<id>.json).",
+                "Write the JSON report here, mode 0600 (default: $XDG_STATE_HOME/sustain/reports/<id>.json; - for stdout).",
                 valueName: "path"))
         var report: String?
 
@@ -64,18 +65,32 @@ extension SustainMeasure {
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
 
+        /// The command to run, byte for byte (the parser sees only its first word: `SustainMeasure.main`).
+        var wrapped: [[UInt8]] { SustainMeasure.wrappedCommand ?? command.map { Array($0.utf8) } }
+
+        /// The command as the report records it.
+        var recorded: RecordedCommand { RecordedCommand(wrapped) }
+
         func validate() throws {
             _ = try carbon.settings()
             _ = try jobLabels()
             if let cpuTDP, !(cpuTDP.isFinite && cpuTDP > 0 && cpuTDP < 10_000) {
                 throw ValidationError("--cpu-tdp must be a positive number of watts, got \(cpuTDP).")
             }
+            // Refused before the command runs, not after: a report never replaces what is not a regular file.
+            if let report, report != "-", let kind = SafeFile.kind(of: report), kind != .regular {
+                throw ValidationError(
+                    "--report \(report) is \(kind.rawValue), not a regular file: sustain-measure replaces report files "
+                        + "atomically and will not replace it. Give a file path, or --report - for standard output.")
+            }
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
             if let interval {
-                guard interval.isFinite, interval > 0 else {
-                    throw ValidationError("--interval must be a positive number of seconds, got \(interval).")
+                guard interval.isFinite, interval > 0, interval <= 3600 else {
+                    throw ValidationError(
+                        "--interval must be a number of seconds from \(SamplingInterval.minimum.seconds) to 3600, "
+                            + "got \(interval).")
                 }
                 guard interval >= SamplingInterval.minimum.seconds else {
                     throw ValidationError(
@@ -90,25 +105,40 @@ extension SustainMeasure {
             let logger = Terminal.bootstrapLogging(verbose: verbose)
             let carbonSettings = try carbon.settings()
             let configuration = try carbon.configuration()
-            let executable: String
+            let executable: [UInt8]
             do {
-                executable = try ChildProcess.resolve(command[0])
+                executable = try ChildProcess.resolve(wrapped[0])
             } catch {
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
             }
 
+            var serviceWarning: String?
             if !noDaemon {
                 let path = socket ?? configuration.daemon.socket
                 let client = UnixHTTPClient(socketPath: path)
-                if client.isReachable() {
+                let unreachable: SystemError?
+                do {
+                    try client.checkReachable()
+                    unreachable = nil
+                } catch {
+                    unreachable = error
+                }
+                if let unreachable {
+                    // Silent only where no service is configured or installed; otherwise said loudly, here and in
+                    // the report: measuring alone may read much less than the service would.
+                    if socket != nil || path != Configuration.Daemon().socket || ServiceSocket.looksInstalled(path) {
+                        serviceWarning =
+                            "SERVICE NOT REACHABLE: sustain-measured is configured at \(path) but does not answer "
+                            + "(\(unreachable.reason)); this job is measured by the wrapper alone, as uid \(getuid()), "
+                            + "with only what this user can read."
+                    }
+                } else {
                     do {
                         try runThroughDaemon(client, executable: executable, carbonSettings: carbonSettings)
                     } catch is DaemonFallback {
                         // fall through: measure here
                     }
-                } else if socket != nil {
-                    Terminal.warning("sustain-measured is not reachable at \(path); measuring here instead.")
                 }
             }
 
@@ -117,6 +147,10 @@ extension SustainMeasure {
                 sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
             let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }
             var shown: Set<String> = []
+            if let serviceWarning, !quiet {
+                Terminal.warning(serviceWarning)
+                shown.insert(serviceWarning)
+            }
             if !quiet {
                 if !unreadable.isEmpty {
                     let warning = Report.unreadableWarning(unreadable)
@@ -134,7 +168,7 @@ extension SustainMeasure {
             try sampler.start()
             let child: ChildProcess
             do {
-                child = try ChildProcess(executable: executable, arguments: command)
+                child = try ChildProcess(executable: executable, arguments: wrapped)
             } catch {
                 _ = sampler.stop()
                 Terminal.error("sustain-measure: \(error)")
@@ -149,7 +183,7 @@ extension SustainMeasure {
             status?.stop()
 
             let job = JobFacts(
-                id: id, command: command,
+                id: id, command: recorded,
                 exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
                 signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
                 signalsReceived: received.map(SignalName.of),
@@ -170,9 +204,10 @@ extension SustainMeasure {
                         durationSeconds: measurement.duration.seconds)
                 }
             let gpus = sources.compactMap { $0 as? NVMLSource }.flatMap(\.gpus)
-            let result = Report(
+            var result = Report(
                 job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
                 gpus: gpus)
+            if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path
             do {

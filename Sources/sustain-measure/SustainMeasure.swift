@@ -1,4 +1,5 @@
 import ArgumentParser
+import LinuxSupport
 
 @main
 struct SustainMeasure: ParsableCommand {
@@ -14,4 +15,13 @@ struct SustainMeasure: ParsableCommand {
         subcommands: [Run.self, Sources.self, Estimate.self, Compare.self, ReportCommand.self],
         defaultSubcommand: Run.self
     )
+
+    /// The command after `--`, byte for byte, as the kernel passed it (nil without `--`).
+    static let wrappedCommand = RawArguments.split(RawArguments.current()).command
+
+    static func main() {
+        // The parser sees the options and the command's first word only: its handling of the words after `--`
+        // is quadratic (10,000 arguments took 5 s), and it would see them as repaired text.
+        main(RawArguments.split(RawArguments.current()).parserArguments)
+    }
 }

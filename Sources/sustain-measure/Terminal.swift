@@ -1,6 +1,7 @@
 import Glibc
 import LinuxSupport
 import Logging
+import Reports
 
 /// The wrapper's own stderr: stdout belongs to the child.
 enum Terminal {
@@ -19,7 +20,7 @@ enum Terminal {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = verbose ? .debug : .warning
-            return handler
+            return EscapingLogHandler(handler)
         }
         return Logger(label: "sustain.measure")
     }

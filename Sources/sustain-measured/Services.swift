@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import LinuxSupport
 import Logging
 import Meter
 import ServiceLifecycle
@@ -22,15 +23,20 @@ struct SamplerService: Service {
 actor CheckpointService: Service {
     let registry: JobRegistry
     let store: JobStore
+    let socket: PublishedSocket?
     let interval: Double
     var retentionDays: Int
     let logger: Logger
     var lastPrune: ContinuousClock.Instant?
     var ticks = 0
 
-    init(registry: JobRegistry, store: JobStore, interval: Double, retentionDays: Int, logger: Logger) {
+    init(
+        registry: JobRegistry, store: JobStore, socket: PublishedSocket?, interval: Double, retentionDays: Int,
+        logger: Logger
+    ) {
         self.registry = registry
         self.store = store
+        self.socket = socket
         self.interval = interval
         self.retentionDays = retentionDays
         self.logger = logger
@@ -56,6 +62,8 @@ actor CheckpointService: Service {
     private func tick() async {
         // A pid that is gone is noticed at the next tick; a reused pid within about a minute.
         ticks += 1
+        if let socket { SocketFile.watch(socket, logger: logger) }
+        await registry.maintainStore()
         await registry.closeAbandonedJobs(startTimes: ticks % max(1, Int(60 / interval)) == 1)
         await registry.saveCheckpoint()
         guard retentionDays > 0, lastPrune.map({ $0.duration(to: .now) >= .seconds(3600) }) ?? true else { return }
@@ -97,6 +105,7 @@ struct ReloadService: Service {
             if new.interval != current.daemon.interval { restart.append("interval") }
             if new.database != current.daemon.database { restart.append("database") }
             if new.metricsAddress != current.daemon.metricsAddress { restart.append("metrics_address") }
+            if new.perJobMetrics != current.daemon.perJobMetrics { restart.append("per_job_metrics") }
             if new.checkpointInterval != current.daemon.checkpointInterval { restart.append("checkpoint_interval") }
             if new.sources != current.daemon.sources { restart.append("sources") }
             logger.notice(

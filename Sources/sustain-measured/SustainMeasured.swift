@@ -52,7 +52,7 @@ extension SustainMeasured {
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = verbose ? .debug : .info
-                return handler
+                return EscapingLogHandler(handler)
             }
             let logger = Logger(label: "sustain.measured")
             let environment = ProcessInfo.processInfo.environment
@@ -64,6 +64,24 @@ extension SustainMeasured {
             }
             let settings = loaded.configuration.daemon
 
+            // Everything the daemon creates is its own (0600 files, 0700 directories) whatever umask it inherits;
+            // the socket's mode is set explicitly.
+            umask(0o077)
+            let state: DaemonState
+            do {
+                state = try DaemonState.prepare(database: settings.database)
+            } catch {
+                logger.critical("cannot start: \(error)")
+                throw ExitCode(1)
+            }
+            let socket: PublishedSocket
+            do {
+                socket = try PublishedSocket(path: settings.socket)
+            } catch {
+                logger.critical("cannot start: the socket \(error)")
+                throw ExitCode(1)
+            }
+
             let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
             let sampler = try Sampler(
                 sources: sources, requestedInterval: .seconds(fractional: settings.interval),
@@ -73,14 +91,13 @@ extension SustainMeasured {
             for source in sources {
                 for diagnostic in source.diagnostics { logger.notice("\(source.name): \(diagnostic)") }
             }
-            try FileManager.default.createDirectory(
-                atPath: (settings.database as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            let store = try JobStore(path: settings.database)
+            let store = state.store
             let summaries = sources.map {
                 SourceSummary(name: $0.name, channels: $0.channels, diagnostics: $0.diagnostics)
             }
             let registry = JobRegistry(
-                sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon, logger: logger)
+                sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon,
+                limits: loaded.configuration.daemon.limits, logger: logger)
             if let baseline = sampler.latestCheckpoint {
                 _ = await registry.recover(baseline: baseline)
             }
@@ -92,18 +109,16 @@ extension SustainMeasured {
                 registry: registry, store: store, sampler: sampler, metrics: metrics,
                 identity: .peerCredentials(adminGroup: adminGroup))
 
-            try SocketFile.prepare(settings.socket)
+            // Bound in a private directory, then linked into place with its group and mode already set.
             let app = Application(
                 router: router,
-                configuration: .init(address: .unixDomainSocket(path: settings.socket), serverName: "sustain-measured"),
+                configuration: .init(address: .unixDomainSocket(path: socket.bindPath), serverName: "sustain-measured"),
                 onServerRunning: { _ in
-                    SocketFile.setPermissions(
-                        settings.socket, mode: settings.socketMode, group: settings.group, logger: logger)
-                    logger.info("listening", metadata: ["socket": "\(settings.socket)"])
+                    SocketFile.publish(socket, mode: settings.socketMode, group: settings.group, logger: logger)
                 },
                 logger: logger)
             let checkpointer = CheckpointService(
-                registry: registry, store: store, interval: settings.checkpointInterval,
+                registry: registry, store: store, socket: socket, interval: settings.checkpointInterval,
                 retentionDays: settings.retentionDays,
                 logger: logger)
             let reloader = ReloadService(
@@ -111,6 +126,7 @@ extension SustainMeasured {
                 apply: { new in
                     adminGroup.name = new.configuration.daemon.adminGroup
                     await registry.update(carbon: new.carbon)
+                    await registry.update(limits: new.configuration.daemon.limits)
                     await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
                     await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
                 })
@@ -121,11 +137,15 @@ extension SustainMeasured {
             ]
             if let address = settings.metricsAddress, let (host, port) = Self.hostAndPort(address) {
                 services.append(
-                    .init(service: API.metricsApplication(metrics: metrics, host: host, port: port, logger: logger)))
+                    .init(
+                        service: API.metricsApplication(
+                            metrics: metrics, perJob: settings.perJobMetrics, host: host, port: port, logger: logger)))
             }
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            defer { socket.remove() }
             try await group.run()
+            withExtendedLifetime(state) {}
         }
 
         /// The configuration with this command's flags over it, and the carbon settings it gives. Read at start and

@@ -168,7 +168,7 @@ struct APITests {
         let fixture = try Self.fixture()
         defer { _ = fixture.sampler.stop() }
         try await fixture.app.test(.router) { client in
-            let huge = #"{"command": [""# + String(repeating: "x", count: 100_000) + #""]}"#
+            let huge = #"{"command": [""# + String(repeating: "x", count: 1_100_000) + #""]}"#
             let response = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000), body: Self.body(huge))
             #expect(response.status == .contentTooLarge)

@@ -5,10 +5,9 @@ import Testing
 
 struct ConfigurationTests {
     @Test func shippedExampleParsesToTheDefaults() throws {
-        let text = try #require(
-            Configuration.read(
-                #filePath.replacingOccurrences(
-                    of: "Tests/SustainConfigurationTests/ConfigurationTests.swift", with: "config/sustain.toml")))
+        let text = try Configuration.read(
+            #filePath.replacingOccurrences(
+                of: "Tests/SustainConfigurationTests/ConfigurationTests.swift", with: "config/sustain.toml"))
         let configuration = try Configuration(toml: text, path: "sustain.toml")
         var expected = Configuration()
         expected.path = "sustain.toml"

@@ -89,12 +89,13 @@ public enum Harness {
         return ProcessOutcome(status: status, stdout: stdoutData, stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
-    /// A fresh temporary directory, world-writable so an unprivileged user can write reports into it.
+    /// A fresh temporary directory, world-writable and sticky (like /tmp) so an unprivileged user can write reports
+    /// into it and the daemon accepts it for its socket and state.
     public static func temporaryDirectory() throws -> URL {
         let url = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("sustain-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        chmod(url.path, 0o777)
+        chmod(url.path, 0o1777)
         return url
     }
 }
