@@ -97,6 +97,26 @@ struct ServiceHardeningTests {
         #expect(open.contains("writable by every user and not sticky"), "\(open)")
     }
 
+    /// A FIFO put in place of the configuration file: SIGHUP rejects it at once (the old code blocked reading
+    /// it, and then neither reloaded nor stopped), and the daemon still answers and stops on SIGTERM.
+    @Test func aFIFOAsTheConfigurationNeverBlocksAReload() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try SocketTests.withDaemon(
+            scenario: "two-socket", in: directory,
+            """
+            mv $D/daemon.toml $D/good.toml; mkfifo $D/daemon.toml
+            kill -HUP $DAEMON; sleep 0.5
+            echo "health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket $SOCK http://x/v1/health)"
+            """)
+        let text = Self.text(outcome)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(text.contains("health=200"), "\(text)")
+        let log = try Self.log(directory)
+        #expect(log.contains("configuration reload rejected") && log.contains("a FIFO, not a regular file"), "\(log)")
+        #expect(log.contains("checkpoint saved at shutdown"), "SIGTERM still stops it")
+    }
+
     /// A deleted socket file is put back within a checkpoint interval: the next wrapper is measured by the daemon.
     @Test func aDeletedSocketIsRestored() throws {
         let directory = try Harness.temporaryDirectory()
