@@ -117,6 +117,7 @@ let package = Package(
 
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
+        .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
         .testTarget(
             name: "SustainConfigurationTests",
@@ -127,7 +128,9 @@ let package = Package(
             dependencies: [
                 "Daemon", "Meter", "Reports", "SustainCore", "Impact", "SustainTestSupport", "sustain-measured",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -25,20 +25,33 @@ public struct UnixHTTPClient: Sendable {
         close(try connect())
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request with a JSON body and reads the whole response.
     public func send(_ method: String, _ target: String, json body: [UInt8]? = nil) throws(SystemError) -> Response {
+        try send(method, target, headers: body == nil ? [] : [("Content-Type", "application/json")], body: body)
+    }
+
+    /// Sends one request (`headers` as given, and the length of `body`) and reads the whole response.
+    public func send(_ method: String, _ target: String, headers: [(String, String)], body: [UInt8]?)
+        throws(SystemError) -> Response
+    {
         let fd = try connect()
         defer { close(fd) }
         var head = "\(method) \(target) HTTP/1.1\r\nHost: sustain\r\nConnection: close\r\n"
-        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        for (name, value) in headers where name.lowercased() != "content-length" { head += "\(name): \(value)\r\n" }
+        if let body { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         let request = Array(head.utf8) + (body ?? [])
-        do {
-            try request.withUnsafeBytes { try writeAll(fd, $0) }
-        } catch let error as SystemError {
-            throw error
-        } catch {
-            throw SystemError("write", subject: socketPath, errno: EIO)
+        // send(MSG_NOSIGNAL): a server that hangs up early is an error here, never a SIGPIPE.
+        var offset = 0
+        while offset < request.count {
+            let sent = request.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress.map { $0 + offset }, raw.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("send", subject: socketPath, errno: errno)
+            }
+            offset += sent
         }
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Logging
 import Synchronization
 import Testing
@@ -37,10 +36,11 @@ final class ConstantPowerSource: EnergySource, @unchecked Sendable {
     }
 }
 
-/// The API in process (Hummingbird's router testing), with identities from a test-only header.
+/// The API in process, served on a real Unix socket and spoken to with the wrapper's own client
+/// (`SocketTestClient`), with identities from a test-only header.
 struct APITests {
     struct Fixture {
-        let app: Application<RouterResponder<APIContext>>
+        let router: Router<APIContext>
         let sampler: Sampler
         let store: JobStore
         let directory: URL
@@ -63,7 +63,7 @@ struct APITests {
             registry: registry, store: store, sampler: sampler, metrics: metrics, identity: .testHeader(adminGroup: nil)
         )
         Thread.sleep(forTimeInterval: 0.05)
-        return Fixture(app: Application(router: router), sampler: sampler, store: store, directory: directory)
+        return Fixture(router: router, sampler: sampler, store: store, directory: directory)
     }
 
     static func headers(uid: UInt32) -> HTTPFields {
@@ -81,7 +81,7 @@ struct APITests {
     @Test func startStopGivesTheEnergyOfTheWindowAndLogsIt() async throws {
         let fixture = try Self.fixture(watts: 100)
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             let started = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
                 body: Self.body(#"{"command": ["train.py"], "labels": {"slurm_job_id": "7"}}"#))
@@ -119,7 +119,7 @@ struct APITests {
     @Test func usersSeeAndStopOnlyTheirOwnJobsRootSeesAll() async throws {
         let fixture = try Self.fixture()
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             let started = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
                 body: Self.body(#"{"command": ["a"]}"#))
@@ -154,7 +154,7 @@ struct APITests {
     {
         let fixture = try Self.fixture()
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             let response = try await client.execute(
                 uri: uri, method: method, headers: Self.headers(uid: 1000), body: body.isEmpty ? nil : Self.body(body))
             #expect(response.status == status, "\(uri) \(body)")
@@ -167,7 +167,7 @@ struct APITests {
     @Test func oversizedBodyIsRefused() async throws {
         let fixture = try Self.fixture()
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             let huge = #"{"command": [""# + String(repeating: "x", count: 1_100_000) + #""]}"#
             let response = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000), body: Self.body(huge))
@@ -178,7 +178,7 @@ struct APITests {
     @Test func withoutAnIdentityNothingIsServed() async throws {
         let fixture = try Self.fixture()
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             let response = try await client.execute(uri: "/v1/health", method: .get)
             #expect(response.status == .forbidden)
         }
@@ -187,7 +187,7 @@ struct APITests {
     @Test func snapshotHealthAndMetricsComeFromTheSameTotals() async throws {
         let fixture = try Self.fixture(watts: 100)
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             try await Task.sleep(for: .milliseconds(200))
             let snapshot = try Self.json(
                 try await client.execute(uri: "/v1/snapshot", method: .get, headers: Self.headers(uid: 1000)))
@@ -215,7 +215,7 @@ struct APITests {
     @Test func overlappingJobsAreCountedAndSaidInEachReport() async throws {
         let fixture = try Self.fixture(watts: 100)
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             func start() async throws -> String {
                 let response = try await client.execute(
                     uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
@@ -250,7 +250,7 @@ struct APITests {
         let fixture = try Self.fixture(watts: 100)
         defer { _ = fixture.sampler.stop() }
         let own = getpid()  // this test process runs as root
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             func start(uid: UInt32, pid: Int32) async throws -> HTTPResponse.Status {
                 try await client.execute(
                     uri: "/v1/jobs", method: .post, headers: Self.headers(uid: uid),
@@ -269,7 +269,7 @@ struct APITests {
     @Test func twoHundredConcurrentJobsByDifferentUsersAreAllRecordedAndNoneCrossed() async throws {
         let fixture = try Self.fixture(watts: 50)
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             try await withThrowingTaskGroup(of: (UInt32, String).self) { group in
                 for user in UInt32(1000)..<1200 {
                     group.addTask {
@@ -306,7 +306,7 @@ struct APITests {
     @Test func fuzzedRequestsLeaveTheDaemonUpAndATrackedJobUntouched() async throws {
         let fixture = try Self.fixture(watts: 100)
         defer { _ = fixture.sampler.stop() }
-        try await fixture.app.test(.router) { client in
+        try await withServedRouter(fixture.router) { client in
             let started = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
                 body: Self.body(#"{"command": ["keep"]}"#))
@@ -332,10 +332,11 @@ struct APITests {
                 // Never the tracked job's stop with a valid owner: an attacker is another user.
                 let uid: UInt32 = path.contains(id) ? 2000 : UInt32(1000 + round % 3)
                 if round % 97 == 0 { path += String(repeating: "/x", count: 50) }
-                let response = try await client.execute(
+                // A request line the HTTP parser refuses may be answered by a closed connection: not a 5xx.
+                let response = try? await client.execute(
                     uri: path, method: methods[Int.random(in: 0..<methods.count, using: &generator)],
                     headers: Self.headers(uid: uid), body: ByteBuffer(bytes: bytes))
-                if response.status.code >= 500 { serverErrors += 1 }
+                if let response, response.status.code >= 500 { serverErrors += 1 }
             }
             #expect(serverErrors == 0)
             try await Task.sleep(for: .milliseconds(100))
