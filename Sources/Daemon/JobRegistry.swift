@@ -197,12 +197,15 @@ public actor JobRegistry {
                         + "stop some first")
             }
         }
-        guard let checkpoint = sampler.checkpoint() else {
+        // A fresh reading of every channel: the job's start is exact to the reading, and is its started_at.
+        guard let checkpoint = sampler.checkpointNow() else {
             throw .unavailable("the sampler has not taken a sample yet")
         }
         let id = Report.newID()
         var job = Job(
-            id: id, identity: identity, start: request, startedAt: Date(), checkpoint: checkpoint, process: process)
+            id: id, identity: identity, start: request, startedAt: Self.wallClock(of: checkpoint.instant),
+            checkpoint: checkpoint,
+            process: process)
         watch(&job)
         job.overlapping = jobs.count
         for other in jobs.keys { jobs[other]?.overlapping += 1 }
@@ -289,10 +292,12 @@ public actor JobRegistry {
     }
 
     func finish(
-        _ job: Job, _ request: JobStop, state: String, end: SamplerCheckpoint? = nil, endedAt: Date = Date(),
+        _ job: Job, _ request: JobStop, state: String, end: SamplerCheckpoint? = nil, endedAt: Date? = nil,
         warnings: [String] = []
     ) -> Report {
-        let end = end ?? sampler.checkpoint() ?? job.checkpoint
+        // A fresh reading at the stop, unless the end is given (a restart's last checkpoint): ended_at is its instant.
+        let end = end ?? sampler.checkpointNow() ?? job.checkpoint
+        let endedAt = endedAt ?? Self.wallClock(of: end.instant)
         let measurement = sampler.measurement(from: job.checkpoint, to: end, job: job.attribution)
         if let root = job.attribution?.root, !jobs.values.contains(where: { $0.attribution?.root == root }) {
             sampler.unwatch(jobRoot: root)

@@ -32,6 +32,15 @@ public final class NativeThread: @unchecked Sendable {
         handle = thread
     }
 
+    /// Gives the calling thread real-time FIFO scheduling at `priority` (`pthread_setschedparam`), so that it keeps
+    /// its period on a loaded machine; false when that is not allowed (it needs root or CAP_SYS_NICE).
+    @discardableResult
+    public static func makeCurrentThreadRealtime(priority: Int32) -> Bool {
+        var parameters = sched_param()
+        parameters.sched_priority = priority
+        return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
+    }
+
     /// Waits for the thread to finish. Idempotent.
     public func join() {
         guard !joined else { return }

@@ -42,6 +42,8 @@ public final class Sampler: @unchecked Sendable {
     private let publishesCheckpoints: Bool
     private let latest = Mutex<SamplerCheckpoint?>(nil)
     private let sampling = Atomic<UInt64>(0)
+    /// Serialises ticks: the sampling thread's and the fresh readings a daemon takes at a job's start or stop.
+    private let ticking = Mutex(())
 
     /// With `publishesCheckpoints`, every tick publishes the running totals (`checkpoint(at:)`), for a daemon that
     /// measures many jobs' windows from one sampler.
@@ -106,8 +108,8 @@ public final class Sampler: @unchecked Sendable {
 
     private func run(_ timer: PeriodicTimer) {
         let cpuStart = Self.threadCPUSeconds()
-        while case .tick = timer.next() { tick() }
-        tick()  // the last sample, right after the stop request
+        while case .tick = timer.next() { ticking.withLock { _ in tick() } }
+        ticking.withLock { _ in tick() }  // the last sample, right after the stop request
         samplerCPUSeconds = Self.threadCPUSeconds() - cpuStart
     }
 
@@ -118,9 +120,13 @@ public final class Sampler: @unchecked Sendable {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 
-    private func tick() {
+    /// Reads every channel once; returns how long the reads took, in seconds.
+    @discardableResult
+    private func tick() -> Double {
         let began = MonotonicInstant.now
-        if let update = state.tick(began) {
+        let update = state.tick(began)
+        let reading = began.seconds(to: .now)
+        if let update {
             live.withLock { $0 = update }
         }
         if publishesCheckpoints {
@@ -128,6 +134,7 @@ public final class Sampler: @unchecked Sendable {
             latest.withLock { $0 = checkpoint }
             sampling.add(UInt64(max(0, began.seconds(to: .now)) * 1e9), ordering: .relaxed)
         }
+        return reading
     }
 
     /// Wall time spent taking samples so far (reading every source and publishing the totals), for a daemon's
@@ -138,6 +145,21 @@ public final class Sampler: @unchecked Sendable {
     /// before the first tick or without `publishesCheckpoints`. Safe from any thread.
     public func checkpoint(at instant: MonotonicInstant = .now) -> SamplerCheckpoint? {
         latest.withLock { $0 }?.extrapolated(to: instant)
+    }
+
+    /// A fresh reading whose reads all fall within this many seconds of its instant.
+    static let tightReading = 0.000_2
+
+    /// Reads every channel now and returns the running totals at that reading: a job's start or stop (or a phase
+    /// mark) is exact to the reading, not to the tick, and the checkpoint's instant is the reading's. Nil before
+    /// the first tick or without `publishesCheckpoints`. Safe from any thread; one read of every zone costs a few
+    /// microseconds.
+    public func checkpointNow() -> SamplerCheckpoint? {
+        guard publishesCheckpoints, latestCheckpoint != nil else { return nil }
+        // The checkpoint's instant is when the reads began: a read preempted midway (a loaded machine) would put
+        // the counters later than that instant. Such a reading is taken again, at most three more times.
+        for _ in 0..<4 where ticking.withLock({ _ in tick() }) > Self.tightReading {}
+        return latestCheckpoint
     }
 
     /// The running totals at the latest tick, not extrapolated (raw counters and totals agree): what a daemon

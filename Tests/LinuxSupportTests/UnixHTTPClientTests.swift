@@ -20,7 +20,8 @@ struct UnixHTTPClientTests {
     }
 
     @Test func chunkedBodiesAreJoinedWithExtensionsAndMixedCaseHeaders() throws {
-        let text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n"
+        let text =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n"
         let response = try UnixHTTPClient.parse(Self.bytes(text), subject: "t")
         #expect(response.body == Self.bytes("Wikipedia in\r\n\r\nchunks."))
     }

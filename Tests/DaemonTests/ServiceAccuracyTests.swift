@@ -1,0 +1,77 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// A job measured through `sustain-measured` is as exact as one measured by the wrapper alone: its start and stop
+/// are fresh readings, and its `started_at`, `ended_at` and `duration_seconds` are the instants of those readings.
+/// In the fake 2-socket tree at a steady 176 W (package and dram of both sockets), every report is compared with
+/// the energy injected over its own window, at 1 Hz sampling (where a tick error would be a whole second) and at
+/// 10 Hz, 20 runs each, and with 50 jobs at once.
+@Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
+struct ServiceAccuracyTests {
+    static let watts = 176.0
+    static let tolerance = 0.001
+
+    /// Runs `jobs` as five users at once (each `perUser` jobs of `seconds`), through the daemon sampling every
+    /// `interval` seconds; returns the reports.
+    static func reports(interval: Double, users: Int, perUser: Int, seconds: Double) throws -> [Report] {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory, config: "interval = \(interval)\n",
+            """
+            PIDS=""
+            for u in $(seq 1 \(users)); do
+                ( for j in $(seq 1 \(perUser)); do
+                    setpriv --reuid=$((20000 + u)) --regid=$((20000 + u)) --clear-groups $D/sustain-measure -q \
+                        --socket $SOCK --report $D/r-$u-$j.json -- /bin/sleep \(seconds)
+                  done ) &
+                PIDS="$PIDS $!"
+            done
+            wait $PIDS
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("r-") }
+            .map { try Report.decode(Data(contentsOf: directory.appendingPathComponent($0))) }
+    }
+
+    /// Each report's counted energy against the injected power over its own window; returns the errors.
+    static func check(_ reports: [Report], expected count: Int, label: String) -> [Double] {
+        #expect(reports.count == count, "\(label): \(reports.count) reports")
+        var errors: [Double] = []
+        for report in reports {
+            #expect(report.measuredBy == "sustain-measured", "\(label): \(report.warnings)")
+            guard let joules = report.energy.joules else {
+                Issue.record("\(label): no energy in \(report.id)")
+                continue
+            }
+            let injected = Self.watts * report.durationSeconds
+            let error = (joules - injected) / injected
+            errors.append(error)
+            #expect(abs(error) < Self.tolerance, "\(label): \(joules) J vs \(injected) J (\(error * 100) %)")
+            // The instants the report gives are the window's (ISO 8601 to the millisecond).
+            let window = report.endedAt.timeIntervalSince(report.startedAt)
+            #expect(
+                abs(window - report.durationSeconds) < 0.002, "\(label): \(window) s vs \(report.durationSeconds) s")
+        }
+        let worst = errors.map(abs).max() ?? 0
+        print("service accuracy \(label): \(errors.count) runs, worst \(String(format: "%+.4f", worst * 100)) %")
+        return errors
+    }
+
+    @Test func at1HzEveryJobIsWithinATenthOfAPercent() throws {
+        let reports = try Self.reports(interval: 1, users: 5, perUser: 4, seconds: 1)
+        _ = Self.check(reports, expected: 20, label: "1 Hz")
+    }
+
+    @Test func at10HzEveryJobIsWithinATenthOfAPercent() throws {
+        let reports = try Self.reports(interval: 0.1, users: 5, perUser: 4, seconds: 1)
+        _ = Self.check(reports, expected: 20, label: "10 Hz")
+    }
+
+    @Test func fiftyJobsAtOnceAreEachWithinATenthOfAPercent() throws {
+        let reports = try Self.reports(interval: 0.1, users: 50, perUser: 1, seconds: 2)
+        _ = Self.check(reports, expected: 50, label: "50 at once")
+    }
+}
