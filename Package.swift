@@ -57,6 +57,9 @@ let package = Package(
             dependencies: ["Impact", "LinuxSupport"]
         ),
 
+        // The HTTP API's contract: routes, request and response types, field names. Daemon and clients import it.
+        .target(name: "SustainAPI"),
+
         // Report model and formats.
         .target(
             name: "Reports",
@@ -69,7 +72,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration",
+                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration", "SustainAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "sustain-measure",
             dependencies: [
-                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration",
+                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration", "SustainAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -127,6 +130,7 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "Daemon", "Meter", "Reports", "SustainCore", "Impact", "SustainTestSupport", "sustain-measured",
+                "SustainAPI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import Meter
 import Reports
+import SustainAPI
 import SustainCore
 
 /// The HTTP/JSON API (version 1), served on the Unix socket. Routes:
@@ -22,7 +23,7 @@ public enum API {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: IdentityMiddleware(source: identity))
 
-        router.get("/v1/health") { _, _ -> EditedResponse<Health> in
+        router.get(RouterPath(APIRoute.health)) { _, _ -> EditedResponse<Health> in
             let store = await registry.storeHealth
             let health = Health(
                 status: store.failure == nil ? "ok" : "degraded", openJobs: await registry.openJobs,
@@ -30,18 +31,18 @@ public enum API {
                 pendingJobs: store.pendingJobs)
             return EditedResponse(status: store.failure == nil ? .ok : .serviceUnavailable, response: health)
         }
-        router.post("/v1/jobs") { request, context -> EditedResponse<RunningJob> in
+        router.post(RouterPath(APIRoute.jobs)) { request, context -> EditedResponse<RunningJob> in
             let start = try await decode(StrictJobStart.self, request, context).value
             let job = try await jobError { try await registry.start(start, by: context.requireIdentity()) }
             return EditedResponse(status: .created, response: job)
         }
-        router.post("/v1/jobs/{id}/stop") { request, context -> ReportResponse in
+        router.post(RouterPath(APIRoute.Pattern.stop)) { request, context -> ReportResponse in
             let id = try context.parameters.require("id")
             let stop = try await decode(StrictJobStop.self, request, context).value
             let report = try await jobError { try await registry.stop(id, stop, by: context.requireIdentity()) }
             return ReportResponse(report: report)
         }
-        router.get("/v1/jobs/{id}") { _, context -> Response in
+        router.get(RouterPath(APIRoute.Pattern.job)) { _, context -> Response in
             let id = try context.parameters.require("id")
             let identity = try context.requireIdentity()
             if let running = try await jobError({ try await registry.running(id, by: identity) }) {
@@ -56,9 +57,9 @@ public enum API {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: record.report)))
         }
-        router.get("/v1/jobs") { request, context -> JobList in
+        router.get(RouterPath(APIRoute.jobs)) { request, context -> JobList in
             let identity = try context.requireIdentity()
-            var filter = try JobFilter(query: request.uri.queryParameters)
+            var filter = try jobFilter(request.uri.queryParameters)
             if !identity.isAdmin { filter.uid = identity.uid }
             let records = try store.jobs(filter)
             let finished = records.map { JobSummary($0) }
@@ -68,8 +69,8 @@ public enum API {
             }
             return JobList(running: running, finished: finished)
         }
-        router.get("/v1/snapshot") { _, _ in Snapshot(sampler: sampler) }
-        router.get("/metrics") { _, context in
+        router.get(RouterPath(APIRoute.snapshot)) { _, _ in Snapshot(sampler: sampler) }
+        router.get(RouterPath(APIRoute.metrics)) { _, context in
             // Per-job series name jobs and users: root and admins see every job's, a user their own.
             let identity = try context.requireIdentity()
             return await metricsResponse(metrics, jobs: identity.isAdmin ? .all : .ofUser(identity.uid))
@@ -85,7 +86,7 @@ public enum API {
         metrics: MetricsExporter, perJob: Bool, host: String, port: Int, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
-        router.get("/metrics") { _, _ in await metricsResponse(metrics, jobs: perJob ? .all : .none) }
+        router.get(RouterPath(APIRoute.metrics)) { _, _ in await metricsResponse(metrics, jobs: perJob ? .all : .none) }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "sustain-measured"),
@@ -107,7 +108,7 @@ public enum API {
         let parts = uri.path.split(separator: "/").map(String.init)
         switch parts.count {
         case 2 where parts == ["v1", "jobs"]:
-            let filter = try JobFilter(query: uri.queryParameters)
+            let filter = try jobFilter(uri.queryParameters)
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .iso8601
             encoder.outputFormatting = [.sortedKeys]
@@ -120,6 +121,17 @@ public enum API {
             return record.report
         default:
             throw HTTPError(.notFound, message: "no such query: \(uri.path)")
+        }
+    }
+
+    /// The query's filters; a bad one is a 400.
+    static func jobFilter(_ parameters: Parameters) throws -> JobFilter {
+        var query: [String: String] = [:]
+        for (key, value) in parameters where query[String(key)] == nil { query[String(key)] = String(value) }
+        do {
+            return try JobFilter(query: query)
+        } catch {
+            throw HTTPError(.badRequest, message: error.description)
         }
     }
 
@@ -200,7 +212,7 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = (try? JSONEncoder().encode(["error": message])) ?? Data()
+        let body = (try? JSONEncoder().encode(APIErrorBody(error: message))) ?? Data()
         return Response(
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: body))
         )

@@ -2,98 +2,29 @@ import Foundation
 import Hummingbird
 import Meter
 import Reports
+import SustainAPI
 import SustainCore
 
 extension RunningJob: ResponseEncodable {}
+extension JobList: ResponseEncodable {}
+extension Health: ResponseEncodable {}
+extension Snapshot: ResponseEncodable {}
 
-struct Health: ResponseEncodable {
-    /// "ok", or "degraded" while the store fails (answered with 503).
-    var status: String
-    var openJobs: Int
-    var intervalSeconds: Double
-    /// "ok", or "failing: REASON".
-    var store: String
-    /// Finished jobs kept in memory until the store takes them.
-    var pendingJobs: Int
-
-    enum CodingKeys: String, CodingKey {
-        case status
-        case openJobs = "open_jobs"
-        case intervalSeconds = "interval_seconds"
-        case store
-        case pendingJobs = "pending_jobs"
-    }
-}
-
-/// A finished job in a listing (the full report is at `/v1/jobs/{id}`).
-struct JobSummary: Codable, Sendable {
-    var id: String
-    var uid: Int64
-    var user: String
-    var command: [String]
-    var startedAt: Date
-    var endedAt: Date
-    var exitCode: Int64?
-    var joules: Double?
-    var kgCo2e: Double?
-    var labels: [String: String]
-    var state: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, uid, user, command
-        case startedAt = "started_at"
-        case endedAt = "ended_at"
-        case exitCode = "exit_code"
-        case joules
-        case kgCo2e = "kg_co2e"
-        case labels, state
-    }
-
+extension JobSummary {
+    /// A finished job's row as the listing shows it.
     init(_ record: JobRecord) {
-        id = record.id
-        uid = record.uid
-        user = record.user
-        command = (try? JSONDecoder().decode([String].self, from: Data(record.command.utf8))) ?? []
-        startedAt = record.startedAt
-        endedAt = record.endedAt
-        exitCode = record.exitCode
-        joules = record.joules
-        kgCo2e = record.kgCo2e
-        labels = (try? JSONDecoder().decode([String: String].self, from: Data(record.labels.utf8))) ?? [:]
-        state = record.state
+        self.init(
+            id: record.id, uid: record.uid, user: record.user,
+            command: (try? JSONDecoder().decode([String].self, from: Data(record.command.utf8))) ?? [],
+            startedAt: record.startedAt, endedAt: record.endedAt, exitCode: record.exitCode, joules: record.joules,
+            kgCo2e: record.kgCo2e,
+            labels: (try? JSONDecoder().decode([String: String].self, from: Data(record.labels.utf8))) ?? [:],
+            state: record.state)
     }
 }
 
-struct JobList: ResponseEncodable {
-    var running: [RunningJob]
-    var finished: [JobSummary]
-}
-
-/// Power and energy per domain now, from the sampler's running totals.
-struct Snapshot: ResponseEncodable {
-    struct Domain: Codable {
-        var id: String
-        var name: String
-        var kind: String
-        var source: String
-        var counted: Bool
-        var watts: Double
-        var joulesSinceStart: Double
-
-        enum CodingKeys: String, CodingKey {
-            case id, name, kind, source, counted, watts
-            case joulesSinceStart = "joules_since_start"
-        }
-    }
-
-    var domains: [Domain]
-    var countedWatts: Double
-
-    enum CodingKeys: String, CodingKey {
-        case domains
-        case countedWatts = "counted_watts"
-    }
-
+extension Snapshot {
+    /// Power and energy per domain now, from the sampler's running totals.
     init(sampler: Sampler) {
         let checkpoint = sampler.checkpoint()
         var domains: [Domain] = []
@@ -105,8 +36,7 @@ struct Snapshot: ResponseEncodable {
                     source: channel.source.rawValue, counted: sampler.decisions[channel.id]?.counted ?? false,
                     watts: checkpoint.watts[index], joulesSinceStart: checkpoint.joules[index]))
         }
-        self.domains = domains
-        countedWatts = domains.filter(\.counted).reduce(0) { $0 + $1.watts }
+        self.init(domains: domains)
     }
 }
 
@@ -133,7 +63,15 @@ struct StrictObject<Value: Decodable & Sendable>: Decodable, Sendable {
     }
 }
 
-protocol AllowedKeys { static var allowedKeys: Set<String> { get } }
+protocol AllowedKeys {
+    static var allowedKeys: Set<String> { get }
+    /// The allowed keys of nested objects, by field.
+    static var nestedKeys: [String: Set<String>] { get }
+}
+
+extension AllowedKeys {
+    static var nestedKeys: [String: Set<String>] { [:] }
+}
 
 typealias StrictJobStart = Strict<JobStart>
 typealias StrictJobStop = Strict<JobStop>
@@ -149,13 +87,25 @@ struct Strict<Value: Decodable & Sendable & AllowedKeys>: Decodable, Sendable {
                     codingPath: [key],
                     debugDescription: "unknown field (allowed: \(Value.allowedKeys.sorted().joined(separator: ", ")))"))
         }
+        for (field, allowed) in Value.nestedKeys {
+            let key = StrictObject<Value>.AnyKey(stringValue: field)
+            guard container.contains(key), (try? container.decodeNil(forKey: key)) == false else { continue }
+            let nested = try container.nestedContainer(keyedBy: StrictObject<Value>.AnyKey.self, forKey: key)
+            for inner in nested.allKeys where !allowed.contains(inner.stringValue) {
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: [key, inner],
+                        debugDescription: "unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))"))
+            }
+        }
         value = try Value(from: decoder)
     }
 }
 
 extension JobStart: AllowedKeys {
-    static let allowedKeys: Set<String> = ["command", "command_base64", "command_words", "pid", "cgroup", "labels"]
+    static var allowedKeys: Set<String> { fields }
+    static var nestedKeys: [String: Set<String>] { ["carbon": CarbonRequest.fields] }
 }
 extension JobStop: AllowedKeys {
-    static let allowedKeys: Set<String> = ["exit_code", "signal", "signals_received", "interrupted"]
+    static var allowedKeys: Set<String> { fields }
 }

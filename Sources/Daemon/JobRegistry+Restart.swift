@@ -3,6 +3,7 @@ import LinuxSupport
 import Logging
 import Meter
 import Reports
+import SustainAPI
 import SustainCore
 
 /// What a restarted daemon did with the jobs that were open when it stopped.

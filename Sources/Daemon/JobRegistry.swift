@@ -4,6 +4,8 @@ import LinuxSupport
 import Logging
 import Meter
 import Reports
+import SustainAPI
+import SustainConfiguration
 import SustainCore
 
 /// Why a job request was refused, with the HTTP status it maps to.
@@ -31,63 +33,10 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// What a client says when it starts a job.
-public struct JobStart: Codable, Sendable, Equatable {
-    public var command: [String]
-    /// Every word's bytes in base64, when some word is not UTF-8 (`RecordedCommand`).
-    public var commandBase64: [String]?
-    /// How many words the command had, when `command` holds only the first (set by the daemon when it truncates).
-    public var commandWords: Int?
-    /// The process whose tree is the job (the wrapper's own pid).
-    public var pid: Int32?
-    public var cgroup: String?
-    public var labels: [String: String]?
-
-    enum CodingKeys: String, CodingKey {
-        case command
-        case commandBase64 = "command_base64"
-        case commandWords = "command_words"
-        case pid, cgroup, labels
-    }
-
+extension JobStart {
     /// The command as the report records it.
     var recorded: RecordedCommand {
         RecordedCommand(text: command, base64: commandBase64, truncatedFrom: commandWords)
-    }
-}
-
-/// What a client says when its job ends.
-public struct JobStop: Codable, Sendable, Equatable {
-    public var exitCode: Int32?
-    public var signal: Int32?
-    public var signalsReceived: [String]?
-    public var interrupted: Bool?
-
-    enum CodingKeys: String, CodingKey {
-        case exitCode = "exit_code"
-        case signal
-        case signalsReceived = "signals_received"
-        case interrupted
-    }
-}
-
-/// A running job, as `GET /v1/jobs/{id}` shows it.
-public struct RunningJob: Codable, Sendable, Equatable {
-    public var id: String
-    public var state: String
-    public var uid: UInt32
-    public var user: String
-    public var command: [String]
-    public var pid: Int32?
-    public var labels: [String: String]
-    public var startedAt: Date
-    /// Counted energy so far.
-    public var joules: Double?
-
-    enum CodingKeys: String, CodingKey {
-        case id, state, uid, user, command, pid, labels
-        case startedAt = "started_at"
-        case joules
     }
 }
 
@@ -133,6 +82,8 @@ public actor JobRegistry {
     private let sources: [SourceSummary]
     let store: JobStore
     private var carbon: CarbonSettings
+    /// The service's configuration, over which a job's own carbon options are resolved.
+    private var configuration: Configuration
     let bootID: String?
     let logger: Logger
     /// The most jobs open at once.
@@ -140,6 +91,7 @@ public actor JobRegistry {
 
     public init(
         sampler: Sampler, sources: [SourceSummary], store: JobStore, carbon: CarbonSettings,
+        configuration: Configuration = Configuration(),
         limits: JobLimits = JobLimits(), bootID: String? = ProcessIdentity.bootID(), logger: Logger
     ) {
         self.limits = limits
@@ -147,6 +99,7 @@ public actor JobRegistry {
         self.sources = sources
         self.store = store
         self.carbon = carbon
+        self.configuration = configuration
         self.bootID = bootID
         self.logger = logger
     }
@@ -154,7 +107,26 @@ public actor JobRegistry {
     public var openJobs: Int { jobs.count }
 
     /// Carbon settings for jobs that end from now on (a reloaded configuration).
-    public func update(carbon: CarbonSettings) { self.carbon = carbon }
+    public func update(carbon: CarbonSettings, configuration: Configuration? = nil) {
+        self.carbon = carbon
+        if let configuration { self.configuration = configuration }
+    }
+
+    /// The carbon settings of a job: its own options (the user's flags) over the service's configuration, else
+    /// the service's settings. The service computes the job's one carbon figure with them and stores it.
+    func carbonSettings(for request: CarbonRequest?) throws(ImpactError) -> CarbonSettings {
+        guard let request, !request.isEmpty else { return carbon }
+        var basis: IntensityBasis?
+        if let text = request.intensityBasis {
+            guard let value = IntensityBasis(rawValue: text.lowercased()) else {
+                throw .invalidText(field: "intensity_basis", value: text, expected: "lifecycle or direct")
+            }
+            basis = value
+        }
+        return try configuration.carbonSettings(
+            region: request.region, intensity: request.intensity, intensityBasis: basis, pue: request.pue,
+            price: request.price, currency: request.currency)
+    }
 
     /// Limits for jobs that start from now on (a reloaded configuration).
     public func update(limits: JobLimits) { self.limits = limits }
@@ -163,6 +135,11 @@ public actor JobRegistry {
     public func start(_ request: JobStart, by identity: Identity) throws(JobError) -> RunningJob {
         var request = request
         guard !request.command.isEmpty else { throw .invalid("command must be a non-empty array of strings") }
+        do {
+            _ = try carbonSettings(for: request.carbon)
+        } catch {
+            throw .invalid("carbon: \(error)")
+        }
         if let base64 = request.commandBase64, base64.count != request.command.count {
             throw .invalid("command_base64 must have one entry per word of command")
         }
@@ -307,7 +284,15 @@ public actor JobRegistry {
             signal: request.signal, signalsReceived: request.signalsReceived ?? [],
             interrupted: request.interrupted ?? false, startedAt: job.startedAt, endedAt: endedAt,
             host: Report.Host.current())
-        var report = Report(job: facts, measurement: measurement, sources: sources, carbon: carbon)
+        var settings = carbon
+        var carbonWarning: String?
+        do {
+            settings = try carbonSettings(for: job.start.carbon)
+        } catch {
+            carbonWarning = "The job's carbon options no longer resolve (\(error)): the service's settings were used."
+        }
+        var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
+        if let carbonWarning { report.warnings.append(carbonWarning) }
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.labels = job.start.labels ?? [:]
         report.measuredBy = "sustain-measured"

@@ -186,6 +186,43 @@ public final class ChildProcess: @unchecked Sendable {
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
     }
 
+    /// Runs `executable` with `arguments` (argv without argv[0]) to its end, its standard output captured and its
+    /// standard error the caller's: no shell, no quoting.
+    public static func output(of executable: String, arguments: [String]) throws(SpawnError) -> (
+        status: ExitStatus, output: [UInt8]
+    ) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw .system(SystemError("pipe", errno: errno)) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        var child = pid_t()
+        let argv = ([executable] + arguments).map { cString(Array($0.utf8)) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, environ)
+        close(fds[1])
+        guard rc == 0 else {
+            close(fds[0])
+            if rc == ENOENT { throw .notFound(command: executable) }
+            throw .notExecutable(path: executable, reason: String(cString: strerror(rc)))
+        }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(fds[0], &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            output += chunk.prefix(count)
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        return (signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal), output)
+    }
+
     /// Finds the executable a shell would run for `command`.
     public static func resolve(_ command: String) throws(SpawnError) -> String {
         display(try resolve(Array(command.utf8)))

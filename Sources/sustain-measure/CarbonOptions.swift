@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import Impact
+import SustainAPI
 import SustainConfiguration
 
 /// The options that decide how energy becomes carbon and cost, shared by the commands that report them.
@@ -37,6 +38,13 @@ struct CarbonOptions: ParsableArguments {
             "Configuration file (default: $SUSTAIN_CONFIG, ~/.config/sustain/sustain.toml, /etc/sustain/sustain.toml).",
             valueName: "path"))
     var config: String?
+
+    /// The options given on the command line, for a job the service measures.
+    var request: CarbonRequest {
+        CarbonRequest(
+            region: region, intensity: intensity, intensityBasis: intensity == nil ? nil : intensityBasis, pue: pue,
+            price: price, currency: currency)
+    }
 
     /// The configuration file's contents, or the defaults; a `ValidationError` names the file and key.
     func configuration() throws -> Configuration {

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Glibc
 import LinuxSupport
 import Reports
+import SustainAPI
 import SustainCore
 
 extension SustainMeasure {
@@ -79,77 +80,23 @@ struct LogOptions: ParsableArguments {
                 "Cannot read the carbon log without the daemon: sustain-measured is not installed "
                     + "(looked in \(candidates.joined(separator: ", "))).")
         }
-        let command = [executable, "query", "--database", database, target].map(shellQuoted).joined(separator: " ")
-        guard let pipe = popen(command, "r") else {
-            throw ValidationError("Cannot run \(executable): \(String(cString: strerror(errno))).")
+        let result: (status: ExitStatus, output: [UInt8])
+        do {
+            result = try ChildProcess.output(of: executable, arguments: ["query", "--database", database, target])
+        } catch {
+            throw ValidationError("Cannot run \(executable): \(error).")
         }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, pipe)
-            if count == 0 { break }
-            output += chunk.prefix(count)
-        }
-        let status = pclose(pipe)
-        guard status == 0 else { throw ExitCode(1) }  // the query said why on stderr
-        return output
+        guard result.status == .exited(0) else { throw ExitCode(1) }  // the query said why on stderr
+        return result.output
     }
 
-    static func shellQuoted(_ text: String) -> String {
-        "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
-    }
-
-    func jobs() throws -> LoggedJobs {
-        var query = ["limit=\(limit)"]
-        if let user { query.append("user=\(Self.escape(user))") }
-        if let since { query.append("since=\(Self.escape(since))") }
-        if let label { query.append("label=\(Self.escape(label))") }
+    /// The jobs the filters select: running ones (from the service) and finished ones.
+    func jobs() throws -> JobList {
+        let query = JobQuery(user: user, since: since, label: label, limit: limit)
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(LoggedJobs.self, from: Data(get("/v1/jobs?" + query.joined(separator: "&"))))
+        return try decoder.decode(JobList.self, from: Data(get(query.target)))
     }
-
-    static func escape(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            let character = Character(Unicode.Scalar(byte))
-            if character.isLetter && byte < 128 || character.isNumber && byte < 128 || "-_.:=".contains(character) {
-                result.append(character)
-            } else {
-                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
-            }
-        }
-        return result
-    }
-}
-
-struct LoggedJobs: Decodable {
-    /// A job as the API lists it; `export --format json` writes these back out.
-    struct Job: Codable {
-        var id: String
-        var user: String
-        var uid: Int64
-        var command: [String]
-        var startedAt: Date
-        var endedAt: Date?
-        var exitCode: Int64?
-        var joules: Double?
-        var kgCo2e: Double?
-        var labels: [String: String]
-        var state: String
-
-        enum CodingKeys: String, CodingKey {
-            case id, user, uid, command
-            case startedAt = "started_at"
-            case endedAt = "ended_at"
-            case exitCode = "exit_code"
-            case joules
-            case kgCo2e = "kg_co2e"
-            case labels, state
-        }
-    }
-    var running: [Job]
-    var finished: [Job]
 }
 
 extension SustainMeasure.ReportCommand {
@@ -160,7 +107,7 @@ extension SustainMeasure.ReportCommand {
         func run() throws {
             let jobs = try options.jobs()
             var rows = [["id", "user", "state", "started (UTC)", "exit", "energy", "CO2e", "command"]]
-            for job in jobs.running + jobs.finished {
+            for job in jobs.running.map(JobSummary.init) + jobs.finished {
                 // Users choose their commands (and the ids and names they send): escaped for root's terminal.
                 let command = job.command.joined(separator: " ")
                 rows.append(
@@ -186,7 +133,7 @@ extension SustainMeasure.ReportCommand {
         @OptionGroup var options: LogOptions
 
         func run() throws {
-            print(String(decoding: try options.get("/v1/jobs/\(LogOptions.escape(id))"), as: UTF8.self))
+            print(String(decoding: try options.get(APIRoute.job(id)), as: UTF8.self))
         }
     }
 
@@ -230,8 +177,4 @@ extension SustainMeasure.ReportCommand {
                 : field
         }
     }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

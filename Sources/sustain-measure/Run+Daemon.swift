@@ -5,6 +5,7 @@ import Impact
 import LinuxSupport
 import Meter
 import Reports
+import SustainAPI
 import SustainCore
 
 extension SustainMeasure.Run {
@@ -26,22 +27,27 @@ extension SustainMeasure.Run {
 
     /// Runs the command measured by sustain-measured: registers the job (this process's pid), runs the child,
     /// reports its exit, and prints the daemon's report. Never returns: throws the child's exit code.
-    func runThroughDaemon(_ client: UnixHTTPClient, executable: [UInt8], carbonSettings: CarbonSettings) throws -> Never
+    func runThroughDaemon(_ client: UnixHTTPClient, executable: [UInt8], carbonSettings: CarbonSettings) throws
+        -> Never
     {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let recorded = recorded.truncated()  // any command runs; what the service stores of it is bounded
-        let start = DaemonJobStart(
+        // The user's carbon flags travel with the job: the service computes and stores the one figure.
+        let request = carbon.request
+        let start = JobStart(
             command: recorded.text, commandBase64: recorded.base64, commandWords: recorded.truncatedFrom,
-            pid: getpid(), labels: try jobLabels())
-        let started: DaemonJob
+            pid: getpid(), labels: try jobLabels(), carbon: request.isEmpty ? nil : request)
+        let started: RunningJob
         do {
-            let response = try client.send("POST", "/v1/jobs", json: Array(try encoder.encode(start)))
+            let response = try client.send("POST", APIRoute.jobs, json: Array(try encoder.encode(start)))
             guard response.status == 201 else {
                 throw DaemonProblem(
                     "sustain-measured refused the job (\(response.status)): \(Self.message(response.body))")
             }
-            started = try JSONDecoder().decode(DaemonJob.self, from: Data(response.body))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            started = try decoder.decode(RunningJob.self, from: Data(response.body))
         } catch {
             // The command has not started: measure here instead.
             Terminal.warning("\(error); measuring here instead.")
@@ -52,28 +58,24 @@ extension SustainMeasure.Run {
         do {
             child = try ChildProcess(executable: executable, arguments: wrapped)
         } catch {
-            _ = try? client.send("POST", "/v1/jobs/\(started.id)/stop", json: Array("{\"exit_code\": 127}".utf8))
+            _ = try? client.send("POST", APIRoute.stop(started.id), json: Array(#"{"exit_code": 127}"#.utf8))
             Terminal.error("sustain-measure: \(error)")
             throw ExitCode(error.shellCode)
         }
         var received: [Int32] = []
         let exit = child.wait { received.append($0.signal) }
-        let stop = DaemonJobStop(
+        let stop = JobStop(
             exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
             signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
             signalsReceived: received.map(SignalName.of),
             interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) })
         var result: Report
         do {
-            let response = try client.send("POST", "/v1/jobs/\(started.id)/stop", json: Array(try encoder.encode(stop)))
+            let response = try client.send("POST", APIRoute.stop(started.id), json: Array(try encoder.encode(stop)))
             guard response.status == 200 else {
                 throw DaemonProblem("sustain-measured answered \(response.status): \(Self.message(response.body))")
             }
             result = try Report.decode(Data(response.body))
-            if carbon.region != nil || carbon.intensity != nil || carbon.pue != nil || carbon.price != nil {
-                result.carbon = Report.Carbon(
-                    CarbonAssessment(energy: result.energy.joules.map(Joules.init), settings: carbonSettings))
-            }
         } catch {
             result = incompleteReport(
                 id: started.id, startedAt: startedAt, exit: stop, usage: child.usage, carbonSettings: carbonSettings,
@@ -93,7 +95,7 @@ extension SustainMeasure.Run {
 
     /// The report when the daemon stopped answering mid-job: the exit is known, the energy is not.
     func incompleteReport(
-        id: String, startedAt: Date, exit: DaemonJobStop, usage: ResourceUsage?, carbonSettings: CarbonSettings,
+        id: String, startedAt: Date, exit: JobStop, usage: ResourceUsage?, carbonSettings: CarbonSettings,
         reason: String
     ) -> Report {
         let measurement = MeasurementResult(
@@ -102,7 +104,8 @@ extension SustainMeasure.Run {
             samples: 0, peakPower: nil, samplerCPUSeconds: 0, warnings: [])
         let facts = JobFacts(
             id: id, command: recorded, exitCode: exit.exitCode, signal: exit.signal,
-            signalsReceived: exit.signalsReceived, interrupted: exit.interrupted, startedAt: startedAt, endedAt: Date(),
+            signalsReceived: exit.signalsReceived ?? [], interrupted: exit.interrupted ?? false, startedAt: startedAt,
+            endedAt: Date(),
             host: Report.Host.current(), usage: usage)
         var report = Report(job: facts, measurement: measurement, sources: [], carbon: carbonSettings)
         report.measuredBy = "sustain-measured"
@@ -112,7 +115,7 @@ extension SustainMeasure.Run {
     }
 
     static func message(_ body: [UInt8]) -> String {
-        (try? JSONDecoder().decode([String: String].self, from: Data(body)))?["error"]
+        (try? JSONDecoder().decode(APIErrorBody.self, from: Data(body)))?.error.escapingControlCharacters
             ?? String(decoding: body.prefix(200), as: UTF8.self)
     }
 }
@@ -123,41 +126,6 @@ struct DaemonFallback: Error {}
 struct DaemonProblem: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// `POST /v1/jobs` body (see the README's API section).
-struct DaemonJobStart: Encodable {
-    var command: [String]
-    var commandBase64: [String]?
-    var commandWords: Int?
-    var pid: Int32
-    var labels: [String: String]
-
-    enum CodingKeys: String, CodingKey {
-        case command
-        case commandBase64 = "command_base64"
-        case commandWords = "command_words"
-        case pid, labels
-    }
-}
-
-struct DaemonJob: Decodable {
-    var id: String
-}
-
-/// `POST /v1/jobs/{id}/stop` body.
-struct DaemonJobStop: Encodable {
-    var exitCode: Int32?
-    var signal: Int32?
-    var signalsReceived: [String]
-    var interrupted: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case exitCode = "exit_code"
-        case signal
-        case signalsReceived = "signals_received"
-        case interrupted
-    }
 }
 
 /// Whether a service socket is expected at a path.

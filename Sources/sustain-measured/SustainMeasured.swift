@@ -97,6 +97,7 @@ extension SustainMeasured {
             }
             let registry = JobRegistry(
                 sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon,
+                configuration: loaded.configuration,
                 limits: loaded.configuration.daemon.limits, logger: logger)
             if let baseline = sampler.latestCheckpoint {
                 _ = await registry.recover(baseline: baseline)
@@ -125,7 +126,7 @@ extension SustainMeasured {
                 load: load, running: loaded.configuration, logger: logger,
                 apply: { new in
                     adminGroup.name = new.configuration.daemon.adminGroup
-                    await registry.update(carbon: new.carbon)
+                    await registry.update(carbon: new.carbon, configuration: new.configuration)
                     await registry.update(limits: new.configuration.daemon.limits)
                     await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
                     await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import SustainAPI
 import Synchronization
 import Testing
 
@@ -113,6 +114,39 @@ struct APITests {
             let again = try await client.execute(
                 uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000), body: Self.body("{}"))
             #expect(again.status == .conflict)
+        }
+    }
+
+    /// A job's own carbon options (the user's flags) are resolved over the service's configuration at the start
+    /// (a bad one is a 400 before the command runs), and the report and the stored row carry the one figure.
+    @Test func aJobsCarbonOptionsGiveTheOneStoredFigure() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await withServedRouter(fixture.router) { client in
+            let bad = try await client.execute(
+                uri: APIRoute.jobs, method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"command": ["x"], "carbon": {"region": "QQQ"}}"#))
+            #expect(bad.status == .badRequest)
+            let misspelt = try await client.execute(
+                uri: APIRoute.jobs, method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"command": ["x"], "carbon": {"intensty": 300}}"#))
+            #expect(misspelt.status == .badRequest)
+            #expect(String(buffer: misspelt.body).contains("unknown field"))
+            let started = try await client.execute(
+                uri: APIRoute.jobs, method: .post, headers: Self.headers(uid: 1000),
+                body: Self.body(#"{"command": ["x"], "carbon": {"intensity": 300, "pue": 1.2, "region": "FR"}}"#))
+            #expect(started.status == .created)
+            let id = try #require(try Self.json(started)["id"] as? String)
+            try await Task.sleep(for: .milliseconds(200))
+            let stopped = try await client.execute(
+                uri: APIRoute.stop(id), method: .post, headers: Self.headers(uid: 1000), body: Self.body("{}"))
+            let report = try Report.decode(Data(buffer: stopped.body))
+            #expect(report.carbon.intensityGPerKwh == 300)
+            #expect(report.carbon.pue == 1.2)
+            let joules = try #require(report.energy.joules)
+            let expected = joules / 3_600_000 * 1.2 * 300 / 1000
+            #expect(abs((report.carbon.kgCo2e ?? 0) - expected) <= 1e-12 * expected)
+            #expect(try fixture.store.job(id: id)?.kgCo2e == report.carbon.kgCo2e)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SustainAPI
 import Testing
 
 @testable import Daemon

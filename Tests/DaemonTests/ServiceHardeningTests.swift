@@ -125,12 +125,18 @@ struct ServiceHardeningTests {
             scenario: "unreadable", in: directory,
             """
             rm $SOCK; sleep 2.5
-            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK \
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK --intensity 300 \
                 --report $D/r.json -- /bin/sleep 1
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report export --socket $SOCK \
+                > $D/export.json
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
         #expect(report.measuredBy == "sustain-measured")
+        // The user's flag went with the job: the service computed the one figure, and stored the same.
+        #expect(report.carbon.intensityGPerKwh == 300)
+        let exported = try String(contentsOf: directory.appendingPathComponent("export.json"), encoding: .utf8)
+        #expect(exported.contains("\"kg_co2e\" : \(report.carbon.kgCo2e ?? -1)"), "\(exported)")
         #expect(try Self.log(directory).contains("the socket file was deleted: restored"))
     }
 

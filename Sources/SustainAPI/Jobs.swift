@@ -1,0 +1,283 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `POST /v1/jobs`: what a client says when it starts a job.
+public struct JobStart: Codable, Sendable, Equatable {
+    public var command: [String]
+    /// Every word's bytes in base64, when some word is not UTF-8.
+    public var commandBase64: [String]?
+    /// How many words the command had, when `command` holds only the first.
+    public var commandWords: Int?
+    /// The process whose tree is the job (the wrapper's own pid); it must be the caller's.
+    public var pid: Int32?
+    public var labels: [String: String]?
+    /// How this job's energy becomes carbon and cost, when the user chose (flags); else the service's settings.
+    public var carbon: CarbonRequest?
+
+    public init(
+        command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
+        labels: [String: String]? = nil, carbon: CarbonRequest? = nil
+    ) {
+        self.command = command
+        self.commandBase64 = commandBase64
+        self.commandWords = commandWords
+        self.pid = pid
+        self.labels = labels
+        self.carbon = carbon
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case command
+        case commandBase64 = "command_base64"
+        case commandWords = "command_words"
+        case pid, labels, carbon
+    }
+
+    /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// The carbon and cost options a user gave for one job; the service computes the job's one carbon figure with
+/// them (over its own configuration), and stores that figure.
+public struct CarbonRequest: Codable, Sendable, Equatable {
+    public var region: String?
+    /// gCO2e/kWh.
+    public var intensity: Double?
+    /// "lifecycle" | "direct".
+    public var intensityBasis: String?
+    public var pue: Double?
+    /// Per kWh, in `currency`.
+    public var price: Double?
+    public var currency: String?
+
+    public init(
+        region: String? = nil, intensity: Double? = nil, intensityBasis: String? = nil, pue: Double? = nil,
+        price: Double? = nil, currency: String? = nil
+    ) {
+        self.region = region
+        self.intensity = intensity
+        self.intensityBasis = intensityBasis
+        self.pue = pue
+        self.price = price
+        self.currency = currency
+    }
+
+    public var isEmpty: Bool {
+        region == nil && intensity == nil && intensityBasis == nil && pue == nil && price == nil && currency == nil
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case region, intensity
+        case intensityBasis = "intensity_basis"
+        case pue, price, currency
+    }
+
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// `POST /v1/jobs/{id}/stop`: what a client says when its job ends.
+public struct JobStop: Codable, Sendable, Equatable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var signalsReceived: [String]?
+    public var interrupted: Bool?
+
+    public init(
+        exitCode: Int32? = nil, signal: Int32? = nil, signalsReceived: [String]? = nil, interrupted: Bool? = nil
+    ) {
+        self.exitCode = exitCode
+        self.signal = signal
+        self.signalsReceived = signalsReceived
+        self.interrupted = interrupted
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case exitCode = "exit_code"
+        case signal
+        case signalsReceived = "signals_received"
+        case interrupted
+    }
+
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// A running job, as `POST /v1/jobs` and `GET /v1/jobs/{id}` show it.
+public struct RunningJob: Codable, Sendable, Equatable {
+    public var id: String
+    public var state: String
+    public var uid: UInt32
+    public var user: String
+    public var command: [String]
+    public var pid: Int32?
+    public var labels: [String: String]
+    public var startedAt: Date
+    /// Counted energy so far.
+    public var joules: Double?
+
+    public init(
+        id: String, state: String, uid: UInt32, user: String, command: [String], pid: Int32?,
+        labels: [String: String], startedAt: Date, joules: Double?
+    ) {
+        self.id = id
+        self.state = state
+        self.uid = uid
+        self.user = user
+        self.command = command
+        self.pid = pid
+        self.labels = labels
+        self.startedAt = startedAt
+        self.joules = joules
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, state, uid, user, command, pid, labels
+        case startedAt = "started_at"
+        case joules
+    }
+}
+
+/// A job in a listing, running or finished (the full report is at `/v1/jobs/{id}`); `report export --format json`
+/// writes these out as they are.
+public struct JobSummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var uid: Int64
+    public var user: String
+    public var command: [String]
+    public var startedAt: Date
+    /// Nil while the job runs.
+    public var endedAt: Date?
+    public var exitCode: Int64?
+    public var joules: Double?
+    public var kgCo2e: Double?
+    public var labels: [String: String]
+    /// "running" | "finished" | "incomplete".
+    public var state: String
+
+    public init(
+        id: String, uid: Int64, user: String, command: [String], startedAt: Date, endedAt: Date?, exitCode: Int64?,
+        joules: Double?, kgCo2e: Double?, labels: [String: String], state: String
+    ) {
+        self.id = id
+        self.uid = uid
+        self.user = user
+        self.command = command
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.exitCode = exitCode
+        self.joules = joules
+        self.kgCo2e = kgCo2e
+        self.labels = labels
+        self.state = state
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, uid, user, command
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case exitCode = "exit_code"
+        case joules
+        case kgCo2e = "kg_co2e"
+        case labels, state
+    }
+}
+
+extension JobSummary {
+    /// A running job as a listing row: no end, exit code or carbon yet.
+    public init(_ job: RunningJob) {
+        self.init(
+            id: job.id, uid: Int64(job.uid), user: job.user, command: job.command, startedAt: job.startedAt,
+            endedAt: nil, exitCode: nil, joules: job.joules, kgCo2e: nil, labels: job.labels, state: job.state)
+    }
+}
+
+/// `GET /v1/jobs`.
+public struct JobList: Codable, Sendable, Equatable {
+    public var running: [RunningJob]
+    public var finished: [JobSummary]
+
+    public init(running: [RunningJob], finished: [JobSummary]) {
+        self.running = running
+        self.finished = finished
+    }
+}
+
+/// `GET /v1/health`.
+public struct Health: Codable, Sendable, Equatable {
+    /// "ok", or "degraded" while the store fails (answered with 503).
+    public var status: String
+    public var openJobs: Int
+    public var intervalSeconds: Double
+    /// "ok", or "failing: REASON".
+    public var store: String
+    /// Finished jobs kept in memory until the store takes them.
+    public var pendingJobs: Int
+
+    public init(status: String, openJobs: Int, intervalSeconds: Double, store: String, pendingJobs: Int) {
+        self.status = status
+        self.openJobs = openJobs
+        self.intervalSeconds = intervalSeconds
+        self.store = store
+        self.pendingJobs = pendingJobs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case openJobs = "open_jobs"
+        case intervalSeconds = "interval_seconds"
+        case store
+        case pendingJobs = "pending_jobs"
+    }
+}
+
+/// Every error answer: `{"error": "..."}`.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    public var error: String
+    public init(error: String) { self.error = error }
+}
+
+/// `GET /v1/snapshot`: power and energy per domain now, from the service's running totals.
+public struct Snapshot: Codable, Sendable, Equatable {
+    public struct Domain: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var kind: String
+        public var source: String
+        public var counted: Bool
+        public var watts: Double
+        public var joulesSinceStart: Double
+
+        public init(
+            id: String, name: String, kind: String, source: String, counted: Bool, watts: Double,
+            joulesSinceStart: Double
+        ) {
+            self.id = id
+            self.name = name
+            self.kind = kind
+            self.source = source
+            self.counted = counted
+            self.watts = watts
+            self.joulesSinceStart = joulesSinceStart
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, kind, source, counted, watts
+            case joulesSinceStart = "joules_since_start"
+        }
+    }
+
+    public var domains: [Domain]
+    public var countedWatts: Double
+
+    public init(domains: [Domain]) {
+        self.domains = domains
+        countedWatts = domains.filter(\.counted).reduce(0) { $0 + $1.watts }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case domains
+        case countedWatts = "counted_watts"
+    }
+}
