@@ -54,7 +54,9 @@ extension SustainMeasure {
             let unreadable = channels.filter { $0.isEnergy && $0.unreadable != nil }
             if !unreadable.isEmpty { out += "warning: " + Report.unreadableWarning(unreadable) + "\n" }
             if !channels.contains(where: { $0.isEnergy && $0.unreadable == nil }) {
-                out += "nothing on this machine can be measured: reports will say energy.method \"none\"\n"
+                out +=
+                    "nothing on this machine can be measured: reports will say energy.method \"estimated\" (from the "
+                    + "command's CPU time and memory, marked ESTIMATED), or \"none\" with --no-estimate\n"
             }
             print(out, terminator: "")
         }

@@ -322,4 +322,21 @@ struct WrapperTests {
         #expect(text.contains("hwmon:"))
         #expect(text.contains("sampling interval"))
     }
+
+    /// What `sources` promises is what a run reports: on a machine with nothing readable, "estimated" by default and
+    /// "none" with --no-estimate (they disagreed).
+    @Test func sourcesSaysWhatAReportWillSay() throws {
+        let sources = try Harness.run([Self.binary, "sources"])
+        let text = String(decoding: sources.stdout, as: UTF8.self)
+        let (_, estimated) = try Self.measure(["/bin/true"], options: ["--no-daemon"])
+        let (_, none) = try Self.measure(["/bin/true"], options: ["--no-daemon", "--no-estimate"])
+        if text.contains("nothing on this machine can be measured") {
+            #expect(text.contains("energy.method \"estimated\"") && text.contains("\"none\" with --no-estimate"))
+            #expect(estimated?.energy.method == "estimated")
+            #expect(none?.energy.method == "none")
+            #expect(none?.energy.joules == nil)
+        } else {
+            #expect(estimated?.energy.method == "measured", "\(text)")
+        }
+    }
 }
