@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
-"""Compiles config/grid-intensity.csv from the reference figures in ../shared/reference-data/.
+"""Compiles config/grid-intensity.csv from the source tables vendored in data/sources/ (see its README).
 
 Kept: Ember 2024 yearly data per country and aggregate (CC-BY-4.0, lifecycle basis), US EPA eGRID2022
 subregions and national total (public domain, direct basis), Google Cloud's own 2024 per-region figures
 (direct basis). Not kept: Electricity Maps figures (ODbL), OWID duplicates of Ember, the legacy ML CO2 Impact
 rows. AWS and Azure regions are not rows here: config/cloud-regions.csv maps them to their grid.
 
-Usage: scripts/compile-grid-data.py ../shared/reference-data config
+Usage: scripts/compile-grid-data.py data/sources config
 Writes config/grid-intensity.csv and config/cloud-regions.csv.
 """
 import csv
 import sys
 
-reference = sys.argv[1] if len(sys.argv) > 1 else "../shared/reference-data"
+reference = sys.argv[1] if len(sys.argv) > 1 else "data/sources"
 destination = sys.argv[2] if len(sys.argv) > 2 else "config"
 out = csv.writer(open(f"{destination}/grid-intensity.csv", "w"), lineterminator="\n")
 out.writerow(["kind", "code", "alt_code", "name", "year", "gco2e_per_kwh", "basis", "source", "licence"])

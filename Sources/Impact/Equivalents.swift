@@ -9,7 +9,7 @@ public struct Equivalent: Sendable, Hashable {
     public var source: String
 }
 
-/// The equivalence factors sustain uses (figures from `../shared/reference-data/equivalences.csv`).
+/// The equivalence factors sustain uses (figures from `data/sources/equivalences.csv`).
 public enum EquivalenceFactors {
     struct Factor {
         var item: String
