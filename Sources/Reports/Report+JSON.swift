@@ -1,5 +1,5 @@
-import Glibc
 import LinuxSupport
+import SustainCore
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -30,14 +30,7 @@ extension Report {
     /// ISO 8601 UTC with milliseconds, rounded to the nearest millisecond (the formatter truncates, and a parsed
     /// `.800` is stored as `.7999…`: without the nudge a report would not survive a read and a write unchanged).
     public static func timestamp(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let fraction = String(milliseconds % 1000)
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
-            + "\(two(parts.tm_min)):\(two(parts.tm_sec)).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)Z"
+        UTCTimestamp.string(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded()))
     }
 
     /// Reads a report written by `write(to:)`.

@@ -1,4 +1,3 @@
-import Glibc
 import Impact
 import LinuxSupport
 
@@ -9,7 +8,7 @@ extension Configuration {
         -> Configuration
     {
         if let explicit { return try Configuration(toml: try read(explicit), path: explicit) }
-        for path in searchPath(environment: environment) where access(path, F_OK) == 0 {
+        for path in searchPath(environment: environment) where SafeFile.kind(of: path) != nil {
             return try Configuration(toml: try read(path), path: path)
         }
         return Configuration()

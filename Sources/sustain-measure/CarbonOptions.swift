@@ -1,6 +1,6 @@
 import ArgumentParser
-import Glibc
 import Impact
+import LinuxSupport
 import SustainAPI
 import SustainConfiguration
 
@@ -49,7 +49,7 @@ struct CarbonOptions: ParsableArguments {
     /// The configuration file's contents, or the defaults; a `ValidationError` names the file and key.
     func configuration() throws -> Configuration {
         do {
-            return try Configuration.load(explicit: config, environment: Environment.variables)
+            return try Configuration.load(explicit: config, environment: CurrentProcess.environment)
         } catch {
             throw ValidationError(error.description)
         }
@@ -72,21 +72,5 @@ struct CarbonOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.description)
         }
-    }
-}
-
-/// The process environment, read only by the executable.
-enum Environment {
-    static var variables: [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
     }
 }

@@ -9,7 +9,7 @@ final class LiveStatus: Sendable {
     private let thread: NativeThread
 
     static func startIfTerminal(enabled: Bool, sampler: Sampler) -> LiveStatus? {
-        guard enabled, Terminal.isInteractive else { return nil }
+        guard enabled, CurrentProcess.standardErrorIsTerminal else { return nil }
         return try? LiveStatus(sampler: sampler)
     }
 

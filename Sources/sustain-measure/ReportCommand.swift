@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Glibc
 import LinuxSupport
 import Reports
 import SustainAPI
@@ -42,7 +41,7 @@ struct LogOptions: ParsableArguments {
         let path = try socket ?? carbon.configuration().daemon.socket
         let client = UnixHTTPClient(socketPath: path)
         guard client.isReachable() else {
-            if geteuid() == 0 {
+            if CurrentProcess.effectiveUID == 0 {
                 let file = try database ?? carbon.configuration().daemon.database
                 Terminal.warning(
                     "sustain-measured is not running at \(path): reading \(file) directly (finished jobs only).")
@@ -68,14 +67,11 @@ struct LogOptions: ParsableArguments {
     /// /usr/bin) and returns what it prints; its errors reach stderr as they are.
     static func queryDatabase(_ target: String, database: String) throws -> [UInt8] {
         var candidates = ["/usr/local/bin/sustain-measured", "/usr/bin/sustain-measured"]
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if length > 0 {
-            let own = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let own = CurrentProcess.executablePath {
             candidates.insert(
                 own.split(separator: "/").dropLast().map { "/" + $0 }.joined() + "/sustain-measured", at: 0)
         }
-        guard let executable = candidates.first(where: { access($0, X_OK) == 0 }) else {
+        guard let executable = candidates.first(where: CurrentProcess.canExecute) else {
             throw ValidationError(
                 "Cannot read the carbon log without the daemon: sustain-measured is not installed "
                     + "(looked in \(candidates.joined(separator: ", "))).")

@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Glibc
 import Impact
 import LinuxSupport
 import Meter
@@ -19,8 +18,8 @@ extension SustainMeasure.Run {
             }
             result[parts[0]] = parts[1]
         }
-        if result["slurm_job_id"] == nil, let slurm = getenv("SLURM_JOB_ID") {
-            result["slurm_job_id"] = String(cString: slurm)
+        if result["slurm_job_id"] == nil, let slurm = CurrentProcess.variable("SLURM_JOB_ID") {
+            result["slurm_job_id"] = slurm
         }
         return result
     }
@@ -37,7 +36,7 @@ extension SustainMeasure.Run {
         let request = carbon.request
         let start = JobStart(
             command: recorded.text, commandBase64: recorded.base64, commandWords: recorded.truncatedFrom,
-            pid: getpid(), labels: try jobLabels(), carbon: request.isEmpty ? nil : request)
+            pid: CurrentProcess.pid, labels: try jobLabels(), carbon: request.isEmpty ? nil : request)
         let started: RunningJob
         do {
             let response = try client.send("POST", APIRoute.jobs, json: Array(try encoder.encode(start)))
@@ -67,7 +66,7 @@ extension SustainMeasure.Run {
         let stop = JobStop(
             exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
             signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
-            signalsReceived: received.map(SignalName.of),
+            signalsReceived: received.map(CurrentProcess.signalName),
             interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) })
         var result: Report
         do {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Glibc
 import Impact
 import LinuxSupport
 import Logging
@@ -130,7 +129,7 @@ extension SustainMeasure {
                     if socket != nil || path != Configuration.Daemon().socket || ServiceSocket.looksInstalled(path) {
                         serviceWarning =
                             "SERVICE NOT REACHABLE: sustain-measured is configured at \(path) but does not answer "
-                            + "(\(unreachable.reason)); this job is measured by the wrapper alone, as uid \(getuid()), "
+                            + "(\(unreachable.reason)); this job is measured by the wrapper alone, as uid \(CurrentProcess.uid), "
                             + "with only what this user can read."
                     }
                 } else {
@@ -142,7 +141,7 @@ extension SustainMeasure {
                 }
             }
 
-            let sources = MachineSources.discover(environment: Environment.variables, logger: logger)
+            let sources = MachineSources.discover(environment: CurrentProcess.environment, logger: logger)
             let sampler = try Sampler(
                 sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
             let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }
@@ -186,7 +185,7 @@ extension SustainMeasure {
                 id: id, command: recorded,
                 exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
                 signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
-                signalsReceived: received.map(SignalName.of),
+                signalsReceived: received.map(CurrentProcess.signalName),
                 interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) },
                 startedAt: startedAt, endedAt: endedAt, host: Report.Host.current(), usage: child.usage)
             let summaries = sources.map {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Glibc
+import LinuxSupport
 import Meter
 import Reports
 import SustainCore
@@ -16,7 +16,7 @@ extension SustainMeasure {
 
         func run() throws {
             let logger = Terminal.bootstrapLogging(verbose: verbose)
-            let sources = MachineSources.discover(environment: Environment.variables, logger: logger)
+            let sources = MachineSources.discover(environment: CurrentProcess.environment, logger: logger)
             var firstReadings: [ChannelID: MicrojouleCounter] = [:]
             for source in sources {
                 for (index, channel) in source.channels.enumerated() where channel.unreadable == nil {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Checks that the tree keeps the architecture the README describes: each C module is imported by exactly one
+# Swift file, system calls (Glibc) stay in the targets that own them, and the wrapper links no Foundation ICU,
+# HTTP server, NIO or SQLite. Run by .ci/run; prints each violation and exits 1 when there is one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+failed=0
+fail() { echo "architecture: $*"; failed=1; }
+
+# One Swift file imports each C module.
+declare -A owner=(
+    [CPowercap]=Sources/Meter/PowercapSource.swift
+    [CSensors]=Sources/Meter/SensorsSource.swift
+    [CNVML]=Sources/Meter/NVMLSource.swift
+    [CLinux]=Sources/LinuxSupport/Syscalls.swift
+)
+for module in "${!owner[@]}"; do
+    found=$(grep -rlE "^(internal |@_implementationOnly )?import ${module}\b" Sources || true)
+    [ "$found" = "${owner[$module]}" ] || fail "${module} must be imported by ${owner[$module]} alone, found: ${found:-none}"
+done
+
+# Glibc only where system calls live: the Linux support target, the sources, the service and the tools.
+glibc=$(grep -rlE "^import Glibc\b" Sources \
+    | grep -vE "^Sources/(LinuxSupport|Meter|Daemon|sustain-measured|sustain-bench|sustain-fakesys)/" || true)
+[ -z "$glibc" ] || fail "Glibc imported outside LinuxSupport/Meter/Daemon and the service and test tools: $glibc"
+
+# The pure rooms import nothing of the system.
+pure=$(grep -rlE "^import (Glibc|Foundation|FoundationEssentials|LinuxSupport)\b" Sources/SustainCore Sources/Impact \
+    || true)
+[ -z "$pure" ] || fail "SustainCore and Impact must stay pure (no Glibc, Foundation or LinuxSupport): $pure"
+
+# The wrapper's modules use FoundationEssentials, never all of Foundation (ICU).
+for target in sustain-measure Reports SustainAPI Meter LinuxSupport SustainConfiguration; do
+    bad=$(grep -lE "^import Foundation$" Sources/$target/*.swift || true)
+    [ -z "$bad" ] || fail "$target imports Foundation (ICU): $bad"
+done
+
+# Dependencies point down: lower rooms never import higher ones.
+up=$(grep -rlE "^import (Daemon|Reports|SustainConfiguration|SustainAPI)\b" Sources/SustainCore Sources/Impact \
+    Sources/LinuxSupport Sources/Meter || true)
+[ -z "$up" ] || fail "a lower room imports a higher one: $up"
+http=$(grep -rlE "^import (Hummingbird|HummingbirdCore|NIOCore|GRDB)\b" Sources/sustain-measure Sources/Reports \
+    Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration || true)
+[ -z "$http" ] || fail "the wrapper's modules must not import the HTTP server or the database: $http"
+
+# The built wrapper, when there is one, links none of them.
+binary=.build/debug/sustain-measure
+if [ -x "$binary" ]; then
+    linked=$(ldd "$binary" | grep -oE "lib(Foundation|FoundationInternationalization|_FoundationICU|NIO[A-Za-z]*|sqlite3)\.so" || true)
+    [ -z "$linked" ] || fail "$binary links $linked"
+fi
+
+[ "$failed" = 0 ] && echo "architecture: ok (C modules, Glibc, Foundation, dependency direction, wrapper links)"
+exit "$failed"
