@@ -56,12 +56,33 @@ public struct GridDataset: Sendable {
 
     /// The bundled world row, read alone.
     public static let bundledWorld: GridFactor = {
-        let lines = BundledData.gridIntensity.split(separator: "\n", maxSplits: 400)
-        guard let header = lines.first, let row = lines.first(where: { $0.hasPrefix("world,") }),
-            let dataset = try? GridDataset(
-                intensityCSV: header + "\n" + row + "\n", cloudRegionsCSV: "provider,region,location,grid,note\n")
+        // The wrapper's default at every start: the one row, read by a byte scan of its fixed columns (kind,
+        // code, alt_code, name, year, g/kWh, basis, "source", licence) rather than the whole dataset's parse.
+        let text = BundledData.gridIntensity.utf8
+        guard let start = text.firstRange(of: "\nworld,".utf8)?.upperBound,
+            let end = text[start...].firstIndex(of: UInt8(ascii: "\n"))
         else { return GridDataset.bundled.world }
-        return dataset.world
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var quoted = false
+        for byte in text[start..<end] {
+            if byte == UInt8(ascii: "\"") {
+                quoted.toggle()
+            } else if byte == UInt8(ascii: ","), !quoted {
+                fields.append(String(decoding: field, as: UTF8.self))
+                field.removeAll(keepingCapacity: true)
+            } else {
+                field.append(byte)
+            }
+        }
+        fields.append(String(decoding: field, as: UTF8.self))
+        guard fields.count == 8, let year = Int(fields[3]), let grams = Double(fields[4]),
+            let basis = IntensityBasis(rawValue: fields[5])
+        else { return GridDataset.bundled.world }
+        return GridFactor(
+            kind: .world, code: fields[0], alternateCode: fields[1], name: fields[2], year: year,
+            intensity: CarbonIntensity(gramsPerKilowattHour: grams, basis: basis), source: fields[6],
+            licence: fields[7])
     }()
 
     public init(intensityCSV: String, cloudRegionsCSV: String) throws(ImpactError) {

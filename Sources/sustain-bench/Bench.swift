@@ -55,20 +55,41 @@ enum Bench {
             return
         }
 
-        // 2. Wrapper overhead: sustain-measure -- true vs true, median of N runs each, interleaved.
+        // 2. Wrapper overhead: sustain-measure -- true vs true, and vs `perf stat -- true` (the tool people use to
+        // count a command), median of N runs each, interleaved in one run.
         let runs = quick ? 10 : 40
+        let perf = ["/usr/bin/perf", "/usr/local/bin/perf"].first(where: CurrentProcess.canExecute)
         var plain: [Double] = []
         var wrapped: [Double] = []
+        var perfed: [Double] = []
         for _ in 0..<runs {
             plain.append(try spawnAndWait(["/bin/true"]).seconds)
             wrapped.append(
                 try spawnAndWait([wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--", "/bin/true"])
                     .seconds)
+            if let perf {
+                perfed.append(
+                    try spawnAndWait([perf, "stat", "-e", "task-clock", "-x,", "-o", "/dev/null", "--", "/bin/true"])
+                        .seconds)
+            }
         }
         let overhead = median(wrapped) - median(plain)
         row(
             "wrapper overhead", "median \(ms(median(wrapped))) vs \(ms(median(plain))) for `true` (\(runs) runs)",
             ratio: nil, target: "<= 20 ms", ok: overhead <= 0.020, value: ms(overhead))
+        if perf != nil {
+            let perfOverhead = median(perfed) - median(plain)
+            row(
+                "wrapper vs perf stat",
+                "sustain-measure -- true \(ms(median(wrapped))) vs perf stat -e task-clock -- true "
+                    + "\(ms(median(perfed))) (overheads \(ms(overhead)) vs \(ms(perfOverhead)))",
+                ratio: median(wrapped) / median(perfed), target: "<= 1.0x",
+                ok: median(wrapped) <= median(perfed))
+        } else {
+            row(
+                "wrapper vs perf stat", "perf is not installed (apt-get install linux-perf)", ratio: nil,
+                target: "<= 1.0x", ok: true, value: "skipped")
+        }
 
         // 3. Peak RSS of the wrapper around a 1 s command.
         let rss = try spawnAndWait([

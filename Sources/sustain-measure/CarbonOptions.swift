@@ -3,6 +3,7 @@ import Impact
 import LinuxSupport
 import SustainAPI
 import SustainConfiguration
+import Synchronization
 
 /// The options that decide how energy becomes carbon and cost, shared by the commands that report them.
 struct CarbonOptions: ParsableArguments {
@@ -46,14 +47,23 @@ struct CarbonOptions: ParsableArguments {
             price: price, currency: currency)
     }
 
-    /// The configuration file's contents, or the defaults; a `ValidationError` names the file and key.
+    /// The configuration file's contents, or the defaults; a `ValidationError` names the file and key. Read once
+    /// per process (validation and the run both need it; each read was a file and a parse at start-up).
     func configuration() throws -> Configuration {
-        do {
-            return try Configuration.load(explicit: config, environment: CurrentProcess.environment)
-        } catch {
-            throw ValidationError(error.description)
+        try Self.loaded.withLock { cache in
+            if let (path, configuration) = cache, path == config { return configuration }
+            let configuration: Configuration
+            do {
+                configuration = try Configuration.load(explicit: config, environment: CurrentProcess.environment)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            cache = (config, configuration)
+            return configuration
         }
     }
+
+    private static let loaded = Mutex<(String?, Configuration)?>(nil)
 
     /// The validated settings: flags, then the configuration file, then the world average.
     func settings(dataset: GridDataset? = nil) throws -> CarbonSettings {

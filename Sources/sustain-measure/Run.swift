@@ -102,8 +102,8 @@ extension SustainMeasure {
         func run() throws {
             ChildProcess.prepareSignals()  // before any thread starts
             let logger = Terminal.bootstrapLogging(verbose: verbose)
-            let carbonSettings = try carbon.settings()
             let configuration = try carbon.configuration()
+            let carbonSettings = try carbon.settings()
             let executable: [UInt8]
             do {
                 executable = try ChildProcess.resolve(wrapped[0])

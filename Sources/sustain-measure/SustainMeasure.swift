@@ -22,6 +22,19 @@ struct SustainMeasure: ParsableCommand {
     static func main() {
         // The parser sees the options and the command's first word only: its handling of the words after `--`
         // is quadratic (10,000 arguments took 5 s), and it would see them as repaired text.
-        main(RawArguments.split(RawArguments.current()).parserArguments)
+        let arguments = RawArguments.split(RawArguments.current()).parserArguments
+        // `sustain-measure [options] -- CMD` is the default command: parsed as `run` alone, the parser does not
+        // build (by reflection) the tree of every subcommand, a third of the wrapper's start-up.
+        if let first = arguments.first, !Self.rootWords.contains(first) {
+            Run.main(arguments)
+            return
+        }
+        main(arguments)
     }
+
+    /// What the root command itself handles: its subcommands, help and version.
+    static let rootWords: Set<String> = [
+        "run", "sources", "estimate", "compare", "report", "help", "-h", "--help", "--version",
+        "--generate-completion-script", "--experimental-dump-help",
+    ]
 }

@@ -203,4 +203,11 @@ struct CSVTests {
         #expect(rows[2].fields == ["2", "", "z"])
         #expect(rows[2].line == 4)
     }
+
+    /// The wrapper's start-up reads only the world row, by a byte scan: it must be the full parse's row exactly.
+    @Test func theWorldRowReadAloneIsTheDatasetsWorldRow() throws {
+        #expect(GridDataset.bundledWorld == GridDataset.bundled.world)
+        #expect(GridDataset.bundledWorld.intensity.gramsPerKilowattHour == 472.94)
+        #expect(GridDataset.bundledWorld.source.contains(", via Green Web Foundation co2.js"))
+    }
 }
