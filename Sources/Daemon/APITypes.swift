@@ -26,15 +26,11 @@ extension JobSummary {
 extension Snapshot {
     /// Power and energy per domain now, from the sampler's running totals.
     init(sampler: Sampler) {
-        let checkpoint = sampler.checkpoint()
-        var domains: [Domain] = []
-        for channel in sampler.channels where channel.isEnergy && channel.unreadable == nil {
-            guard let checkpoint, let index = checkpoint.channels.firstIndex(of: channel.id) else { continue }
-            domains.append(
-                Domain(
-                    id: channel.id.rawValue, name: channel.name, kind: channel.kind.rawValue,
-                    source: channel.source.rawValue, counted: sampler.decisions[channel.id]?.counted ?? false,
-                    watts: checkpoint.watts[index], joulesSinceStart: checkpoint.joules[index]))
+        let domains = sampler.domainTotals().map { total in
+            Domain(
+                id: total.channel.id.rawValue, name: total.channel.name, kind: total.channel.kind.rawValue,
+                source: total.channel.source.rawValue, counted: total.counted, watts: total.watts,
+                joulesSinceStart: total.joules)
         }
         self.init(domains: domains)
     }

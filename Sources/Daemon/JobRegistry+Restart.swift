@@ -94,7 +94,7 @@ extension JobRegistry {
             guard alive, let saved, let savedCheckpoint else {
                 var end = savedCheckpoint ?? job.checkpoint
                 if end.instant <= job.checkpoint.instant {
-                    end.measured = end.measured.map { _ in false }  // no window: nothing measured, never 0 J
+                    for index in end.channels.indices { end.channels[index].measured = false }  // no window: never 0 J
                 }
                 let why =
                     !sameBoot

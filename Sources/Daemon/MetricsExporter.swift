@@ -30,22 +30,21 @@ public actor MetricsExporter {
     /// The exposition text, built fresh from one snapshot, with per-job series for `jobs`.
     public func exposition(jobs visible: JobSeries = .all) async -> String {
         let prometheus = PrometheusCollectorRegistry()
-        if let checkpoint = sampler.checkpoint() {
-            for channel in sampler.channels where channel.isEnergy && channel.unreadable == nil {
-                guard let index = checkpoint.channels.firstIndex(of: channel.id) else { continue }
-                let labels = [
-                    ("domain", channel.id.rawValue), ("name", channel.name), ("kind", channel.kind.rawValue),
-                    ("source", channel.source.rawValue),
-                    ("counted", (sampler.decisions[channel.id]?.counted ?? false) ? "true" : "false"),
-                ]
-                prometheus.makeCounter(
-                    name: "sustain_energy_joules_total", labels: labels,
-                    help: "Energy measured on a domain since the daemon started, in joules"
-                ).increment(by: checkpoint.joules[index])
-                prometheus.makeGauge(
-                    name: "sustain_power_watts", labels: labels, help: "Latest power of a domain, in watts"
-                ).set(checkpoint.watts[index])
-            }
+        for total in sampler.domainTotals() {
+            let channel = total.channel
+            let labels = [
+                ("domain", channel.id.rawValue), ("name", channel.name), ("kind", channel.kind.rawValue),
+                ("source", channel.source.rawValue), ("counted", total.counted ? "true" : "false"),
+            ]
+            prometheus.makeCounter(
+                name: "sustain_energy_joules_total", labels: labels,
+                help: "Energy measured on a domain since the daemon started, in joules"
+            ).increment(by: total.joules)
+            prometheus.makeGauge(
+                name: "sustain_power_watts", labels: labels, help: "Latest power of a domain, in watts"
+            ).set(total.watts)
+        }
+        if let checkpoint = sampler.latestCheckpoint {
             prometheus.makeCounter(name: "sustain_samples_total", help: "Samples taken by the daemon").increment(
                 by: Int64(checkpoint.samples))
         }

@@ -95,22 +95,14 @@ struct ChannelTrack: Sendable {
     /// The first counter reading, for the domain policy's same-counter check.
     var firstCounterReading: MicrojouleCounter? { quantity == .counter ? counter.last : nil }
 
-    /// Copies what this track knows into a channel result.
-    func fill(_ result: inout ChannelResult) {
-        result.energy = energy
-        result.readings = readings
-        result.errors = errors
+    /// Adds what only the track knows to a channel result whose totals came from a window: the first failure,
+    /// the ambiguous intervals, a temperature's statistics.
+    func fillDiagnostics(_ result: inout ChannelResult) {
         result.firstFailure = firstFailure
         switch quantity {
-        case .counter:
-            result.method = .counter
-            result.wraps = counter.wraps
-            result.resets = counter.resets
-            result.ambiguousIntervals = counter.ambiguousIntervals
-        case .power:
-            result.method = .powerIntegration
-        case .temperature:
-            result.temperature = temperature
+        case .counter: result.ambiguousIntervals = counter.ambiguousIntervals
+        case .power: break
+        case .temperature: result.temperature = temperature
         }
     }
 }

@@ -166,6 +166,20 @@ public final class Sampler: @unchecked Sendable {
     /// persists. Nil before the first tick or without `publishesCheckpoints`.
     public var latestCheckpoint: SamplerCheckpoint? { latest.withLock { $0 } }
 
+    /// Each readable energy domain's latest power and energy since the start: the one per-domain projection that
+    /// the JSON snapshot and the Prometheus metrics both show. Empty before the first tick.
+    public func domainTotals() -> [DomainTotal] {
+        guard let checkpoint = checkpoint() else { return [] }
+        var totals: [ChannelID: ChannelTotal] = [:]
+        for total in checkpoint.channels { totals[total.id] = total }
+        return channels.compactMap { channel in
+            guard channel.isEnergy, channel.unreadable == nil, let total = totals[channel.id] else { return nil }
+            return DomainTotal(
+                channel: channel, counted: decisions[channel.id]?.counted ?? false, watts: total.watts,
+                joules: total.joules)
+        }
+    }
+
     /// A daemon's job: watch which devices run processes of the tree under `root` (NVIDIA GPUs).
     public func watch(jobRoot root: Int32) { for source in sources { source.watch(jobRoot: root) } }
     public func unwatch(jobRoot root: Int32) { for source in sources { source.unwatch(jobRoot: root) } }
@@ -179,60 +193,73 @@ public final class Sampler: @unchecked Sendable {
         for source in sources {
             source.refine(&decisions, jobRoot: job?.root, visibleDevices: job?.visibleDevices)
         }
-        var channels: [ChannelResult] = []
-        var warnings: [String] = []
-        var positions: [ChannelID: Int] = [:]
-        for (index, id) in end.channels.enumerated() { positions[id] = index }
-        for descriptor in self.channels {
+        var result = Self.window(from: start, to: end, channels: channels, decisions: decisions)
+        result.interval = interval
+        result.intervalLimit = intervalLimit
+        result.warnings = result.channels.flatMap(Self.warnings(for:))
+        return result
+    }
+
+    /// The one way two sets of running totals become a measurement, for the wrapper's whole run and the service's
+    /// job windows (and, later, phases) alike: per channel, the difference of the totals; energy only where the
+    /// window holds two good readings (a baseline and one more), never 0 J for nothing measured.
+    static func window(
+        from start: SamplerCheckpoint, to end: SamplerCheckpoint, channels descriptors: [ChannelDescriptor],
+        decisions: [ChannelID: DomainDecision]
+    ) -> MeasurementResult {
+        var starts: [ChannelID: ChannelTotal] = [:]
+        for total in start.channels { starts[total.id] = total }
+        var ends: [ChannelID: ChannelTotal] = [:]
+        for total in end.channels { ends[total.id] = total }
+        let channels = descriptors.map { descriptor in
             var result = ChannelResult(
                 descriptor: descriptor, decision: decisions[descriptor.id], energy: nil, method: .none, readings: 0,
                 errors: 0, wraps: 0, resets: 0, ambiguousIntervals: 0)
-            if let index = positions[descriptor.id], index < start.channels.count,
-                start.channels[index] == descriptor.id
-            {
-                result.readings = end.readings[index] - start.readings[index]
-                result.errors = end.errors[index] - start.errors[index]
-                result.wraps = end.wraps[index] - start.wraps[index]
-                result.resets = end.resets[index] - start.resets[index]
-                switch descriptor.quantity {
-                case .energyCounter: result.method = .counter
-                case .power: result.method = .powerIntegration
-                case .temperature: result.method = .none
-                }
-                if descriptor.isEnergy, end.measured[index] {
-                    result.energy = Joules(max(0, end.joules[index] - start.joules[index]))
-                }
-                warnings += Self.warnings(for: result)
+            guard let last = ends[descriptor.id] else { return result }
+            let first =
+                starts[descriptor.id]
+                ?? ChannelTotal(
+                    id: descriptor.id, joules: 0, measured: false, watts: 0, readings: 0, errors: 0, wraps: 0,
+                    resets: 0, counter: nil)
+            result.readings = last.readings - first.readings
+            result.errors = last.errors - first.errors
+            result.wraps = last.wraps - first.wraps
+            result.resets = last.resets - first.resets
+            switch descriptor.quantity {
+            case .energyCounter: result.method = .counter
+            case .power: result.method = .powerIntegration
+            case .temperature: result.method = .none
             }
-            channels.append(result)
+            if descriptor.isEnergy, last.measured, result.readings >= (first.measured ? 1 : 2) {
+                result.energy = Joules(max(0, last.joules - first.joules))
+            }
+            return result
         }
         return MeasurementResult(
-            channels: channels, interval: interval, intervalLimit: intervalLimit,
-            duration: start.instant.duration(to: end.instant), samples: end.samples - start.samples, peakPower: nil,
-            samplerCPUSeconds: 0, warnings: warnings)
+            channels: channels, interval: .zero, intervalLimit: nil, duration: start.instant.duration(to: end.instant),
+            samples: end.samples - start.samples, peakPower: nil, samplerCPUSeconds: 0, warnings: [])
     }
 
+    /// The wrapper's whole run: the window from the sampler's origin (no totals, nothing read: every reading
+    /// counts, the first one as a baseline) to the last sample, with what only the sampler's own tracks know added
+    /// (the first failure, ambiguous intervals, temperatures, the peak power).
     private func result() -> MeasurementResult {
         for source in sources { source.refine(&decisions) }
-        var channels: [ChannelResult] = []
-        var warnings: [String] = []
+        let last = state.checkpoint(ids: slotChannels.map(\.id))
+        let origin = SamplerCheckpoint(instant: state.start ?? last.instant, channels: [], samples: 0)
+        var result = Self.window(from: origin, to: last, channels: channels, decisions: decisions)
         var sampled: [ChannelID: Int] = [:]
         for (index, channel) in slotChannels.enumerated() { sampled[channel.id] = index }
-        for descriptor in self.channels {
-            var result = ChannelResult(
-                descriptor: descriptor, decision: decisions[descriptor.id], energy: nil,
-                method: .none, readings: 0, errors: 0, wraps: 0, resets: 0, ambiguousIntervals: 0)
-            if let index = sampled[descriptor.id] {
-                state.tracks[index].fill(&result)
-                warnings += Self.warnings(for: result)
-            }
-            channels.append(result)
+        for index in result.channels.indices {
+            guard let slot = sampled[result.channels[index].descriptor.id] else { continue }
+            state.tracks[slot].fillDiagnostics(&result.channels[index])
         }
-        let duration = state.start.flatMap { start in state.lastTick.map { start.duration(to: $0) } } ?? .zero
-        return MeasurementResult(
-            channels: channels, interval: interval, intervalLimit: intervalLimit, duration: duration,
-            samples: state.samples, peakPower: state.peakPower, samplerCPUSeconds: samplerCPUSeconds,
-            warnings: warnings)
+        result.interval = interval
+        result.intervalLimit = intervalLimit
+        result.peakPower = state.peakPower
+        result.samplerCPUSeconds = samplerCPUSeconds
+        result.warnings = result.channels.flatMap(Self.warnings(for:))
+        return result
     }
 
     static func warnings(for result: ChannelResult) -> [String] {
@@ -328,11 +355,15 @@ struct Accumulation {
     /// The running totals now, for `Sampler.checkpoint(at:)`.
     func checkpoint(ids: [ChannelID]) -> SamplerCheckpoint {
         SamplerCheckpoint(
-            instant: lastTick ?? .now, channels: ids, joules: tracks.map { $0.runningEnergy.value },
-            measured: tracks.map { $0.readings >= 1 }, watts: recentPower, readings: tracks.map(\.readings),
-            errors: tracks.map(\.errors), wraps: tracks.map { $0.counter.wraps },
-            resets: tracks.map { $0.counter.resets },
-            counters: tracks.map { $0.quantity == .counter ? $0.counter.last?.microjoules : nil }, samples: samples)
+            instant: lastTick ?? .now,
+            channels: tracks.indices.map { index in
+                let track = tracks[index]
+                return ChannelTotal(
+                    id: ids[index], joules: track.runningEnergy.value, measured: track.readings >= 1,
+                    watts: recentPower[index], readings: track.readings, errors: track.errors,
+                    wraps: track.counter.wraps, resets: track.counter.resets,
+                    counter: track.quantity == .counter ? track.counter.last?.microjoules : nil)
+            }, samples: samples)
     }
 
     private mutating func liveUpdate(_ instant: MonotonicInstant) -> LiveSnapshot? {
@@ -361,33 +392,121 @@ public struct JobAttribution: Sendable, Equatable {
     }
 }
 
+/// One energy domain as the service shows it now.
+public struct DomainTotal: Sendable, Equatable {
+    public var channel: ChannelDescriptor
+    /// Counted into job totals (not a sub-domain or a duplicate).
+    public var counted: Bool
+    /// Latest power, W.
+    public var watts: Double
+    /// Energy since the sampler started, J.
+    public var joules: Double
+}
+
+/// One sampled channel's running totals at one instant.
+public struct ChannelTotal: Sendable, Equatable, Codable {
+    public var id: ChannelID
+    /// Energy since the sampler started.
+    public var joules: Double
+    /// Whether the channel has a baseline reading (its energy is meaningful).
+    public var measured: Bool
+    /// Latest clean power, W.
+    public var watts: Double
+    public var readings: Int
+    public var errors: Int
+    public var wraps: Int
+    public var resets: Int
+    /// The latest raw reading of a counter channel (nil for others): after a restart, the delta to the new
+    /// sampler's first reading recovers the energy of the gap.
+    public var counter: UInt64?
+
+    public init(
+        id: ChannelID, joules: Double, measured: Bool, watts: Double, readings: Int, errors: Int, wraps: Int,
+        resets: Int, counter: UInt64?
+    ) {
+        self.id = id
+        self.joules = joules
+        self.measured = measured
+        self.watts = watts
+        self.readings = readings
+        self.errors = errors
+        self.wraps = wraps
+        self.resets = resets
+        self.counter = counter
+    }
+}
+
 /// The running totals of every sampled channel at one instant. A daemon keeps one per job start and differences
-/// it with one at the job's end.
+/// it with one at the job's end (`Sampler.measurement(from:to:)`, the one way two totals become a measurement).
 public struct SamplerCheckpoint: Sendable, Equatable, Codable {
     public var instant: MonotonicInstant
-    public var channels: [ChannelID]
-    /// Energy since the sampler started, per channel.
-    public var joules: [Double]
-    /// Whether the channel has a baseline reading (its energy is meaningful).
-    public var measured: [Bool]
-    /// Latest clean power per channel, W.
-    public var watts: [Double]
-    public var readings: [Int]
-    public var errors: [Int]
-    public var wraps: [Int]
-    public var resets: [Int]
-    /// The latest raw reading of each counter channel (nil for others): after a restart, the delta to the new
-    /// sampler's first reading recovers the energy of the gap.
-    public var counters: [UInt64?]
+    public var channels: [ChannelTotal]
     public var samples: Int
 
-    /// This checkpoint carried forward to `later` at each channel's latest power (a job starts or ends between
-    /// two ticks).
+    public init(instant: MonotonicInstant, channels: [ChannelTotal], samples: Int) {
+        self.instant = instant
+        self.channels = channels
+        self.samples = samples
+    }
+
+    /// The channel's totals, by id.
+    public subscript(id: ChannelID) -> ChannelTotal? { channels.first { $0.id == id } }
+
+    /// This checkpoint carried forward to `later` at each channel's latest power (a running job's energy so far).
     public func extrapolated(to later: MonotonicInstant) -> SamplerCheckpoint {
         var result = self
         let seconds = max(0, instant.seconds(to: later))
         result.instant = max(instant, later)
-        for index in joules.indices where measured[index] { result.joules[index] += watts[index] * seconds }
+        for index in result.channels.indices where result.channels[index].measured {
+            result.channels[index].joules += result.channels[index].watts * seconds
+        }
         return result
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case instant, channels, samples
+        // The first version's parallel arrays (checkpoints persisted by a daemon before an upgrade).
+        case joules, measured, watts, readings, errors, wraps, resets, counters
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        instant = try container.decode(MonotonicInstant.self, forKey: .instant)
+        samples = try container.decode(Int.self, forKey: .samples)
+        if let totals = try? container.decode([ChannelTotal].self, forKey: .channels) {
+            channels = totals
+            return
+        }
+        let ids = try container.decode([ChannelID].self, forKey: .channels)
+        let joules = try container.decode([Double].self, forKey: .joules)
+        let measured = try container.decode([Bool].self, forKey: .measured)
+        let watts = try container.decode([Double].self, forKey: .watts)
+        let readings = try container.decode([Int].self, forKey: .readings)
+        let errors = try container.decode([Int].self, forKey: .errors)
+        let wraps = try container.decode([Int].self, forKey: .wraps)
+        let resets = try container.decode([Int].self, forKey: .resets)
+        let counters = try container.decode([UInt64?].self, forKey: .counters)
+        guard
+            [
+                joules.count, measured.count, watts.count, readings.count, errors.count, wraps.count, resets.count,
+                counters.count,
+            ].allSatisfy({ $0 == ids.count })
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .channels, in: container, debugDescription: "per-channel arrays of different lengths")
+        }
+        channels = ids.indices.map { index in
+            ChannelTotal(
+                id: ids[index], joules: joules[index], measured: measured[index], watts: watts[index],
+                readings: readings[index], errors: errors[index], wraps: wraps[index], resets: resets[index],
+                counter: counters[index])
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(instant, forKey: .instant)
+        try container.encode(channels, forKey: .channels)
+        try container.encode(samples, forKey: .samples)
     }
 }

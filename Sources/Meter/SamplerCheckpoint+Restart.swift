@@ -25,59 +25,60 @@ extension SamplerCheckpoint {
     ) -> CarriedWindow {
         var start = baseline
         start.instant = sameBoot ? instant : baseline.instant
-        start.watts = Array(repeating: 0, count: baseline.channels.count)
-        start.counters = Array(repeating: nil, count: baseline.channels.count)
         var recovered: [ChannelID] = []
         var missing: [ChannelID] = []
-        var oldPosition: [ChannelID: Int] = [:]
-        for (index, id) in saved.channels.enumerated() { oldPosition[id] = index }
+        var savedTotals: [ChannelID: ChannelTotal] = [:]
+        for total in saved.channels { savedTotals[total.id] = total }
+        var ownTotals: [ChannelID: ChannelTotal] = [:]
+        for total in self.channels { ownTotals[total.id] = total }
         var descriptors: [ChannelID: ChannelDescriptor] = [:]
         for descriptor in channels { descriptors[descriptor.id] = descriptor }
         let gapSeconds = saved.instant.seconds(to: baseline.instant)
         let samplesBefore = saved.samples - samples
-        for (index, id) in baseline.channels.enumerated() {
-            guard let descriptor = descriptors[id], descriptor.isEnergy else { continue }
-            var joules = 0.0
-            var readings = 0
-            var errors = 0
-            var wraps = 0
-            var resets = 0
-            if let old = oldPosition[id], old < self.channels.count, self.channels[old] == id {
-                joules = saved.joules[old] - self.joules[old]
-                readings = saved.readings[old] - self.readings[old]
-                errors = saved.errors[old] - self.errors[old]
-                wraps = saved.wraps[old] - self.wraps[old]
-                resets = saved.resets[old] - self.resets[old]
+        for index in start.channels.indices {
+            let now = baseline.channels[index]
+            start.channels[index].watts = 0
+            start.channels[index].counter = nil
+            guard let descriptor = descriptors[now.id], descriptor.isEnergy else { continue }
+            // What the job had before the restart, in the old sampler's totals, plus the gap where recoverable.
+            var before = ChannelTotal(
+                id: now.id, joules: 0, measured: true, watts: 0, readings: 0, errors: 0, wraps: 0, resets: 0,
+                counter: nil)
+            if let last = savedTotals[now.id], let first = ownTotals[now.id] {
+                before.joules = last.joules - first.joules
+                before.readings = last.readings - first.readings
+                before.errors = last.errors - first.errors
+                before.wraps = last.wraps - first.wraps
+                before.resets = last.resets - first.resets
                 var gap: CounterStep?
                 if sameBoot, gapSeconds >= 0, case .energyCounter(let range) = descriptor.quantity,
-                    let before = saved.counters[old], let after = baseline.counters[index]
+                    let old = last.counter, let new = now.counter
                 {
                     gap = CounterAccumulator.step(
-                        from: MicrojouleCounter(before), to: MicrojouleCounter(after), seconds: gapSeconds, range: range
-                    )
+                        from: MicrojouleCounter(old), to: MicrojouleCounter(new), seconds: gapSeconds, range: range)
                 }
                 switch gap {
                 case .advanced(let energy):
-                    joules += energy.value
-                    recovered.append(id)
+                    before.joules += energy.value
+                    recovered.append(now.id)
                 case .wrapped(let energy):
-                    joules += energy.value
-                    wraps += 1
-                    recovered.append(id)
+                    before.joules += energy.value
+                    before.wraps += 1
+                    recovered.append(now.id)
                 case .ambiguous, .reset, .baseline, nil:
                     // A job that started after the saved checkpoint has a negative share before it; with the gap
                     // unknown, nothing of the job before the restart is known.
-                    joules = Swift.max(0, joules)
-                    missing.append(id)
+                    before.joules = Swift.max(0, before.joules)
+                    missing.append(now.id)
                 }
             } else {
-                missing.append(id)  // not sampled before the restart
+                missing.append(now.id)  // not sampled before the restart
             }
-            start.joules[index] = baseline.joules[index] - joules
-            start.readings[index] = baseline.readings[index] - readings
-            start.errors[index] = baseline.errors[index] - errors
-            start.wraps[index] = baseline.wraps[index] - wraps
-            start.resets[index] = baseline.resets[index] - resets
+            start.channels[index].joules = now.joules - before.joules
+            start.channels[index].readings = now.readings - before.readings
+            start.channels[index].errors = now.errors - before.errors
+            start.channels[index].wraps = now.wraps - before.wraps
+            start.channels[index].resets = now.resets - before.resets
         }
         start.samples = baseline.samples - samplesBefore
         return CarriedWindow(start: start, recovered: recovered, missing: missing)
