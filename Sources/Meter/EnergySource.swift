@@ -1,6 +1,7 @@
 import SustainCore
 
-/// A provider of energy, power and temperature channels: RAPL through libpowercap, hwmon through libsensors.
+/// A provider of energy, power and temperature channels: RAPL through libpowercap, hwmon through libsensors, NVIDIA
+/// GPUs through NVML.
 ///
 /// A source discovers its channels once, when it is created, and is then read only by the sampler's thread.
 public protocol EnergySource: AnyObject, Sendable {
@@ -12,20 +13,20 @@ public protocol EnergySource: AnyObject, Sendable {
     var diagnostics: [String] { get }
     /// Reads channel `index` (into `channels`) now.
     func read(_ index: Int) -> Reading
-    /// See the extension's default.
-    func refine(_ decisions: inout [ChannelID: DomainDecision])
+}
+
+/// A source whose devices are charged to a job by which of its processes ran on them (NVIDIA GPUs), known only
+/// once the job has ended. The sampler asks its sources for this role in one place and drives them through it.
+public protocol JobAttributingSource: EnergySource {
+    /// The devices (GPUs), for the report.
+    var gpus: [GPUDescription] { get }
+    /// The wrapper's job: its process tree is the child's.
+    func attach(jobRoot root: Int32)
     /// A daemon's job: watch which of this source's devices run processes of the tree under `root`.
     func watch(jobRoot root: Int32)
     func unwatch(jobRoot root: Int32)
+    /// Which devices the attached job is charged (its processes', else its `CUDA_VISIBLE_DEVICES`, else all).
+    func refine(_ decisions: inout [ChannelID: DomainDecision])
     /// Like `refine(_:)`, for one of many jobs the source watches (a daemon's).
     func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?)
-}
-
-extension EnergySource {
-    /// Adjusts which of this source's channels are counted once the measurement has ended (which GPUs ran the
-    /// job is known only then). The default keeps the decisions as they are.
-    public func refine(_ decisions: inout [ChannelID: DomainDecision]) {}
-    public func watch(jobRoot root: Int32) {}
-    public func unwatch(jobRoot root: Int32) {}
-    public func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?) {}
 }

@@ -12,15 +12,15 @@ public struct GPUDescription: Sendable, Equatable {
     public var uuid: String
     public var driverVersion: String
     public var channel: ChannelID
-    /// "counter" (nvmlDeviceGetTotalEnergyConsumption) or "power-polling" (nvmlDeviceGetPowerUsage).
-    public var method: String
+    /// `.counter` (nvmlDeviceGetTotalEnergyConsumption) or `.powerIntegration` (nvmlDeviceGetPowerUsage, polled).
+    public var method: ChannelResult.Method
 }
 
 /// NVIDIA GPUs through NVML, loaded with `dlopen` at run time (no link-time dependency: the binary runs where there
 /// is no driver). Energy from the total-energy counter (mJ, Volta and newer) by deltas; where that is not
 /// supported, power polled at ≥ 10 Hz and integrated. NVML keeps process-global, reference-counted state: this
 /// source is its one owner (`nvmlInit_v2` here, `nvmlShutdown` in `deinit`) and is read by the sampler's thread.
-public final class NVMLSource: EnergySource, @unchecked Sendable {
+public final class NVMLSource: JobAttributingSource, @unchecked Sendable {
     public let name = "nvml"
     public private(set) var channels: [ChannelDescriptor] = []
     public private(set) var diagnostics: [String] = []
@@ -152,7 +152,7 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
         gpus.append(
             GPUDescription(
                 index: index, name: name, uuid: uuid, driverVersion: driver, channel: id,
-                method: counter ? "counter" : "power-polling"))
+                method: counter ? .counter : .powerIntegration))
         logger.debug("nvml gpu", metadata: ["index": "\(index)", "name": "\(name)", "counter": "\(counter)"])
     }
 
@@ -221,7 +221,7 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
         for (position, gpu) in gpus.enumerated() {
             guard let decision = decisions[gpu.channel], decision.counted else { continue }
             let method =
-                gpu.method == "counter"
+                gpu.method == .counter
                 ? "energy counter (nvmlDeviceGetTotalEnergyConsumption)"
                 : "power polled every 0.1 s (nvmlDeviceGetPowerUsage; on A100/H100 the sensor samples only part "
                     + "of the time, the counter is preferred where supported)"
@@ -285,24 +285,4 @@ public final class NVMLSource: EnergySource, @unchecked Sendable {
 
 extension String {
     func trimmingLeadingSpaces() -> String { String(drop { $0 == " " }) }
-}
-
-/// Ancestry in /proc: is a process in the tree under another?
-enum ProcessTree {
-    /// True when `pid` is `root` or one of its descendants.
-    static func isDescendant(_ pid: Int32, of root: Int32) -> Bool { lineage(of: pid).contains(root) }
-
-    /// `pid`, its parent, its grandparent, … up to init (parent pids through /proc/<pid>/stat; at most 64).
-    static func lineage(of pid: Int32) -> [Int32] {
-        var result = [pid]
-        var current = pid
-        while result.count < 64, current > 1, let parent = parent(of: current) {
-            result.append(parent)
-            current = parent
-        }
-        return result
-    }
-
-    /// The parent pid (/proc/<pid>/stat field 4).
-    static func parent(of pid: Int32) -> Int32? { ProcessIdentity.statField(4, of: pid).flatMap { Int32($0) } }
 }

@@ -30,6 +30,8 @@ public final class Sampler: @unchecked Sendable {
     public static let temperatureInterval: Duration = .seconds(1)
 
     private let sources: [any EnergySource]
+    /// The sources that charge devices to jobs: the one place the sampler asks for that role.
+    private let attributing: [any JobAttributingSource]
     private let slotChannels: [ChannelDescriptor]
     /// The hot state, one stored property so a tick pays one exclusivity check, not one per field.
     private var state: Accumulation
@@ -62,6 +64,7 @@ public final class Sampler: @unchecked Sendable {
             }
         }
         self.sources = sources
+        attributing = sources.compactMap { $0 as? any JobAttributingSource }
         self.slotChannels = slotChannels
         self.channels = sources.flatMap(\.channels)
         let ranges = slotChannels.compactMap { channel -> CounterRange? in
@@ -180,9 +183,13 @@ public final class Sampler: @unchecked Sendable {
         }
     }
 
+    /// The wrapper's job: the child's process tree, for the devices charged by which processes ran on them.
+    public func attach(jobRoot root: Int32) { for source in attributing { source.attach(jobRoot: root) } }
     /// A daemon's job: watch which devices run processes of the tree under `root` (NVIDIA GPUs).
-    public func watch(jobRoot root: Int32) { for source in sources { source.watch(jobRoot: root) } }
-    public func unwatch(jobRoot root: Int32) { for source in sources { source.unwatch(jobRoot: root) } }
+    public func watch(jobRoot root: Int32) { for source in attributing { source.watch(jobRoot: root) } }
+    public func unwatch(jobRoot root: Int32) { for source in attributing { source.unwatch(jobRoot: root) } }
+    /// The devices charged by job attribution, for the report.
+    public var gpus: [GPUDescription] { attributing.flatMap(\.gpus) }
 
     /// What was measured between two checkpoints of this sampler: a job's window. `job` names the job's process
     /// tree (watched since its start) and `CUDA_VISIBLE_DEVICES`, for the GPUs it is charged.
@@ -190,7 +197,7 @@ public final class Sampler: @unchecked Sendable {
         from start: SamplerCheckpoint, to end: SamplerCheckpoint, job: JobAttribution? = nil
     ) -> MeasurementResult {
         var decisions = self.decisions
-        for source in sources {
+        for source in attributing {
             source.refine(&decisions, jobRoot: job?.root, visibleDevices: job?.visibleDevices)
         }
         var result = Self.window(from: start, to: end, channels: channels, decisions: decisions)
@@ -244,7 +251,7 @@ public final class Sampler: @unchecked Sendable {
     /// counts, the first one as a baseline) to the last sample, with what only the sampler's own tracks know added
     /// (the first failure, ambiguous intervals, temperatures, the peak power).
     private func result() -> MeasurementResult {
-        for source in sources { source.refine(&decisions) }
+        for source in attributing { source.refine(&decisions) }
         let last = state.checkpoint(ids: slotChannels.map(\.id))
         let origin = SamplerCheckpoint(instant: state.start ?? last.instant, channels: [], samples: 0)
         var result = Self.window(from: origin, to: last, channels: channels, decisions: decisions)

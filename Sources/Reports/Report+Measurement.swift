@@ -137,7 +137,7 @@ extension Report {
                 let decision = measurement.channels.first { $0.descriptor.id == gpu.channel }?.decision
                 return GPU(
                     index: gpu.index, name: gpu.name, uuid: gpu.uuid, driverVersion: gpu.driverVersion,
-                    domain: gpu.channel.rawValue, method: gpu.method, counted: decision?.counted ?? false,
+                    domain: gpu.channel.rawValue, method: gpu.method.rawValue, counted: decision?.counted ?? false,
                     note: decision?.note ?? "not measured")
             },
             sources: sources.map { source in

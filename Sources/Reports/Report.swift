@@ -250,7 +250,7 @@ public struct Report: Codable, Sendable, Equatable {
         public var driverVersion: String
         /// The matching `energy.domains[]` id (`nvml:0`).
         public var domain: String
-        /// "counter" | "power-polling".
+        /// "counter" | "power-integration" (power polled and integrated), as the domains say it.
         public var method: String
         public var counted: Bool
         public var note: String

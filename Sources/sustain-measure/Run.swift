@@ -173,7 +173,7 @@ extension SustainMeasure {
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
             }
-            for case let gpus as NVMLSource in sources { gpus.attach(jobRoot: child.pid) }
+            sampler.attach(jobRoot: child.pid)
             let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler)
             var received: [Int32] = []
             let exit = child.wait { received.append($0.signal) }
@@ -202,7 +202,7 @@ extension SustainMeasure {
                         cpuModel: HostFacts.cpuModel(), maxResidentBytes: usage.maxResidentBytes,
                         durationSeconds: measurement.duration.seconds)
                 }
-            let gpus = sources.compactMap { $0 as? NVMLSource }.flatMap(\.gpus)
+            let gpus = sampler.gpus
             var result = Report(
                 job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
                 gpus: gpus)
