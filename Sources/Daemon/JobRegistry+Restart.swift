@@ -24,7 +24,7 @@ extension JobRegistry {
         do {
             try store.saveSamplerState(
                 SamplerStateRecord(
-                    bootID: bootID, savedAt: Self.wallClock(of: checkpoint.instant),
+                    bootID: bootID, savedAt: wallClock(of: checkpoint.instant),
                     checkpoint: try Stored.encode(checkpoint)))
             storeWorked()
         } catch {
@@ -82,7 +82,7 @@ extension JobRegistry {
         }
         let savedCheckpoint = saved.flatMap { try? Stored.decode(SamplerCheckpoint.self, $0.checkpoint) }
         let sameBoot = bootID != nil && saved?.bootID == bootID
-        let restartedAt = Self.wallClock(of: baseline.instant)
+        let restartedAt = wallClock(of: baseline.instant)
         var carried: [OpenJobRecord] = []
         for record in open {
             guard var job = try? Job(record) else {
@@ -141,9 +141,9 @@ extension JobRegistry {
         return summary
     }
 
-    /// The wall-clock time of a monotonic instant (now, less the time since it).
-    static func wallClock(of instant: MonotonicInstant) -> Date {
-        Date(timeIntervalSinceNow: -instant.seconds(to: .now))
+    /// The wall-clock time of an instant of the sampler's clock (now, less the time since it).
+    func wallClock(of instant: MonotonicInstant) -> Date {
+        Date(timeIntervalSinceNow: -instant.seconds(to: sampler.clock.now))
     }
 
     /// What a gap means for the job's total: counted channels missing across it make the total short.

@@ -180,7 +180,7 @@ public actor JobRegistry {
         }
         let id = Report.newID()
         var job = Job(
-            id: id, identity: identity, start: request, startedAt: Self.wallClock(of: checkpoint.instant),
+            id: id, identity: identity, start: request, startedAt: wallClock(of: checkpoint.instant),
             checkpoint: checkpoint,
             process: process)
         watch(&job)
@@ -274,7 +274,7 @@ public actor JobRegistry {
     ) -> Report {
         // A fresh reading at the stop, unless the end is given (a restart's last checkpoint): ended_at is its instant.
         let end = end ?? sampler.checkpointNow() ?? job.checkpoint
-        let endedAt = endedAt ?? Self.wallClock(of: end.instant)
+        let endedAt = endedAt ?? wallClock(of: end.instant)
         let measurement = sampler.measurement(from: job.checkpoint, to: end, job: job.attribution)
         if let root = job.attribution?.root, !jobs.values.contains(where: { $0.attribution?.root == root }) {
             sampler.unwatch(jobRoot: root)

@@ -9,3 +9,9 @@ extension MonotonicInstant {
         return MonotonicInstant(nanoseconds: UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec))
     }
 }
+
+/// The system's monotonic clock.
+public struct SystemClock: InstantSource {
+    public init() {}
+    public var now: MonotonicInstant { .now }
+}

@@ -47,12 +47,16 @@ public final class Sampler: @unchecked Sendable {
     /// Serialises ticks: the sampling thread's and the fresh readings a daemon takes at a job's start or stop.
     private let ticking = Mutex(())
 
+    /// Where every sample's instant comes from (the system's monotonic clock; a test's manual clock).
+    public let clock: any InstantSource
+
     /// With `publishesCheckpoints`, every tick publishes the running totals (`checkpoint(at:)`), for a daemon that
     /// measures many jobs' windows from one sampler.
     public init(
         sources: [any EnergySource], requestedInterval: Duration? = nil, publishesCheckpoints: Bool = false,
-        logger: Logger
+        clock: any InstantSource = SystemClock(), logger: Logger
     ) throws {
+        self.clock = clock
         self.logger = logger
         self.publishesCheckpoints = publishesCheckpoints
         var slots: [Accumulation.Slot] = []
@@ -80,7 +84,7 @@ public final class Sampler: @unchecked Sendable {
 
     /// Takes the first sample now, decides which domains are counted, and starts sampling on a thread.
     public func start() throws {
-        state.start = .now
+        state.start = clock.now
         tick()
         var firstReadings: [ChannelID: MicrojouleCounter] = [:]
         for (index, track) in state.tracks.enumerated() {
@@ -126,16 +130,17 @@ public final class Sampler: @unchecked Sendable {
     /// Reads every channel once; returns how long the reads took, in seconds.
     @discardableResult
     private func tick() -> Double {
-        let began = MonotonicInstant.now
+        let began = clock.now
+        let realBegan = MonotonicInstant.now
         let update = state.tick(began)
-        let reading = began.seconds(to: .now)
+        let reading = realBegan.seconds(to: .now)
         if let update {
             live.withLock { $0 = update }
         }
         if publishesCheckpoints {
             let checkpoint = state.checkpoint(ids: slotChannels.map(\.id))
             latest.withLock { $0 = checkpoint }
-            sampling.add(UInt64(max(0, began.seconds(to: .now)) * 1e9), ordering: .relaxed)
+            sampling.add(UInt64(max(0, realBegan.seconds(to: .now)) * 1e9), ordering: .relaxed)
         }
         return reading
     }
@@ -146,8 +151,8 @@ public final class Sampler: @unchecked Sendable {
 
     /// The running totals at `instant`, extrapolated from the latest tick at each channel's latest power; nil
     /// before the first tick or without `publishesCheckpoints`. Safe from any thread.
-    public func checkpoint(at instant: MonotonicInstant = .now) -> SamplerCheckpoint? {
-        latest.withLock { $0 }?.extrapolated(to: instant)
+    public func checkpoint(at instant: MonotonicInstant? = nil) -> SamplerCheckpoint? {
+        latest.withLock { $0 }?.extrapolated(to: instant ?? clock.now)
     }
 
     /// A fresh reading whose reads all fall within this many seconds of its instant.
@@ -340,7 +345,7 @@ struct Accumulation {
             let slot = slots[index]
             if slot.isTemperature && !readTemperatures { continue }
             let reading = slot.source.read(slot.index)
-            let step = tracks[index].record(reading, at: .now)
+            let step = tracks[index].record(reading, at: instant)
             if step.clean, step.elapsedSeconds > 0 { recentPower[index] = step.energy.value / step.elapsedSeconds }
             guard slot.counted else { continue }
             energy += step.energy
@@ -362,7 +367,7 @@ struct Accumulation {
     /// The running totals now, for `Sampler.checkpoint(at:)`.
     func checkpoint(ids: [ChannelID]) -> SamplerCheckpoint {
         SamplerCheckpoint(
-            instant: lastTick ?? .now,
+            instant: lastTick ?? start ?? MonotonicInstant(nanoseconds: 0),
             channels: tracks.indices.map { index in
                 let track = tracks[index]
                 return ChannelTotal(

@@ -28,3 +28,9 @@ public struct MonotonicInstant: Hashable, Comparable, Sendable, Codable {
         return MonotonicInstant(nanoseconds: UInt64(Int64(lhs.nanoseconds) + nanoseconds))
     }
 }
+
+/// Where the sampler reads the time: the system's monotonic clock, or a test's manual clock that advances only
+/// when told, so that a test of energy over a window is exact and does not wait.
+public protocol InstantSource: Sendable {
+    var now: MonotonicInstant { get }
+}

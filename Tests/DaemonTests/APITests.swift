@@ -12,18 +12,27 @@ import Testing
 @testable import Reports
 @testable import SustainCore
 
+/// A clock that advances only when a test says so: energy over a window is then exact, and nothing waits.
+final class ManualClock: InstantSource, @unchecked Sendable {
+    private let current = Mutex(MonotonicInstant(nanoseconds: 1_000_000_000_000))
+    var now: MonotonicInstant { current.withLock { $0 } }
+    func advance(_ duration: Duration) { current.withLock { $0 = $0 + duration } }
+}
+
 /// A package counter advancing at a known, constant power.
 final class ConstantPowerSource: EnergySource, @unchecked Sendable {
     let name = "test"
     let watts: Double
     let start: MonotonicInstant
+    let clock: any InstantSource
     let channels: [ChannelDescriptor]
     let diagnostics: [String] = []
 
     /// `origin`: when the counter read 0 (a restarted daemon's source shares its predecessor's).
-    init(watts: Double, origin: MonotonicInstant = .now) {
+    init(watts: Double, origin: MonotonicInstant? = nil, clock: any InstantSource = SystemClock()) {
         self.watts = watts
-        start = origin
+        self.clock = clock
+        start = origin ?? clock.now
         channels = [
             ChannelDescriptor(
                 id: ChannelID("intel-rapl:0"), source: .powercap, name: "package-0", kind: .package,
@@ -33,7 +42,7 @@ final class ConstantPowerSource: EnergySource, @unchecked Sendable {
     }
 
     func read(_ index: Int) -> Reading {
-        .counter(MicrojouleCounter(UInt64(watts * start.seconds(to: .now) * 1_000_000)))
+        .counter(MicrojouleCounter(UInt64((watts * start.seconds(to: clock.now) * 1_000_000).rounded())))
     }
 }
 
@@ -47,11 +56,14 @@ struct APITests {
         let directory: URL
     }
 
-    static func fixture(watts: Double = 100) throws -> Fixture {
+    /// With a `clock`, time moves only when the test advances it (exact windows, no waiting).
+    static func fixture(watts: Double = 100, clock: ManualClock? = nil) throws -> Fixture {
         let logger = Logger(label: "test")
-        let source = ConstantPowerSource(watts: watts)
+        let time: any InstantSource = clock ?? SystemClock()
+        let source = ConstantPowerSource(watts: watts, clock: time)
         let sampler = try Sampler(
-            sources: [source], requestedInterval: .milliseconds(10), publishesCheckpoints: true, logger: logger)
+            sources: [source], requestedInterval: .milliseconds(10), publishesCheckpoints: true, clock: time,
+            logger: logger)
         try sampler.start()
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sustain-api-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -63,7 +75,7 @@ struct APITests {
         let router = API.router(
             registry: registry, store: store, sampler: sampler, metrics: metrics, identity: .testHeader(adminGroup: nil)
         )
-        Thread.sleep(forTimeInterval: 0.05)
+        if let clock { clock.advance(.milliseconds(50)) } else { Thread.sleep(forTimeInterval: 0.05) }
         return Fixture(router: router, sampler: sampler, store: store, directory: directory)
     }
 
@@ -80,7 +92,8 @@ struct APITests {
     }
 
     @Test func startStopGivesTheEnergyOfTheWindowAndLogsIt() async throws {
-        let fixture = try Self.fixture(watts: 100)
+        let clock = ManualClock()
+        let fixture = try Self.fixture(watts: 100, clock: clock)
         defer { _ = fixture.sampler.stop() }
         try await withServedRouter(fixture.router) { client in
             let started = try await client.execute(
@@ -88,7 +101,7 @@ struct APITests {
                 body: Self.body(#"{"command": ["train.py"], "labels": {"slurm_job_id": "7"}}"#))
             #expect(started.status == .created)
             let id = try #require(try Self.json(started)["id"] as? String)
-            try await Task.sleep(for: .milliseconds(500))
+            clock.advance(.milliseconds(500))
             let stopped = try await client.execute(
                 uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000),
                 body: Self.body(#"{"exit_code": 0}"#))
@@ -101,8 +114,10 @@ struct APITests {
             #expect(report.measuredBy == "sustain-measured")
             #expect(report.power.peakWatts == nil, "the service keeps no per-job peak: null, never the mean")
             #expect(report.gaps == [])
+            // The manual clock: exactly 0.5 s at exactly 100 W.
             let joules = try #require(report.energy.joules)
-            #expect(abs(joules - 100 * report.durationSeconds) / (100 * report.durationSeconds) < 0.005)
+            #expect(report.durationSeconds == 0.5)
+            #expect(abs(joules - 50) < 1e-9, "\(joules) J")
             let record = try #require(try fixture.store.job(id: id))
             #expect(record.uid == 1000)
             #expect(record.joules == joules)
@@ -120,7 +135,8 @@ struct APITests {
     /// A job's own carbon options (the user's flags) are resolved over the service's configuration at the start
     /// (a bad one is a 400 before the command runs), and the report and the stored row carry the one figure.
     @Test func aJobsCarbonOptionsGiveTheOneStoredFigure() async throws {
-        let fixture = try Self.fixture(watts: 100)
+        let clock = ManualClock()
+        let fixture = try Self.fixture(watts: 100, clock: clock)
         defer { _ = fixture.sampler.stop() }
         try await withServedRouter(fixture.router) { client in
             let bad = try await client.execute(
@@ -137,10 +153,13 @@ struct APITests {
                 body: Self.body(#"{"command": ["x"], "carbon": {"intensity": 300, "pue": 1.2, "region": "FR"}}"#))
             #expect(started.status == .created)
             let id = try #require(try Self.json(started)["id"] as? String)
-            try await Task.sleep(for: .milliseconds(200))
+            clock.advance(.seconds(36))
             let stopped = try await client.execute(
                 uri: APIRoute.stop(id), method: .post, headers: Self.headers(uid: 1000), body: Self.body("{}"))
             let report = try Report.decode(Data(buffer: stopped.body))
+            // 36 s at 100 W is 1 Wh: × PUE 1.2 × 300 g/kWh = 0.36 g.
+            #expect(report.energy.joules.map { abs($0 - 3600) < 1e-9 } == true)
+            #expect(report.carbon.kgCo2e.map { abs($0 - 0.000_36) < 1e-15 } == true)
             #expect(report.carbon.intensityGPerKwh == 300)
             #expect(report.carbon.pue == 1.2)
             let joules = try #require(report.energy.joules)
