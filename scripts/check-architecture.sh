@@ -43,6 +43,17 @@ http=$(grep -rlE "^import (Hummingbird|HummingbirdCore|NIOCore|GRDB)\b" Sources/
     Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration || true)
 [ -z "$http" ] || fail "the wrapper's modules must not import the HTTP server or the database: $http"
 
+# Every room imports only rooms above it in the README's list (the library targets, in order).
+rooms=(SustainCore LinuxSupport Meter Impact SustainConfiguration SustainAPI Reports Daemon)
+for i in "${!rooms[@]}"; do
+    for j in "${!rooms[@]}"; do
+        [ "$j" -ge "$i" ] || continue
+        [ "$j" -eq "$i" ] && continue
+        found=$(grep -lE "^(@testable |internal |public )?import ${rooms[$j]}\b" Sources/${rooms[$i]}/*.swift || true)
+        [ -z "$found" ] || fail "${rooms[$i]} imports ${rooms[$j]}, which comes after it: $found"
+    done
+done
+
 # The built wrapper, when there is one, links none of them.
 binary=.build/debug/sustain-measure
 if [ -x "$binary" ]; then
