@@ -51,6 +51,12 @@ public enum CurrentProcess {
         return result
     }
 
+    /// Sets an environment variable for this process and the children it starts from now on.
+    public static func setVariable(_ name: String, _ value: String) { setenv(name, value, 1) }
+
+    /// Removes an environment variable (a mark channel inherited from an outer job is not this one's).
+    public static func removeVariable(_ name: String) { unsetenv(name) }
+
     /// One environment variable.
     public static func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 

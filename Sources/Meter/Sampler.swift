@@ -165,8 +165,8 @@ public final class Sampler: @unchecked Sendable {
     public func checkpointNow() -> SamplerCheckpoint? {
         guard publishesCheckpoints, latestCheckpoint != nil else { return nil }
         // The checkpoint's instant is when the reads began: a read preempted midway (a loaded machine) would put
-        // the counters later than that instant. Such a reading is taken again, at most three more times.
-        for _ in 0..<4 where ticking.withLock({ _ in tick() }) > Self.tightReading {}
+        // the counters later than that instant. Such a reading is taken again, at most seven more times.
+        for _ in 0..<8 where ticking.withLock({ _ in tick() }) > Self.tightReading {}
         return latestCheckpoint
     }
 

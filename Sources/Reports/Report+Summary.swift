@@ -121,9 +121,53 @@ extension Report {
             lines.append("  energy  not measured (energy.method \"none\")")
         }
         lines.append(carbonLine())
+        lines += phaseTable()
         for warning in warnings where !alreadyShown.contains(warning) { lines.append("  warning: \(warning)") }
         if let reportPath { lines.append("  report  \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The phases as a table (nested names indented; a name repeated more than three times as one totals row):
+    /// name, time, energy, share of the job, energy per unit.
+    func phaseTable() -> [String] {
+        guard !phases.isEmpty else { return [] }
+        let total = energy.joules
+        var rows: [[String]] = [["phase", "time", "energy", "share", "per unit"]]
+        func share(_ joules: Double?) -> String {
+            guard let joules, let total, total > 0 else { return "-" }
+            return "\(Quantity.fixed(joules / total * 100, 1)) %"
+        }
+        func perUnit(_ value: Double?, _ unit: String?) -> String {
+            value.map { "\(Quantity.energy($0))/\(unit ?? "unit")" } ?? "-"
+        }
+        let repeated = Set(phaseTotals.filter { $0.count > 3 }.map(\.name))
+        var depth: [String: Int] = [:]
+        for phase in phases where !repeated.contains(phase.name) {
+            let level = phase.parent.map { (depth[$0] ?? 0) + 1 } ?? 0
+            depth[phase.name] = level
+            rows.append([
+                String(repeating: "  ", count: level) + phase.name.escapingControlCharacters.excerpt(40)
+                    + (phase.closedAtJobEnd ? " (open at end)" : ""),
+                Quantity.duration(phase.seconds), phase.joules.map(Quantity.energy) ?? "not measured",
+                share(phase.joules), perUnit(phase.joulesPerUnit, phase.unit),
+            ])
+        }
+        for total in phaseTotals where repeated.contains(total.name) {
+            rows.append([
+                "\(total.name.escapingControlCharacters.excerpt(40)) ×\(total.count)", Quantity.duration(total.seconds),
+                total.joules.map(Quantity.energy) ?? "not measured", share(total.joules),
+                perUnit(total.joulesPerUnit, total.unit),
+            ])
+        }
+        if let outside = unphasedJoules {
+            rows.append(["(outside phases)", "", Quantity.energy(outside), share(outside), ""])
+        }
+        let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            "  "
+                + row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }
+                .joined(separator: "  ")
+        }
     }
 
     /// "carbon  12.3 g CO2e at 44 g/kWh (FR, Ember …, lifecycle), PUE 1.0 · cost 0.0012 EUR · ≈ 0.05 km by car".

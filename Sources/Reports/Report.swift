@@ -23,6 +23,9 @@ public struct Report: Codable, Sendable, Equatable {
         case measuredBy = "measured_by"
         case gaps
         case overlappingJobs = "overlapping_jobs"
+        case phases, events
+        case phaseTotals = "phase_totals"
+        case unphasedJoules = "unphased_joules"
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -71,6 +74,15 @@ public struct Report: Codable, Sendable, Equatable {
     /// Other jobs the service measured on this machine while this one ran (their windows overlapped); null for
     /// the wrapper alone. The measured energy is the machine's during the window, shared with them.
     @Nullable public var overlappingJobs: Int? = nil
+    /// The phases the job marked, in the order they ended (`Report.Phase`); empty when it marked none.
+    public var phases: [Phase] = []
+    /// The instants the job marked.
+    public var events: [Event] = []
+    /// Every phase name's totals.
+    public var phaseTotals: [PhaseTotal] = []
+    /// Counted energy outside every top-level phase; null when no phase was marked. The top-level phases plus this
+    /// are the job's total.
+    @Nullable public var unphasedJoules: Double? = nil
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String

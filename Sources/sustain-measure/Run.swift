@@ -143,7 +143,8 @@ extension SustainMeasure {
 
             let sources = MachineSources.discover(environment: CurrentProcess.environment, logger: logger)
             let sampler = try Sampler(
-                sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) }, logger: logger)
+                sources: sources, requestedInterval: interval.map { .seconds(fractional: $0) },
+                publishesCheckpoints: true, logger: logger)
             let unreadable = sampler.channels.filter { $0.isEnergy && $0.unreadable != nil }
             var shown: Set<String> = []
             if let serviceWarning, !quiet {
@@ -165,11 +166,14 @@ extension SustainMeasure {
             let id = Report.newID()
             let startedAt = Date()
             try sampler.start()
+            // The job's marks: a private FIFO named by SUSTAIN_MARKS, each mark a fresh reading.
+            let marks = PhaseMarks.open(sampler: sampler)
             let child: ChildProcess
             do {
                 child = try ChildProcess(executable: executable, arguments: wrapped)
             } catch {
                 _ = sampler.stop()
+                marks?.pipe.finish()
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
             }
@@ -177,7 +181,9 @@ extension SustainMeasure {
             let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler)
             var received: [Int32] = []
             let exit = child.wait { received.append($0.signal) }
+            marks?.pipe.finish()  // every mark written before the command ended is read first
             let measurement = sampler.stop()
+            let phases = marks?.finish(sampler: sampler)
             let endedAt = Date()
             status?.stop()
 
@@ -206,6 +212,7 @@ extension SustainMeasure {
             var result = Report(
                 job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
                 gpus: gpus)
+            if let phases { result.add(phases, carbon: carbonSettings) }
             if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path

@@ -1,0 +1,106 @@
+import Impact
+import Meter
+import SustainCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension Report {
+    /// A phase the job marked (`sustain-measure mark begin|end NAME`): its window, energy and work.
+    public struct Phase: Codable, Sendable, Equatable {
+        public var name: String
+        /// The enclosing phase; null at the top level.
+        @Nullable public var parent: String?
+        public var startedAt: Date
+        public var endedAt: Date
+        public var seconds: Double
+        /// Counted energy; null when nothing was measured.
+        @Nullable public var joules: Double?
+        /// Counted energy per domain.
+        public var domains: [String: Double]
+        @Nullable public var meanWatts: Double?
+        @Nullable public var kgCo2e: Double?
+        /// Work done in the phase (`--units`), and what it counts (`--unit`: tokens, samples, steps).
+        @Nullable public var units: Double?
+        @Nullable public var unit: String?
+        @Nullable public var joulesPerUnit: Double?
+        /// True when the job ended with the phase open (closed then).
+        public var closedAtJobEnd: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case name, parent
+            case startedAt = "started_at"
+            case endedAt = "ended_at"
+            case seconds, joules, domains
+            case meanWatts = "mean_watts"
+            case kgCo2e = "kg_co2e"
+            case units, unit
+            case joulesPerUnit = "joules_per_unit"
+            case closedAtJobEnd = "closed_at_job_end"
+        }
+    }
+
+    /// An instant the job marked (`sustain-measure mark NAME`).
+    public struct Event: Codable, Sendable, Equatable {
+        public var name: String
+        public var at: Date
+    }
+
+    /// Every phase of one name (`epoch` × 100): count, totals, mean, extremes, per unit.
+    public struct PhaseTotal: Codable, Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var seconds: Double
+        @Nullable public var joules: Double?
+        @Nullable public var meanJoules: Double?
+        @Nullable public var minJoules: Double?
+        @Nullable public var maxJoules: Double?
+        @Nullable public var units: Double?
+        @Nullable public var unit: String?
+        @Nullable public var joulesPerUnit: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, count, seconds, joules
+            case meanJoules = "mean_joules"
+            case minJoules = "min_joules"
+            case maxJoules = "max_joules"
+            case units, unit
+            case joulesPerUnit = "joules_per_unit"
+        }
+    }
+
+    /// Adds what the job's marks came to: phases with their energy and carbon, events, totals per name, and the
+    /// energy outside every top-level phase.
+    public mutating func add(_ summary: PhaseSummary, carbon settings: CarbonSettings) {
+        func date(_ seconds: Double) -> Date { startedAt.addingTimeInterval(seconds) }
+        func perUnit(_ joules: Double?, _ units: Double?) -> Double? {
+            guard let joules, let units, units > 0 else { return nil }
+            return joules / units
+        }
+        phases = summary.phases.map { phase in
+            let seconds = phase.end - phase.start
+            return Phase(
+                name: phase.name, parent: phase.parent, startedAt: date(phase.start), endedAt: date(phase.end),
+                seconds: seconds, joules: phase.joules,
+                domains: Dictionary(phase.domains.map { ($0.id, $0.joules) }, uniquingKeysWith: +),
+                meanWatts: phase.joules.flatMap { seconds > 0 ? $0 / seconds : nil },
+                kgCo2e: CarbonAssessment(energy: phase.joules.map { Joules($0) }, settings: settings).emissions?
+                    .kilograms,
+                units: phase.units, unit: phase.unit, joulesPerUnit: perUnit(phase.joules, phase.units),
+                closedAtJobEnd: phase.closedAtJobEnd)
+        }
+        events = summary.events.map { Event(name: $0.name, at: date($0.at)) }
+        phaseTotals = summary.aggregates.map { total in
+            PhaseTotal(
+                name: total.name, count: total.count, seconds: total.seconds, joules: total.joules,
+                meanJoules: total.joules.map { $0 / Double(total.count) }, minJoules: total.minimumJoules,
+                maxJoules: total.maximumJoules, units: total.units, unit: total.unit,
+                joulesPerUnit: perUnit(total.joules, total.units))
+        }
+        unphasedJoules = summary.outsideJoules
+        warnings += summary.warnings
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import LinuxSupport
+import SustainCore
+
+extension SustainMeasure {
+    /// `sustain-measure mark begin|end NAME`, `mark NAME`: tells the wrapper measuring this job where a phase starts
+    /// or ends, through `SUSTAIN_MARKS`. Never blocks: outside a job, or when the mark cannot be delivered, it says
+    /// so at once and exits 1.
+    struct MarkCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mark",
+            abstract: "Mark a phase of the job this runs in: mark begin NAME, mark end NAME, mark NAME (an event).",
+            discussion: """
+                Inside `sustain-measure -- CMD`, the report then gives each phase's energy, carbon and energy per \
+                unit. Without this binary: echo "begin train" > "$SUSTAIN_MARKS".
+                """)
+
+        @Argument(help: ArgumentHelp("begin NAME, end NAME, or NAME for an event.", valueName: "words"))
+        var words: [String] = []
+
+        @Option(help: ArgumentHelp("With end: the work the phase did (4096).", valueName: "n")) var units: Double?
+        @Option(help: ArgumentHelp("With end: what --units counts (tokens, samples, steps).", valueName: "word"))
+        var unit: String?
+
+        /// The mark's line, validated as the wrapper will read it.
+        func line() throws -> String {
+            var parts = words
+            if let units {
+                guard parts.first == "end" else { throw ValidationError("--units goes with mark end NAME.") }
+                parts.append("units=\(units)")
+            }
+            if let unit {
+                guard parts.first == "end" else { throw ValidationError("--unit goes with mark end NAME.") }
+                parts.append("unit=\(unit)")
+            }
+            let line = parts.joined(separator: " ")
+            do {
+                _ = try Mark.parse(Array(line.utf8))
+            } catch {
+                throw ValidationError("Not a mark (\(error)): use mark begin NAME, mark end NAME or mark NAME.")
+            }
+            return line
+        }
+
+        func validate() throws { _ = try line() }
+
+        func run() throws {
+            guard let path = CurrentProcess.variable("SUSTAIN_MARKS"), !path.isEmpty else {
+                Terminal.error(
+                    "sustain-measure mark: no job to mark: SUSTAIN_MARKS is not set (run this inside "
+                        + "`sustain-measure -- CMD`).")
+                throw ExitCode(1)
+            }
+            do {
+                try MarkPipe.send(Array(try line().utf8), to: path)
+            } catch let error as MarkDeliveryError {
+                Terminal.error("sustain-measure mark: \(error).")
+                throw ExitCode(1)
+            }
+        }
+    }
+}

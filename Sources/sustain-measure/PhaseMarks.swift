@@ -1,0 +1,33 @@
+import LinuxSupport
+import Meter
+
+/// The wrapper's side of phase marks: the FIFO the child writes to (`SUSTAIN_MARKS`) and the log that turns each
+/// mark into a fresh reading.
+struct PhaseMarks {
+    let pipe: MarkPipe
+    let log: PhaseLog
+
+    /// Opens the channel once the sampler has its first sample, and names it to the child; nil (said) when it
+    /// cannot be made: the job still runs and is measured, without phases.
+    static func open(sampler: Sampler) -> PhaseMarks? {
+        CurrentProcess.removeVariable("SUSTAIN_MARKS")  // an outer job's channel is not this job's
+        guard let first = sampler.latestCheckpoint else { return nil }
+        let runtime = CurrentProcess.variable("XDG_RUNTIME_DIR").flatMap { $0.hasPrefix("/") ? $0 : nil }
+        do {
+            let pipe = try MarkPipe(base: runtime ?? "/tmp")
+            let log = PhaseLog(sampler: sampler, first: first)
+            try pipe.start { log.record($0) }
+            CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
+            return PhaseMarks(pipe: pipe, log: log)
+        } catch {
+            Terminal.warning("phase marks are off for this job: \(error)")
+            return nil
+        }
+    }
+
+    /// Closes what is still open at the sampler's last sample.
+    func finish(sampler: Sampler) -> PhaseSummary? {
+        guard let end = sampler.latestCheckpoint else { return nil }
+        return log.finish(at: end)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// Phases end to end: a training-like Python script (the stdlib-only helper) marks `load`, five `epoch`s with units
+/// and a nested `step`, and `eval`, wrapped by `sustain-measure` in the fake 2-socket tree at a steady 176 W counted.
+/// Each phase's energy is the injected energy over its own window; the top-level phases and the time outside them
+/// add up to the job's total.
+@Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
+struct PhaseTests {
+    static let script = """
+        import sys, time
+        sys.path.insert(0, sys.argv[1])
+        import sustain_marks
+        with sustain_marks.phase("load"):
+            time.sleep(0.4)
+        for epoch in range(5):
+            with sustain_marks.phase("epoch", units=4096, unit="tokens"):
+                time.sleep(0.2)
+                with sustain_marks.phase("step"):
+                    time.sleep(0.1)
+        sustain_marks.event("checkpoint")
+        time.sleep(0.1)
+        with sustain_marks.phase("eval"):
+            time.sleep(0.3)
+        sustain_marks.begin("never-ended")
+        """
+
+    @Test func everyPhaseIsTheInjectedEnergyOfItsWindowAndTheyAddUp() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("train.py")
+        try Self.script.write(to: script, atomically: true, encoding: .utf8)
+        let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("clients/python").path
+        let reportPath = directory.appendingPathComponent("r.json").path
+        let outcome = try Harness.run([
+            "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
+            "two-socket", "--", Harness.product("sustain-measure"), "--report", reportPath, "--", "/usr/bin/env",
+            "python3", script.path, clients,
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        let watts = 176.0  // package + dram of both sockets, counted
+        #expect(report.phases.count == 1 + 5 + 5 + 1 + 1, "\(report.phases.map(\.name))")
+        // The simulator moves its counters every 0.5 ms: a window shorter than 0.1 s cannot be held to 0.5 %.
+        for phase in report.phases where phase.seconds >= 0.1 {
+            let joules = try #require(phase.joules, "\(phase.name)")
+            let injected = watts * phase.seconds
+            #expect(abs(joules - injected) / injected < 0.005, "\(phase.name): \(joules) J vs \(injected) J")
+        }
+        let epochs = report.phases.filter { $0.name == "epoch" }
+        #expect(epochs.allSatisfy { $0.units == 4096 && $0.unit == "tokens" && $0.joulesPerUnit != nil })
+        #expect(report.phases.filter { $0.name == "step" }.allSatisfy { $0.parent == "epoch" })
+        #expect(report.phases.first { $0.name == "never-ended" }?.closedAtJobEnd == true)
+        #expect(report.warnings.contains { $0.contains("never ended") && $0.contains("never-ended") })
+        #expect(report.events.map(\.name) == ["checkpoint"])
+        let totals = try #require(report.phaseTotals.first { $0.name == "epoch" })
+        #expect(totals.count == 5 && totals.units == 5 * 4096)
+        // Conservation: top-level phases plus the energy outside them are the job's total.
+        let total = try #require(report.energy.joules)
+        let topLevel = report.phases.filter { $0.parent == nil }.compactMap(\.joules).reduce(0, +)
+        let outside = try #require(report.unphasedJoules)
+        #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
+        #expect(outcome.stderr.contains("epoch ×5") && outcome.stderr.contains("per unit"), "\(outcome.stderr)")
+    }
+
+    @Test func outsideAJobMarkSaysSoAtOnce() throws {
+        let started = ContinuousClock.now
+        let outcome = try Harness.run(
+            [Harness.product("sustain-measure"), "mark", "begin", "x"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("no job to mark"), "\(outcome.stderr)")
+        #expect(started.duration(to: .now) < .seconds(5))
+    }
+
+    /// The helper's own tests (standard library only), run with the system's python3.
+    @Test func thePythonHelpersTestsPass() throws {
+        let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("clients/python").path
+        let outcome = try Harness.run([
+            "/usr/bin/env", "python3", "-m", "unittest", "discover", "-s", clients + "/tests",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("OK"), "\(outcome.stderr)")
+    }
+}
