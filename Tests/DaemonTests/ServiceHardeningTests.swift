@@ -261,6 +261,8 @@ struct ServiceHardeningTests {
                 --report $D/long.json -- /bin/sh -c 'echo $#' sh $(seq 100000000000000 100000000020000)
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK \
                 --report $D/forged.json -- /bin/true "$(printf 'a\\n2026-01-01T00:00:00 critical : forged\\033[2J')"
+            $D/sustain-measure report list --socket $SOCK > $D/list.txt
+            $D/sustain-measure report export --format csv --socket $SOCK > $D/export.csv
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(Self.text(outcome).contains("20001"))
@@ -275,5 +277,11 @@ struct ServiceHardeningTests {
         #expect(!log.contains("\n2026-01-01T00:00:00 critical : forged"), "a forged log line")
         #expect(!log.contains("\u{1B}"), "an escape sequence in the log")
         #expect(log.contains("a\\n2026-01-01T00:00:00 critical : forged\\u{1B}[2J"), "\(log)")
+        // Root's terminal: `report list` and the CSV export show the command escaped, never the escape sequence.
+        for file in ["list.txt", "export.csv"] {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            #expect(!text.contains("\u{1B}") && !text.contains("\n2026-01-01T00:00:00 critical"), "\(file): \(text)")
+            #expect(text.contains("a\\n2026-01-01"), "\(file): \(text)")
+        }
     }
 }
