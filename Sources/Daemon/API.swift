@@ -10,6 +10,7 @@ import SustainCore
 /// The HTTP/JSON API (version 1), served on the Unix socket. Routes:
 ///
 /// - `POST /v1/jobs` `{"command": [..], "pid": N, "cgroup": "...", "labels": {..}}` → 201, the running job
+/// - `POST /v1/jobs/{id}/marks` `{"marks": ["begin train", ...]}` → how many were taken
 /// - `POST /v1/jobs/{id}/stop` `{"exit_code": N, "signal": N, "signals_received": [..], "interrupted": b}` → the report
 /// - `GET /v1/jobs/{id}` → the report of a finished job, or the running job
 /// - `GET /v1/jobs?user=&since=&label=key=value&limit=` → running and finished jobs (own, or all for admins)
@@ -41,6 +42,14 @@ public enum API {
             let stop = try await decode(StrictJobStop.self, request, context).value
             let report = try await jobError { try await registry.stop(id, stop, by: context.requireIdentity()) }
             return ReportResponse(report: report)
+        }
+        router.post(RouterPath(APIRoute.Pattern.marks)) { request, context -> MarksAccepted in
+            let id = try context.parameters.require("id")
+            let marks = try await decode(StrictJobMarks.self, request, context).value
+            let accepted = try await jobError {
+                try await registry.mark(id, marks.marks, by: context.requireIdentity())
+            }
+            return MarksAccepted(accepted: accepted)
         }
         router.get(RouterPath(APIRoute.Pattern.job)) { _, context -> Response in
             let id = try context.parameters.require("id")

@@ -71,6 +71,7 @@ extension AllowedKeys {
 
 typealias StrictJobStart = Strict<JobStart>
 typealias StrictJobStop = Strict<JobStop>
+typealias StrictJobMarks = Strict<JobMarks>
 
 struct Strict<Value: Decodable & Sendable & AllowedKeys>: Decodable, Sendable {
     var value: Value
@@ -102,6 +103,10 @@ extension JobStart: AllowedKeys {
     static var allowedKeys: Set<String> { fields }
     static var nestedKeys: [String: Set<String>] { ["carbon": CarbonRequest.fields] }
 }
+extension JobMarks: AllowedKeys {
+    static var allowedKeys: Set<String> { fields }
+}
+extension MarksAccepted: ResponseEncodable {}
 extension JobStop: AllowedKeys {
     static var allowedKeys: Set<String> { fields }
 }

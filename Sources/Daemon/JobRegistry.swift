@@ -70,6 +70,8 @@ public actor JobRegistry {
         var attribution: JobAttribution?
         /// Other jobs open at some time during this one.
         var overlapping = 0
+        /// The job's phases, from its first mark on (in memory: a restart of the daemon loses them, and says so).
+        var phases: PhaseLog?
     }
 
     var jobs: [String: Job] = [:]
@@ -203,6 +205,25 @@ public actor JobRegistry {
         return finish(job, request, state: "finished")
     }
 
+    /// Takes a running job's phase marks: each is a fresh reading now. Only the owner or an admin may mark it.
+    public func mark(_ id: String, _ lines: [String], by identity: Identity) throws(JobError) -> Int {
+        guard var job = jobs[id] else {
+            if pending.contains(where: { $0.id == id }) || (try? store.job(id: id)) != nil { throw .alreadyStopped(id) }
+            throw .notFound(id)
+        }
+        guard job.identity.uid == identity.uid || identity.isAdmin else { throw .forbidden(id) }
+        guard lines.count <= JobMarks.maximumPerRequest else {
+            throw .invalid("at most \(JobMarks.maximumPerRequest) marks in one request")
+        }
+        let log = job.phases ?? PhaseLog(sampler: sampler, first: job.checkpoint)
+        if job.phases == nil {
+            job.phases = log
+            jobs[id] = job
+        }
+        for line in lines { log.record(Array(line.utf8)) }
+        return lines.count
+    }
+
     /// A running job, if `identity` may see it.
     public func running(_ id: String, by identity: Identity) throws(JobError) -> RunningJob? {
         guard let job = jobs[id] else { return nil }
@@ -293,6 +314,7 @@ public actor JobRegistry {
         }
         var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
         if let carbonWarning { report.warnings.append(carbonWarning) }
+        if let phases = job.phases { report.add(phases.finish(at: end), carbon: settings) }
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.labels = job.start.labels ?? [:]
         report.measuredBy = "sustain-measured"

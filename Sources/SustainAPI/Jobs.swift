@@ -78,6 +78,23 @@ public struct CarbonRequest: Codable, Sendable, Equatable {
     public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
 }
 
+/// `POST /v1/jobs/{id}/marks`: phase marks of a running job, one line each (`begin NAME`, `end NAME units=N
+/// unit=WORD`, `event NAME`), as the job wrote them to `SUSTAIN_MARKS`. Only its owner (or an admin) may mark it.
+public struct JobMarks: Codable, Sendable, Equatable {
+    public var marks: [String]
+    public init(marks: [String]) { self.marks = marks }
+    enum CodingKeys: String, CodingKey, CaseIterable { case marks }
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+    /// The most marks in one request.
+    public static let maximumPerRequest = 1000
+}
+
+/// The answer to `JobMarks`: how many were taken (malformed ones are counted in the report's warnings).
+public struct MarksAccepted: Codable, Sendable, Equatable {
+    public var accepted: Int
+    public init(accepted: Int) { self.accepted = accepted }
+}
+
 /// `POST /v1/jobs/{id}/stop`: what a client says when its job ends.
 public struct JobStop: Codable, Sendable, Equatable {
     public var exitCode: Int32?

@@ -7,6 +7,8 @@ public enum APIRoute {
     public static func job(_ id: String) -> String { "/v1/jobs/\(percentEncoded(id))" }
     /// `POST` a `JobStop`: the job's report.
     public static func stop(_ id: String) -> String { "/v1/jobs/\(percentEncoded(id))/stop" }
+    /// `POST` a `JobMarks`: the job's phase marks, each taken as a fresh reading when it arrives.
+    public static func marks(_ id: String) -> String { "/v1/jobs/\(percentEncoded(id))/marks" }
     /// `GET`: `Health` (503 while the store fails).
     public static let health = "/v1/health"
     /// `GET`: `Snapshot`.
@@ -18,6 +20,7 @@ public enum APIRoute {
     public enum Pattern {
         public static let job = "/v1/jobs/{id}"
         public static let stop = "/v1/jobs/{id}/stop"
+        public static let marks = "/v1/jobs/{id}/marks"
     }
 
     /// `text` with everything but unreserved characters percent-encoded (RFC 3986), for a path segment or a query

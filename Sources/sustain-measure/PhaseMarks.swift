@@ -1,5 +1,7 @@
+import FoundationEssentials
 import LinuxSupport
 import Meter
+import SustainAPI
 
 /// The wrapper's side of phase marks: the FIFO the child writes to (`SUSTAIN_MARKS`) and the log that turns each
 /// mark into a fresh reading.
@@ -19,6 +21,27 @@ struct PhaseMarks {
             try pipe.start { log.record($0) }
             CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
             return PhaseMarks(pipe: pipe, log: log)
+        } catch {
+            Terminal.warning("phase marks are off for this job: \(error)")
+            return nil
+        }
+    }
+
+    /// For a job the service measures: the FIFO, each mark relayed to the service as it comes (the service takes
+    /// the reading). Nil (said) when the channel cannot be made.
+    static func relay(to client: UnixHTTPClient, job id: String) -> MarkPipe? {
+        CurrentProcess.removeVariable("SUSTAIN_MARKS")
+        let runtime = CurrentProcess.variable("XDG_RUNTIME_DIR").flatMap { $0.hasPrefix("/") ? $0 : nil }
+        do {
+            let pipe = try MarkPipe(base: runtime ?? "/tmp")
+            let target = APIRoute.marks(id)
+            try pipe.start { line in
+                let marks = JobMarks(marks: [String(decoding: line, as: UTF8.self)])
+                guard let body = try? JSONEncoder().encode(marks) else { return }
+                _ = try? client.send("POST", target, json: Array(body))
+            }
+            CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
+            return pipe
         } catch {
             Terminal.warning("phase marks are off for this job: \(error)")
             return nil

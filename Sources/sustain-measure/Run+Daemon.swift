@@ -53,16 +53,20 @@ extension SustainMeasure.Run {
             throw DaemonFallback()
         }
         let startedAt = Date()
+        // The job's marks go to the service as they come: it takes each as a fresh reading.
+        let relay = PhaseMarks.relay(to: client, job: started.id)
         let child: ChildProcess
         do {
             child = try ChildProcess(executable: executable, arguments: wrapped)
         } catch {
+            relay?.finish()
             _ = try? client.send("POST", APIRoute.stop(started.id), json: Array(#"{"exit_code": 127}"#.utf8))
             Terminal.error("sustain-measure: \(error)")
             throw ExitCode(error.shellCode)
         }
         var received: [Int32] = []
         let exit = child.wait { received.append($0.signal) }
+        relay?.finish()  // every mark written before the command ended reaches the service before the stop
         let stop = JobStop(
             exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
             signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
