@@ -83,6 +83,8 @@ public final class PhaseLog: Sendable {
         var tooManyOpen = 0
         var tooManyNames = 0
         var ended = false
+        /// The reading at the first `begin` of each name (for `--start-at-mark`).
+        var firstBegins: [String: SamplerCheckpoint] = [:]
     }
 
     private let sampler: Sampler
@@ -113,6 +115,15 @@ public final class PhaseLog: Sendable {
         guard let now = sampler.checkpointNow() else { return }
         state.withLock { state in apply(mark, at: now, to: &state) }
     }
+
+    /// The innermost phase open now, for the live line.
+    public var current: String? { state.withLock { $0.open.last?.name } }
+
+    /// The reading taken at the first `begin name`, if one came.
+    public func firstBegin(of name: String) -> SamplerCheckpoint? { state.withLock { $0.firstBegins[name] } }
+
+    /// Seconds from the job's start to `checkpoint`.
+    public func offset(of checkpoint: SamplerCheckpoint) -> Double { origin.seconds(to: checkpoint.instant) }
 
     /// Closes the phases still open at the job's `end`, and returns everything; later marks are counted as late.
     public func finish(at end: SamplerCheckpoint) -> PhaseSummary {
@@ -148,6 +159,9 @@ public final class PhaseLog: Sendable {
                 state.outsideStart = nil
             }
             state.open.append(Open(name: name, parent: state.open.last?.name, start: now))
+            if state.firstBegins[name] == nil, state.firstBegins.count < Self.maximumNames {
+                state.firstBegins[name] = now
+            }
         case .end(let name, let units, let unit):
             guard let index = state.open.lastIndex(where: { $0.name == name }) else {
                 state.unmatchedEnds[name.excerpt(40), default: 0] += 1

@@ -84,6 +84,11 @@ extension SustainMeasure.Run {
                 id: started.id, startedAt: startedAt, exit: stop, usage: child.usage, carbonSettings: carbonSettings,
                 reason: "\(error)")
         }
+        if let startAtMark {
+            result.warnings.insert(
+                "--start-at-mark \(startAtMark) is not applied yet to jobs the service measures: the whole job is "
+                    + "counted (its phases are in the report).", at: 0)
+        }
         let path = report ?? ReportLocation.defaultPath(id: result.id)
         var written: String? = path
         do {

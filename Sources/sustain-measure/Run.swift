@@ -53,6 +53,13 @@ extension SustainMeasure {
                 "sustain-measured's socket (default: [daemon] socket, /run/sustain/sustain.sock).", valueName: "path"))
         var socket: String?
 
+        @Option(
+            name: .customLong("start-at-mark"),
+            help: ArgumentHelp(
+                "Count only from the first `mark begin NAME` (like perf stat --delay): set-up is not measured.",
+                valueName: "name"))
+        var startAtMark: String?
+
         @Flag(name: .customLong("no-daemon"), help: "Measure here even when sustain-measured is running.")
         var noDaemon = false
 
@@ -178,11 +185,22 @@ extension SustainMeasure {
                 throw ExitCode(error.shellCode)
             }
             sampler.attach(jobRoot: child.pid)
-            let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler)
+            let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler, phase: marks?.log)
             var received: [Int32] = []
             let exit = child.wait { received.append($0.signal) }
             marks?.pipe.finish()  // every mark written before the command ended is read first
-            let measurement = sampler.stop()
+            var measurement = sampler.stop()
+            var delay: (name: String, seconds: Double?)?
+            if let name = startAtMark {
+                // Like perf stat --delay: the window starts at the first `begin NAME`.
+                let start = marks?.log.firstBegin(of: name)
+                if let start, let end = sampler.latestCheckpoint {
+                    var window = sampler.measurement(from: start, to: end)
+                    window.samplerCPUSeconds = measurement.samplerCPUSeconds
+                    measurement = window
+                }
+                delay = (name, start.flatMap { marks?.log.offset(of: $0) })
+            }
             let phases = marks?.finish(sampler: sampler)
             let endedAt = Date()
             status?.stop()
@@ -213,6 +231,18 @@ extension SustainMeasure {
                 job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
                 gpus: gpus)
             if let phases { result.add(phases, carbon: carbonSettings) }
+            if let delay {
+                if let seconds = delay.seconds {
+                    result.startedAt = startedAt.addingTimeInterval(seconds)
+                    result.warnings.insert(
+                        "Counted from the first \"begin \(delay.name)\", \(Quantity.duration(seconds)) after the command "
+                            + "started (--start-at-mark): what ran before is not in the totals.", at: 0)
+                } else {
+                    result.warnings.insert(
+                        "--start-at-mark \(delay.name): the job never marked \"begin \(delay.name)\"; the whole run is "
+                            + "counted.", at: 0)
+                }
+            }
             if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path

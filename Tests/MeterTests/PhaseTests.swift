@@ -66,6 +66,36 @@ struct PhaseTests {
         #expect(outcome.stderr.contains("epoch ×5") && outcome.stderr.contains("per unit"), "\(outcome.stderr)")
     }
 
+    /// `--start-at-mark epoch`: the totals start at the first `begin epoch` (like perf stat --delay); a mark that
+    /// never comes leaves the whole run counted, and says so.
+    @Test func startAtMarkCountsFromTheFirstBegin() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("train.py")
+        try Self.script.write(to: script, atomically: true, encoding: .utf8)
+        let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("clients/python").path
+        var reports: [Report] = []
+        for mark in ["epoch", "nope"] {
+            let path = directory.appendingPathComponent("\(mark).json").path
+            let outcome = try Harness.run([
+                "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
+                "two-socket", "--", Harness.product("sustain-measure"), "-q", "--start-at-mark", mark, "--report", path,
+                "--", "/usr/bin/env", "python3", script.path, clients,
+            ])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            reports.append(try Report.decode(Data(contentsOf: URL(fileURLWithPath: path))))
+        }
+        let delayed = reports[0]
+        let firstEpoch = try #require(delayed.phases.first { $0.name == "epoch" })
+        #expect(abs(delayed.startedAt.timeIntervalSince(firstEpoch.startedAt)) < 0.002)
+        let joules = try #require(delayed.energy.joules)
+        #expect(abs(joules - 176 * delayed.durationSeconds) / (176 * delayed.durationSeconds) < 0.005)
+        #expect(delayed.durationSeconds < reports[1].durationSeconds - 0.3, "the 0.4 s load is not counted")
+        #expect(delayed.warnings.first?.contains("Counted from the first \"begin epoch\"") == true)
+        #expect(reports[1].warnings.first?.contains("never marked") == true, "\(reports[1].warnings)")
+    }
+
     @Test func outsideAJobMarkSaysSoAtOnce() throws {
         let started = ContinuousClock.now
         let outcome = try Harness.run(
