@@ -91,6 +91,25 @@ enum Bench {
                 target: "<= 1.0x", ok: true, value: "skipped")
         }
 
+        // Marking a phase: what the child pays per mark (open the FIFO, one write, close), against a reader as
+        // the wrapper holds it; and `sustain-measure mark` as a process, for shells.
+        let pipe = try MarkPipe(base: "/tmp")
+        try pipe.start { _ in }
+        let marks = quick ? 2_000 : 10_000
+        let markStart = ContinuousClock.now
+        for _ in 0..<marks { try? MarkPipe.send(Array("event step".utf8), to: pipe.path) }
+        let perMark = markStart.duration(to: .now).seconds / Double(marks)
+        CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
+        var markProcess: [Double] = []
+        for _ in 0..<(quick ? 5 : 20) { markProcess.append(try spawnAndWait([wrapper, "mark", "event", "x"]).seconds) }
+        CurrentProcess.removeVariable("SUSTAIN_MARKS")
+        pipe.finish()
+        row(
+            "cost of one mark to the child",
+            "open, write, close of the FIFO (\(marks) marks); `sustain-measure mark` "
+                + "as a process: \(ms(median(markProcess)))", ratio: nil, target: "<= 50 us",
+            ok: perMark <= 50e-6, value: "\(fixed(perMark * 1e6, 1)) us")
+
         // 3. Peak RSS of the wrapper around a 1 s command.
         let rss = try spawnAndWait([
             wrapper, "--quiet", "--report", "/tmp/sustain-bench-report.json", "--", "/bin/sleep", "1",
