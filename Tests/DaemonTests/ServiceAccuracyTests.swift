@@ -7,7 +7,9 @@ import Testing
 /// are fresh readings, and its `started_at`, `ended_at` and `duration_seconds` are the instants of those readings.
 /// In the fake 2-socket tree at a steady 176 W (package and dram of both sockets), every report is compared with
 /// the energy injected over its own window, at 1 Hz sampling (where a tick error would be a whole second) and at
-/// 10 Hz, 20 runs each, and with 50 jobs at once.
+/// 10 Hz, 20 runs each, and with 50 jobs at once. Jobs last 2 s: the simulator moves its counters every 0.5 ms, so
+/// each end of a window may be off by that much of the injected energy (0.05 % of 2 s together; 1 s jobs sat at the
+/// 0.1 % bound and failed about once in ten runs).
 @Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
 struct ServiceAccuracyTests {
     static let watts = 176.0
@@ -61,12 +63,12 @@ struct ServiceAccuracyTests {
     }
 
     @Test func at1HzEveryJobIsWithinATenthOfAPercent() throws {
-        let reports = try Self.reports(interval: 1, users: 5, perUser: 4, seconds: 1)
+        let reports = try Self.reports(interval: 1, users: 5, perUser: 4, seconds: 2)
         _ = Self.check(reports, expected: 20, label: "1 Hz")
     }
 
     @Test func at10HzEveryJobIsWithinATenthOfAPercent() throws {
-        let reports = try Self.reports(interval: 0.1, users: 5, perUser: 4, seconds: 1)
+        let reports = try Self.reports(interval: 0.1, users: 5, perUser: 4, seconds: 2)
         _ = Self.check(reports, expected: 20, label: "10 Hz")
     }
 
