@@ -20,11 +20,7 @@ public final class MarkPipe: @unchecked Sendable {
 
     /// Creates the FIFO in a new private directory under `base` (`$XDG_RUNTIME_DIR` or `/tmp`).
     public init(base: String) throws(SystemError) {
-        var template = Array("\(base)/sustain-marks-XXXXXX".utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap(mkdtemp) }) else {
-            throw SystemError("mkdtemp", subject: base, errno: errno)
-        }
-        directory = String(cString: created)
+        directory = try SafeFile.makeTemporaryDirectory(in: base, prefix: "sustain-marks-")
         path = directory + "/marks"
         guard mkfifo(path, 0o600) == 0 else {
             let code = errno

@@ -31,11 +31,11 @@ public final class PublishedSocket: @unchecked Sendable {
             }
         }
         Self.removeStalePrivateDirectories(in: directory)
-        var template = Array("\(directory)/\(Self.prefix)XXXXXX".utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap(mkdtemp) }) else {
-            throw .system(path: directory, SystemError("mkdtemp", errno: errno))
+        do {
+            privateDirectory = try SafeFile.makeTemporaryDirectory(in: directory, prefix: Self.prefix)
+        } catch {
+            throw .system(path: directory, error)
         }
-        privateDirectory = String(cString: created)
         bindPath = privateDirectory + "/socket"
         guard bindPath.utf8.count < 108 else {
             rmdir(privateDirectory)

@@ -64,13 +64,8 @@ public enum SafeFile {
     /// The contents of the regular file at `path`, at most `limit` bytes. Opens without blocking (a FIFO or a
     /// device never hangs the caller) and refuses anything that is not a regular file, or a larger one.
     public static func readRegular(_ path: String, limit: Int) throws(SafeFileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system(path: path, SystemError("open", errno: errno)) }
+        let (fd, info) = try openRegular(path, flags: O_RDONLY)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .system(path: path, SystemError("fstat", errno: errno)) }
-        let kind = FileKind(mode: info.st_mode)
-        guard kind == .regular else { throw .notRegularFile(path: path, kind: kind) }
         guard info.st_size <= limit else { throw .tooLarge(path: path, size: Int(info.st_size), limit: limit) }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
         var count = 0
@@ -124,14 +119,38 @@ public enum SafeFile {
     /// Creates the regular file `path` if missing (never through a symbolic link) and gives it `mode` exactly,
     /// whatever the umask; an existing file gets `mode` too.
     public static func makePrivateFile(_ path: String, mode: mode_t) throws(SafeFileError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw .system(path: path, SystemError("open", errno: errno)) }
+        let (fd, _) = try openRegular(path, flags: O_RDWR | O_CREAT | O_NOFOLLOW, mode: mode)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .system(path: path, SystemError("fstat", errno: errno)) }
-        let kind = FileKind(mode: info.st_mode)
-        guard kind == .regular else { throw .notRegularFile(path: path, kind: kind) }
         guard fchmod(fd, mode) == 0 else { throw .system(path: path, SystemError("fchmod", errno: errno)) }
+    }
+
+    /// Opens `path` with `flags` (plus non-blocking, no controlling terminal, close-on-exec: a FIFO or a device
+    /// never hangs the caller) and checks on the descriptor that it is a regular file; the caller closes it.
+    static func openRegular(_ path: String, flags: Int32, mode: mode_t = 0) throws(SafeFileError) -> (Int32, stat) {
+        let fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw .system(path: path, SystemError("open", errno: errno)) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw .system(path: path, SystemError("fstat", errno: code))
+        }
+        let kind = FileKind(mode: info.st_mode)
+        guard kind == .regular else {
+            close(fd)
+            throw .notRegularFile(path: path, kind: kind)
+        }
+        return (fd, info)
+    }
+
+    /// Makes a new directory `DIRECTORY/PREFIXxxxxxx` with a random suffix, mode 0700 (`mkdtemp`): a place no
+    /// other user can reach, whatever `directory` is; returns its path.
+    public static func makeTemporaryDirectory(in directory: String, prefix: String) throws(SystemError) -> String {
+        var template = Array("\(directory)/\(prefix)XXXXXX".utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap(mkdtemp) }) else {
+            throw SystemError("mkdtemp", subject: directory, errno: errno)
+        }
+        return String(cString: created)
     }
 
     /// What stands at `path` (a symbolic link itself, not followed), nil when nothing does or it cannot be seen.
