@@ -14,38 +14,42 @@ struct PhaseMarks {
     static func open(sampler: Sampler) -> PhaseMarks? {
         CurrentProcess.removeVariable("SUSTAIN_MARKS")  // an outer job's channel is not this job's
         guard let first = sampler.latestCheckpoint else { return nil }
-        let runtime = CurrentProcess.variable("XDG_RUNTIME_DIR").flatMap { $0.hasPrefix("/") ? $0 : nil }
-        do {
-            let pipe = try MarkPipe(base: runtime ?? "/tmp")
-            let log = PhaseLog(sampler: sampler, first: first)
-            try pipe.start { log.record($0) }
-            CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
-            return PhaseMarks(pipe: pipe, log: log)
-        } catch {
-            Terminal.warning("phase marks are off for this job: \(error)")
-            return nil
-        }
+        let log = PhaseLog(sampler: sampler, first: first)
+        return channel { log.record($0) }.map { PhaseMarks(pipe: $0, log: log) }
     }
 
     /// For a job the service measures: the FIFO, each mark relayed to the service as it comes (the service takes
     /// the reading). Nil (said) when the channel cannot be made.
     static func relay(to client: UnixHTTPClient, job id: String) -> MarkPipe? {
         CurrentProcess.removeVariable("SUSTAIN_MARKS")
+        let target = APIRoute.marks(id)
+        return channel { line in
+            let marks = JobMarks(marks: [String(decoding: line, as: UTF8.self)])
+            guard let body = try? JSONEncoder().encode(marks) else { return }
+            _ = try? client.send("POST", target, json: Array(body))
+        }
+    }
+
+    /// The FIFO under `$XDG_RUNTIME_DIR` (else /tmp), read on its own thread into `received`, and named to the
+    /// child in `SUSTAIN_MARKS`; nil, said once, when it cannot be made (nothing is left behind).
+    private static func channel(_ received: @escaping @Sendable ([UInt8]) -> Void) -> MarkPipe? {
         let runtime = CurrentProcess.variable("XDG_RUNTIME_DIR").flatMap { $0.hasPrefix("/") ? $0 : nil }
+        let pipe: MarkPipe
         do {
-            let pipe = try MarkPipe(base: runtime ?? "/tmp")
-            let target = APIRoute.marks(id)
-            try pipe.start { line in
-                let marks = JobMarks(marks: [String(decoding: line, as: UTF8.self)])
-                guard let body = try? JSONEncoder().encode(marks) else { return }
-                _ = try? client.send("POST", target, json: Array(body))
-            }
-            CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
-            return pipe
+            pipe = try MarkPipe(base: runtime ?? "/tmp")
         } catch {
             Terminal.warning("phase marks are off for this job: \(error)")
             return nil
         }
+        do {
+            try pipe.start(received)
+        } catch {
+            pipe.finish()
+            Terminal.warning("phase marks are off for this job: \(error)")
+            return nil
+        }
+        CurrentProcess.setVariable("SUSTAIN_MARKS", pipe.path)
+        return pipe
     }
 
     /// Closes what is still open at the sampler's last sample.
