@@ -34,37 +34,38 @@ extension JobRegistry {
 
     /// Closes, as incomplete, the jobs whose process ended without stopping them (a killed client). Checks that
     /// the pid still exists (one system call per job); with `startTimes`, also that it is the same process and not
-    /// a later one with the reused pid (a /proc read per job).
+    /// a later one with the reused pid (a /proc read per job). A job registered without a process is closed once it
+    /// is older than `max_job_age_without_pid`.
     @discardableResult
     public func closeAbandonedJobs(startTimes: Bool = true) -> [String] {
-        let ended = jobs.values.filter { job in
-            guard let process = job.process else { return false }
-            return !process.pidExists || startTimes && !process.isAlive()
-        }
         let now = Date()
         let maximumAge = limits.maxAgeWithoutPID
-        let expired = jobs.values.filter { $0.process == nil && now.timeIntervalSince($0.startedAt) > maximumAge }
-        for job in expired {
-            jobs[job.id] = nil
-            _ = finish(
-                job, JobStop(), state: "incomplete",
-                warnings: [
-                    "This job was registered without a process and stayed open longer than [daemon] "
-                        + "max_job_age_without_pid (\(Int(maximumAge)) s): the daemon closed it as incomplete; its "
-                        + "energy is counted up to then and its exit code is unknown."
-                ])
+        var closing: [(job: Job, warning: String)] = []
+        for job in jobs.values {
+            if let process = job.process {
+                guard !process.pidExists || startTimes && !process.isAlive() else { continue }
+                closing.append(
+                    (
+                        job,
+                        "Process \(process.pid), which started this job, ended without stopping it (was the client "
+                            + "killed?): the job was closed as incomplete when the daemon noticed; its exit code is "
+                            + "unknown."
+                    ))
+            } else if now.timeIntervalSince(job.startedAt) > maximumAge {
+                closing.append(
+                    (
+                        job,
+                        "This job was registered without a process and stayed open longer than [daemon] "
+                            + "max_job_age_without_pid (\(Int(maximumAge)) s): the daemon closed it as incomplete; "
+                            + "its energy is counted up to then and its exit code is unknown."
+                    ))
+            }
         }
-        for job in ended {
+        for (job, warning) in closing {
             jobs[job.id] = nil
-            _ = finish(
-                job, JobStop(), state: "incomplete",
-                warnings: [
-                    "Process \(job.process?.pid ?? 0), which started this job, ended without stopping it (was the "
-                        + "client killed?): the job was closed as incomplete when the daemon noticed; its exit code is "
-                        + "unknown."
-                ])
+            _ = finish(job, JobStop(), state: "incomplete", warnings: [warning])
         }
-        return (expired + ended).map(\.id)
+        return closing.map(\.job.id)
     }
 
     /// Carries over the jobs that were open when the daemon last stopped. `baseline` is the new sampler's first
