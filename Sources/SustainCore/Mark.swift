@@ -45,7 +45,7 @@ public enum Mark: Equatable, Sendable {
 
     static func name(_ text: String) throws(MarkError) -> String {
         guard !text.isEmpty, text.utf8.count <= maximumNameBytes else { throw .badName(text.excerpt(40)) }
-        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+        guard !text.containsControlCharacters else {
             throw .badName(text.escapingControlCharacters.excerpt(40))
         }
         return text

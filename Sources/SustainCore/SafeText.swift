@@ -27,8 +27,14 @@ extension String {
         return "\(prefix(limit))… (\(count) characters)"
     }
 
+    /// True when the text holds a control character (C0, DEL or C1).
+    public var containsControlCharacters: Bool { unicodeScalars.contains(where: Self.isControl) }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
     private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\\"
-            || scalar == "\u{2028}" || scalar == "\u{2029}"
+        isControl(scalar) || scalar == "\\" || scalar == "\u{2028}" || scalar == "\u{2029}"
     }
 }
