@@ -20,6 +20,13 @@ struct FakeSys: ParsableCommand {
     @Option(help: "Write the injected ground truth (JSON) here.")
     var truth: String?
 
+    @Option(
+        help: """
+            The load file: a decimal factor on every channel's power, read each tick (default: a new file, \
+            exported to the command as SUSTAIN_FAKESYS_LOAD, starting at 1).
+            """)
+    var loadFile: String?
+
     @Argument(parsing: .postTerminator)
     var command: [String] = []
 
@@ -32,6 +39,8 @@ struct FakeSys: ParsableCommand {
         var scenario: String
         var zones: [Channel]
         var chips: [Channel]
+        /// Energy injected into each zone over the whole run, in joules (power × load, integrated).
+        var injectedJoules: [String: Double]
         var updates: Int
         var maxGapSeconds: Double
         var exitCode: Int32
@@ -49,7 +58,15 @@ struct FakeSys: ParsableCommand {
         }
         try FakeTree.mountTmpfs()
         let tree = try FakeTree(scenario)
-        let simulator = try Simulator(scenario: scenario, tree: tree)
+        let load = try loadFile ?? Self.makeLoadFile()
+        defer {
+            if loadFile == nil {
+                unlink(load)
+                rmdir(String(load.dropLast("/load".count)))
+            }
+        }
+        setenv("SUSTAIN_FAKESYS_LOAD", load, 1)
+        let simulator = try Simulator(scenario: scenario, tree: tree, loadFile: load)
         try simulator.run()
         var exitCode: Int32 = 0
         if !command.isEmpty {
@@ -64,7 +81,8 @@ struct FakeSys: ParsableCommand {
                 chips: scenario.chips.flatMap { chip in
                     (chip.power + chip.energy).map { .init(id: chip.name, name: $0.file, watts: $0.watts) }
                 },
-                updates: statistics.updates, maxGapSeconds: statistics.maxGap.seconds, exitCode: exitCode)
+                injectedJoules: simulator.injectedJoules(), updates: statistics.updates,
+                maxGapSeconds: statistics.maxGap.seconds, exitCode: exitCode)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(record)
@@ -73,6 +91,24 @@ struct FakeSys: ParsableCommand {
             fclose(file)
         }
         throw ExitCode(exitCode)
+    }
+
+    /// A new load file holding `1`, writable by the command whoever it runs as. It lies in a directory of its own
+    /// (0755), not in sticky /tmp, where `fs.protected_regular` would refuse another user's `open(O_CREAT)`.
+    static func makeLoadFile() throws -> String {
+        var template = Array("/tmp/sustain-fakesys.XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else {
+            throw ValidationError("Cannot create a directory in /tmp for the load file: errno \(errno).")
+        }
+        let directory = String(cString: template)
+        chmod(directory, 0o755)
+        let path = directory + "/load"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw ValidationError("Cannot create \(path): errno \(errno).") }
+        defer { close(fd) }
+        _ = write(fd, "1\n", 2)
+        fchmod(fd, 0o666)
+        return path
     }
 
     /// True when this process's mount namespace differs from its parent's (`unshare -m` made it).

@@ -5,6 +5,10 @@ import Synchronization
 /// Advances every simulated counter and power file at its scenario's power, about every millisecond, by
 /// `pwrite` of a fixed-width, space-padded decimal at offset 0 (never truncating, never zero-padded), and injects
 /// the scenario's faults.
+///
+/// Power can change while it runs: every channel's power is its scenario figure times a load factor read each
+/// tick from `loadFile` (a decimal, `1` when the file is absent or unreadable), so a test can step the machine's
+/// power between phases and know the power of each window. Counters integrate that power tick by tick.
 final class Simulator: @unchecked Sendable {
     static let period: Duration = .microseconds(500)
     static let width = 20
@@ -15,11 +19,25 @@ final class Simulator: @unchecked Sendable {
     private var timer: PeriodicTimer?
     private var thread: NativeThread?
     private let statistics = Mutex((updates: 0, maxGap: Duration.zero))
+    private let loadFile: String?
+    /// Energy injected into each zone since the start (µJ, before wrapping), and into each hwmon energy channel.
+    private var zoneMicrojoules: [String: Double] = [:]
+    private var chipMicrojoules: [String: Double] = [:]
+    private var resetDone: Set<String> = []
+    private var lastT = 0.0
+    private var loadFactor = 1.0
 
-    init(scenario: Scenario, tree: FakeTree) throws {
+    init(scenario: Scenario, tree: FakeTree, loadFile: String? = nil) throws {
         self.scenario = scenario
         self.tree = tree
+        self.loadFile = loadFile
+        for zone in scenario.zones { zoneMicrojoules[zone.id] = 0 }
         update(at: 0)  // every live file holds a value before anyone reads
+    }
+
+    /// The energy injected into each zone since the start, in joules (the ground truth when power varies).
+    func injectedJoules() -> [String: Double] {
+        zoneMicrojoules.mapValues { $0 / 1_000_000 }
     }
 
     func run() throws {
@@ -49,21 +67,48 @@ final class Simulator: @unchecked Sendable {
         return statistics.withLock { $0 }
     }
 
-    /// The counter value of `zone` at `t` seconds after the start, in µJ, wrapped into `0...max`.
-    func counterValue(_ zone: Scenario.Zone, at t: Double) -> UInt64 {
+    /// The load factor in `loadFile` now: a finite, non-negative decimal, else the last good one.
+    private func readLoad() -> Double {
+        guard let loadFile else { return 1 }
+        let fd = open(loadFile, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return loadFactor }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = pread(fd, &buffer, buffer.count, 0)
+        guard count > 0,
+            let text = String(validating: buffer[..<count], as: UTF8.self),
+            let value = Double(String(text.filter { !$0.isWhitespace })), value.isFinite, value >= 0
+        else { return loadFactor }
+        return value
+    }
+
+    /// The counter value of `zone` now, in µJ, wrapped into `0...max`: its start value (0 after a reset fault)
+    /// plus the energy integrated since.
+    private func counterValue(_ zone: Scenario.Zone, at t: Double) -> UInt64 {
         var base = Double(zone.startMicrojoules)
-        var elapsed = t
         for fault in scenario.faults {
             if case .reset(let id, let at) = fault, id == zone.id, t >= at {
+                if resetDone.insert(zone.id).inserted { zoneMicrojoules[zone.id] = 0 }
                 base = 0
-                elapsed = t - at
             }
         }
-        let total = UInt64(base + zone.watts * elapsed * 1_000_000)
+        let total = UInt64(base + (zoneMicrojoules[zone.id] ?? 0))
         return total % (zone.maxEnergyRangeMicrojoules + 1)
     }
 
     private func update(at t: Double) {
+        // The interval since the last tick ran at the load read then; the new factor holds from now on.
+        let dt = t - lastT
+        lastT = t
+        for zone in scenario.zones {
+            zoneMicrojoules[zone.id, default: 0] += zone.watts * loadFactor * dt * 1_000_000
+        }
+        for (index, chip) in scenario.chips.enumerated() {
+            for (name, watts) in chip.energy {
+                chipMicrojoules["\(index)/\(name)", default: 0] += watts * loadFactor * dt * 1_000_000
+            }
+        }
+        loadFactor = readLoad()
         for zone in scenario.zones {
             guard let file = tree.counters[zone.id] else { continue }
             var text = pad(String(counterValue(zone, at: t)))
@@ -82,12 +127,12 @@ final class Simulator: @unchecked Sendable {
         for (index, chip) in scenario.chips.enumerated() {
             for (name, watts) in chip.power {
                 guard let file = tree.chipFiles["\(index)/\(name)"] else { continue }
-                let text = pad(String(UInt64(watts * 1_000_000)))
+                let text = pad(String(UInt64(watts * loadFactor * 1_000_000)))
                 _ = pwrite(file.fd, text, text.utf8.count, 0)
             }
             for (name, watts) in chip.energy {
                 guard let file = tree.chipFiles["\(index)/\(name)"] else { continue }
-                let text = pad(String(UInt64(watts * t * 1_000_000)))
+                let text = pad(String(UInt64(chipMicrojoules["\(index)/\(name)", default: 0])))
                 _ = pwrite(file.fd, text, text.utf8.count, 0)
             }
             for fault in scenario.faults {
