@@ -80,7 +80,9 @@ extension Report {
             guard let joules, let units, units > 0 else { return nil }
             return joules / units
         }
-        phases = summary.phases.map { phase in
+        // In the order they began (the log has them in the order they ended: a nested step before its epoch).
+        let began = summary.phases.enumerated().sorted { ($0.element.start, $0.offset) < ($1.element.start, $1.offset) }
+        phases = began.map(\.element).map { phase in
             let seconds = phase.end - phase.start
             return Phase(
                 name: phase.name, parent: phase.parent, startedAt: date(phase.start), endedAt: date(phase.end),

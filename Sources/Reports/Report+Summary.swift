@@ -140,19 +140,33 @@ extension Report {
         func perUnit(_ value: Double?, _ unit: String?) -> String {
             value.map { "\(Quantity.energy($0))/\(unit ?? "unit")" } ?? "-"
         }
-        let repeated = Set(phaseTotals.filter { $0.count > 3 }.map(\.name))
+        let repeated = Dictionary(
+            phaseTotals.filter { $0.count > 3 }.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var depth: [String: Int] = [:]
-        for phase in phases where !repeated.contains(phase.name) {
+        var shown: Set<String> = []
+        // In the order the phases began; a repeated name is one totals row where it first began.
+        for phase in phases {
             let level = phase.parent.map { (depth[$0] ?? 0) + 1 } ?? 0
             depth[phase.name] = level
-            rows.append([
-                String(repeating: "  ", count: level) + phase.name.escapingControlCharacters.excerpt(40)
-                    + (phase.closedAtJobEnd ? " (open at end)" : ""),
-                Quantity.duration(phase.seconds), phase.joules.map(Quantity.energy) ?? "not measured",
-                share(phase.joules), perUnit(phase.joulesPerUnit, phase.unit),
-            ])
+            let indent = String(repeating: "  ", count: level)
+            let name = phase.name.escapingControlCharacters.excerpt(40)
+            if let total = repeated[phase.name] {
+                guard shown.insert(phase.name).inserted else { continue }
+                rows.append([
+                    indent + "\(name) ×\(total.count)", Quantity.duration(total.seconds),
+                    total.joules.map(Quantity.energy) ?? "not measured", share(total.joules),
+                    perUnit(total.joulesPerUnit, total.unit),
+                ])
+            } else {
+                rows.append([
+                    indent + name + (phase.closedAtJobEnd ? " (open at end)" : ""),
+                    Quantity.duration(phase.seconds), phase.joules.map(Quantity.energy) ?? "not measured",
+                    share(phase.joules), perUnit(phase.joulesPerUnit, phase.unit),
+                ])
+            }
         }
-        for total in phaseTotals where repeated.contains(total.name) {
+        // Names beyond the listed phases (the cap) appear only in the totals.
+        for total in phaseTotals where repeated[total.name] != nil && !shown.contains(total.name) {
             rows.append([
                 "\(total.name.escapingControlCharacters.excerpt(40)) ×\(total.count)", Quantity.duration(total.seconds),
                 total.joules.map(Quantity.energy) ?? "not measured", share(total.joules),

@@ -1,0 +1,51 @@
+"""A training-like job for the phase tests, standard library only.
+
+It marks `load`, five `epoch`s with units and a nested `step`, a `checkpoint` event, `eval`, and a phase it never
+ends. Between phases it steps the simulated machine's power through sustain-fakesys's load file (every channel's
+power times the factor written there), so each phase runs at its own known power:
+
+    load 0.5x, epoch i (and its step) (1 + 0.5 i)x, eval 0.25x, everything else 1x.
+
+Usage: python3 phased_training.py DIRECTORY_HOLDING_sustain_marks
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, sys.argv[1])
+import sustain_marks  # noqa: E402
+
+LOAD_FILE = os.environ.get("SUSTAIN_FAKESYS_LOAD")
+
+
+def power(factor):
+    """Sets the machine's load factor, 20 ms clear of the marks on either side.
+
+    The simulator runs at a new factor within 0.5 ms. Through the service a mark's reading is taken when the daemon
+    receives it (the wrapper relays it at once; a few ms in a debug build), so the power must not step right at a mark.
+    """
+    time.sleep(0.02)
+    if LOAD_FILE:
+        with open(LOAD_FILE, "w") as f:
+            f.write(f"{factor}\n")
+    time.sleep(0.02)
+
+
+power(0.5)
+with sustain_marks.phase("load"):
+    time.sleep(0.4)
+for epoch in range(5):
+    power(1 + 0.5 * epoch)
+    with sustain_marks.phase("epoch", units=4096, unit="tokens"):
+        time.sleep(0.2)
+        with sustain_marks.phase("step"):
+            time.sleep(0.1)
+power(1)
+sustain_marks.event("checkpoint")
+time.sleep(0.1)
+power(0.25)
+with sustain_marks.phase("eval"):
+    time.sleep(0.3)
+power(1)
+sustain_marks.begin("never-ended")
