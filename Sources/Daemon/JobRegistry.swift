@@ -157,6 +157,13 @@ public actor JobRegistry {
         {
             throw .invalid("at most 64 labels, keys up to 128 and values up to 1024 characters")
         }
+        if let name = request.startAtMark {
+            do throws(MarkError) {
+                _ = try Mark.name(name)
+            } catch {
+                throw .invalid("start_at_mark: \(error)")
+            }
+        }
         var process: ProcessIdentity?
         if let claimed = request.pid {
             let pid = Self.resolve(claimed, peer: identity.pid)
@@ -296,7 +303,10 @@ public actor JobRegistry {
         // A fresh reading at the stop, unless the end is given (a restart's last checkpoint): ended_at is its instant.
         let end = end ?? sampler.checkpointNow() ?? job.checkpoint
         let endedAt = endedAt ?? wallClock(of: end.instant)
-        let measurement = sampler.measurement(from: job.checkpoint, to: end, job: job.attribution)
+        // --start-at-mark: the window starts at the job's first `begin NAME`, when it came.
+        let markName = job.start.startAtMark
+        let markStart = markName.flatMap { job.phases?.firstBegin(of: $0) }
+        let measurement = sampler.measurement(from: markStart ?? job.checkpoint, to: end, job: job.attribution)
         if let root = job.attribution?.root, !jobs.values.contains(where: { $0.attribution?.root == root }) {
             sampler.unwatch(jobRoot: root)
         }
@@ -315,6 +325,9 @@ public actor JobRegistry {
         var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
         if let carbonWarning { report.warnings.append(carbonWarning) }
         if let phases = job.phases { report.add(phases.finish(at: end), carbon: settings) }
+        if let markName {
+            report.countedFromMark(markName, afterSeconds: markStart.flatMap { job.phases?.offset(of: $0) })
+        }
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.labels = job.start.labels ?? [:]
         report.measuredBy = "sustain-measured"

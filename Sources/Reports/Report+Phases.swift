@@ -72,6 +72,21 @@ extension Report {
         }
     }
 
+    /// Says that the totals count from the first `begin NAME` (`--start-at-mark`), `seconds` after the command
+    /// started, and moves `started_at` there; or, when the mark never came (`seconds` nil), that the whole run is
+    /// counted. The caller has cut the measurement window itself.
+    public mutating func countedFromMark(_ name: String, afterSeconds seconds: Double?) {
+        if let seconds {
+            startedAt = startedAt.addingTimeInterval(seconds)
+            warnings.insert(
+                "Counted from the first \"begin \(name)\", \(Quantity.duration(seconds)) after the command started "
+                    + "(--start-at-mark): what ran before is not in the totals.", at: 0)
+        } else {
+            warnings.insert(
+                "--start-at-mark \(name): the job never marked \"begin \(name)\"; the whole run is counted.", at: 0)
+        }
+    }
+
     /// Adds what the job's marks came to: phases with their energy and carbon, events, totals per name, and the
     /// energy outside every top-level phase.
     public mutating func add(_ summary: PhaseSummary, carbon settings: CarbonSettings) {

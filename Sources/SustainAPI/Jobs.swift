@@ -16,10 +16,13 @@ public struct JobStart: Codable, Sendable, Equatable {
     public var labels: [String: String]?
     /// How this job's energy becomes carbon and cost, when the user chose (flags); else the service's settings.
     public var carbon: CarbonRequest?
+    /// Count only from the job's first `begin` of this phase (like `perf stat --delay`); the whole job when it never
+    /// comes. The report says which.
+    public var startAtMark: String?
 
     public init(
         command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
-        labels: [String: String]? = nil, carbon: CarbonRequest? = nil
+        labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil
     ) {
         self.command = command
         self.commandBase64 = commandBase64
@@ -27,6 +30,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         self.pid = pid
         self.labels = labels
         self.carbon = carbon
+        self.startAtMark = startAtMark
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -34,6 +38,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         case commandBase64 = "command_base64"
         case commandWords = "command_words"
         case pid, labels, carbon
+        case startAtMark = "start_at_mark"
     }
 
     /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).

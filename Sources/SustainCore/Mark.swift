@@ -43,7 +43,8 @@ public enum Mark: Equatable, Sendable {
         }
     }
 
-    static func name(_ text: String) throws(MarkError) -> String {
+    /// `text` when it is a valid phase name; else why not.
+    public static func name(_ text: String) throws(MarkError) -> String {
         guard !text.isEmpty, text.utf8.count <= maximumNameBytes else { throw .badName(text.excerpt(40)) }
         guard !text.containsControlCharacters else {
             throw .badName(text.escapingControlCharacters.excerpt(40))

@@ -36,7 +36,8 @@ extension SustainMeasure.Run {
         let request = carbon.request
         let start = JobStart(
             command: recorded.text, commandBase64: recorded.base64, commandWords: recorded.truncatedFrom,
-            pid: CurrentProcess.pid, labels: try jobLabels(), carbon: request.isEmpty ? nil : request)
+            pid: CurrentProcess.pid, labels: try jobLabels(), carbon: request.isEmpty ? nil : request,
+            startAtMark: startAtMark)
         let started: RunningJob
         do {
             let response = try client.send("POST", APIRoute.jobs, json: Array(try encoder.encode(start)))
@@ -83,11 +84,6 @@ extension SustainMeasure.Run {
             result = incompleteReport(
                 id: started.id, startedAt: startedAt, exit: stop, usage: child.usage, carbonSettings: carbonSettings,
                 reason: "\(error)")
-        }
-        if let startAtMark {
-            result.warnings.insert(
-                "--start-at-mark \(startAtMark) is not applied yet to jobs the service measures: the whole job is "
-                    + "counted (its phases are in the report).", at: 0)
         }
         let path = report ?? ReportLocation.defaultPath(id: result.id)
         var written: String? = path

@@ -231,18 +231,7 @@ extension SustainMeasure {
                 job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
                 gpus: gpus)
             if let phases { result.add(phases, carbon: carbonSettings) }
-            if let delay {
-                if let seconds = delay.seconds {
-                    result.startedAt = startedAt.addingTimeInterval(seconds)
-                    result.warnings.insert(
-                        "Counted from the first \"begin \(delay.name)\", \(Quantity.duration(seconds)) after the command "
-                            + "started (--start-at-mark): what ran before is not in the totals.", at: 0)
-                } else {
-                    result.warnings.insert(
-                        "--start-at-mark \(delay.name): the job never marked \"begin \(delay.name)\"; the whole run is "
-                            + "counted.", at: 0)
-                }
-            }
+            if let delay { result.countedFromMark(delay.name, afterSeconds: delay.seconds) }
             if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path

@@ -3,34 +3,28 @@ import Reports
 import SustainTestSupport
 import Testing
 
-/// Phases of a job measured by `sustain-measured`: an unprivileged user's Python script (the stdlib-only helper)
-/// marks its steps, the wrapper relays them, the service takes each as a fresh reading. In the fake 2-socket tree at
-/// a steady 176 W counted.
+/// Phases of a job measured by `sustain-measured`: an unprivileged user's training-like Python script (the
+/// stdlib-only helper, Tests/Fixtures/phased_training.py) marks its steps and steps the machine's power between
+/// them; the wrapper relays the marks, the service takes each as a fresh reading. In the fake 2-socket tree (176 W
+/// counted at load factor 1).
 @Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
 struct ServicePhaseTests {
     @Test func phasesThroughTheServiceAreExactAndOnlyTheOwnerMarks() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let helper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("clients/python/sustain_marks").path
-        try FileManager.default.copyItem(atPath: helper, toPath: directory.appendingPathComponent("sustain_marks").path)
-        try """
-        import sys, time
-        sys.path.insert(0, sys.argv[1])
-        import sustain_marks
-        with sustain_marks.phase("load"):
-            time.sleep(0.3)
-        for epoch in range(3):
-            with sustain_marks.phase("epoch", units=1000, unit="samples"):
-                time.sleep(0.3)
-        sustain_marks.event("done")
-        """.write(to: directory.appendingPathComponent("train.py"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: PhasedTraining.clients + "/sustain_marks",
+            toPath: directory.appendingPathComponent("sustain_marks").path)
+        try FileManager.default.copyItem(
+            atPath: PhasedTraining.script, toPath: directory.appendingPathComponent("train.py").path)
         let outcome = try SocketTests.withDaemon(
             scenario: "unreadable", in: directory,
             """
             chmod -R a+rX $D/sustain_marks $D/train.py
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK \\
                 --report $D/r.json -- /usr/bin/env python3 $D/train.py $D
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK -q \\
+                --start-at-mark epoch --report $D/delayed.json -- /usr/bin/env python3 $D/train.py $D
             ID=$(curl -sf --unix-socket $SOCK -X POST -d '{"command":["x"]}' http://x/v1/jobs \\
                 | sed 's/.*"id":"\\([^"]*\\)".*/\\1/')
             echo "other-mark=$(setpriv --reuid=4242 --regid=4242 --clear-groups curl -s -o /dev/null -w '%{http_code}' \\
@@ -43,17 +37,31 @@ struct ServicePhaseTests {
         #expect(text.contains("other-mark=403") && text.contains("owner-mark=200"), "\(text)")
         let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
         #expect(report.measuredBy == "sustain-measured")
-        #expect(report.phases.map(\.name) == ["load", "epoch", "epoch", "epoch"], "\(report.warnings)")
-        for phase in report.phases {
-            let joules = try #require(phase.joules)
-            let injected = 176 * phase.seconds
-            #expect(abs(joules - injected) / injected < 0.005, "\(phase.name): \(joules) J vs \(injected) J")
-        }
-        #expect(report.events.map(\.name) == ["done"])
-        #expect(report.phaseTotals.first { $0.name == "epoch" }?.units == 3000)
+        #expect(report.phases.map(\.name) == PhasedTraining.phaseNames, "\(report.warnings)")
+        let mismatches = PhasedTraining.mismatches(report.phases.map { ($0.name, $0.seconds, $0.joules) })
+        #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+        #expect(report.events.map(\.name) == ["checkpoint"])
+        let totals = try #require(report.phaseTotals.first { $0.name == "epoch" })
+        #expect(totals.count == 5 && totals.units == 5 * 4096, "\(totals)")
         let total = try #require(report.energy.joules)
-        let topLevel = report.phases.compactMap(\.joules).reduce(0, +)
+        let topLevel = report.phases.filter { $0.parent == nil }.compactMap(\.joules).reduce(0, +)
         let outside = try #require(report.unphasedJoules)
         #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) vs \(total)")
+
+        // --start-at-mark epoch through the service: counted from the first `begin epoch`, as the wrapper alone does.
+        let delayed = try Report.decode(Data(contentsOf: directory.appendingPathComponent("delayed.json")))
+        let firstEpoch = try #require(delayed.phases.first { $0.name == "epoch" })
+        #expect(abs(delayed.startedAt.timeIntervalSince(firstEpoch.startedAt)) < 0.002)
+        #expect(
+            delayed.warnings.first?.contains("Counted from the first \"begin epoch\"") == true, "\(delayed.warnings)")
+        #expect(delayed.durationSeconds < report.durationSeconds - 0.4, "the 0.4 s load is not counted")
+        let counted = try #require(delayed.energy.joules)
+        let after = delayed.phases.filter { $0.parent == nil && $0.name != "load" }
+        let inPhases = after.compactMap(\.joules).reduce(0, +)
+        let outsideSeconds = delayed.durationSeconds - after.map(\.seconds).reduce(0, +)
+        // Between phases the machine runs at 0.25× to 3× of 176 W.
+        #expect(
+            counted >= inPhases * 0.999 && counted <= inPhases + 3 * 176 * outsideSeconds + 0.001 * inPhases,
+            "\(counted) J counted, \(inPhases) J in phases, \(outsideSeconds) s outside")
     }
 }
