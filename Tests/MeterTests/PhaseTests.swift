@@ -91,6 +91,61 @@ struct PhaseTests {
         #expect(reports[1].warnings.first?.contains("never marked") == true, "\(reports[1].warnings)")
     }
 
+    /// Marks from a shell with no binary of ours (the README's one-liner), and hostile ones: an `end` with no
+    /// `begin`, bytes that are not UTF-8, an over-long name, 20,000 marks in one job (the listing stops at 1,000;
+    /// the totals count all), and a mark after the wrapper is gone (refused at once, nothing created).
+    @Test func shellMarksAndHostileMarksAreSurvivedAndSaid() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = directory.appendingPathComponent("job.sh")
+        try """
+        echo "end nothing" > "$SUSTAIN_MARKS"
+        printf 'begin \\377\\376\\n' > "$SUSTAIN_MARKS"
+        echo "begin $(head -c 300 /dev/zero | tr '\\0' a)" > "$SUSTAIN_MARKS"
+        echo "begin shell" > "$SUSTAIN_MARKS"; sleep 0.3; echo "end shell units=10 unit=items" > "$SUSTAIN_MARKS"
+        python3 -c '
+        import os
+        with open(os.environ["SUSTAIN_MARKS"], "w") as f:
+            for i in range(10000):
+                f.write("begin e\\nend e units=1 unit=item\\n")
+        '
+        (sleep 1; \(Harness.product("sustain-measure")) mark late 2> \(directory.path)/late.err
+         echo "late=$?" >> \(directory.path)/late.err; ls "$(dirname "$SUSTAIN_MARKS")" >> \(directory.path)/late.err 2>&1) \\
+            > /dev/null &
+        """.write(to: script, atomically: true, encoding: .utf8)
+        let reportPath = directory.appendingPathComponent("r.json").path
+        let outcome = try Harness.run([
+            "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
+            "two-socket", "--", Harness.product("sustain-measure"), "--report", reportPath, "--", "/bin/sh",
+            script.path,
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        let shell = try #require(report.phases.first { $0.name == "shell" })
+        let joules = try #require(shell.joules)
+        #expect(abs(joules - 176 * shell.seconds) / (176 * shell.seconds) < 0.005, "\(joules) J in \(shell.seconds) s")
+        #expect(shell.units == 10 && shell.unit == "items")
+        #expect(report.phases.count == 1000, "the listing stops at 1,000")
+        let e = try #require(report.phaseTotals.first { $0.name == "e" })
+        #expect(e.count == 10_000 && e.units == 10_000)
+        #expect(
+            report.warnings.contains { $0.contains("not understood") && $0.contains("not UTF-8") }, "\(report.warnings)"
+        )
+        #expect(report.warnings.contains { $0.contains("\"end nothing\"") && $0.contains("no open phase") })
+        #expect(report.warnings.contains { $0.contains("beyond the first 1000") })
+        let total = try #require(report.energy.joules)
+        let topLevel = report.phaseTotals.compactMap(\.joules).reduce(0, +)
+        let outside = try #require(report.unphasedJoules)
+        #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
+        // The late mark: the channel is gone with the wrapper; `mark` says so at once, and creates nothing.
+        var late = ""
+        for _ in 0..<40 where !late.contains("late=") {
+            Thread.sleep(forTimeInterval: 0.1)
+            late = (try? String(contentsOfFile: directory.path + "/late.err", encoding: .utf8)) ?? ""
+        }
+        #expect(late.contains("late=1") && late.contains("No such file"), "\(late)")
+    }
+
     @Test func outsideAJobMarkSaysSoAtOnce() throws {
         let started = ContinuousClock.now
         let outcome = try Harness.run(
