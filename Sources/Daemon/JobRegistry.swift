@@ -88,6 +88,9 @@ public actor JobRegistry {
     private var configuration: Configuration
     let bootID: String?
     let logger: Logger
+    /// How far back the machine's power timeline reaches (1 s buckets): a job's report carries the timeline of
+    /// its window when the ring still holds its start (6 h: about 2 MB for 8 energy channels).
+    public static let timelineSeconds = 6 * 3600
     /// The most jobs open at once.
     public static let maximumOpenJobs = 100_000
 
@@ -306,7 +309,8 @@ public actor JobRegistry {
         // --start-at-mark: the window starts at the job's first `begin NAME`, when it came.
         let markName = job.start.startAtMark
         let markStart = markName.flatMap { job.phases?.firstBegin(of: $0) }
-        let measurement = sampler.measurement(from: markStart ?? job.checkpoint, to: end, job: job.attribution)
+        var measurement = sampler.measurement(from: markStart ?? job.checkpoint, to: end, job: job.attribution)
+        measurement.timeline = sampler.timeline(from: markStart ?? job.checkpoint, to: end)
         if let root = job.attribution?.root, !jobs.values.contains(where: { $0.attribution?.root == root }) {
             sampler.unwatch(jobRoot: root)
         }
@@ -324,6 +328,11 @@ public actor JobRegistry {
         }
         var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
         if let carbonWarning { report.warnings.append(carbonWarning) }
+        if report.timeline == nil, report.energy.joules != nil {
+            report.warnings.append(
+                "No power timeline: the service keeps the machine's power for the last "
+                    + "\(Self.timelineSeconds / 3600) h, and this job started before that (or before the service).")
+        }
         if let phases = job.phases { report.add(phases.finish(at: end), carbon: settings) }
         if let markName {
             report.countedFromMark(markName, afterSeconds: markStart.flatMap { job.phases?.offset(of: $0) })

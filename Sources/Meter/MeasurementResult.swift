@@ -43,6 +43,8 @@ public struct MeasurementResult: Sendable {
     /// CPU time used by the sampling thread: the cost of measuring.
     public var samplerCPUSeconds: Double
     public var warnings: [String]
+    /// Power over the window, in bounded buckets; nil when the sampler keeps none.
+    public var timeline: TimelineData?
 
     public init(
         channels: [ChannelResult], interval: Duration, intervalLimit: Duration?, duration: Duration, samples: Int,
@@ -70,4 +72,18 @@ public struct MeasurementResult: Sendable {
     public var errors: Int { channels.reduce(0) { $0 + $1.errors } }
     public var wraps: Int { channels.reduce(0) { $0 + $1.wraps } }
     public var resets: Int { channels.reduce(0) { $0 + $1.resets } }
+}
+
+/// A sampler's power timeline over a window: the buckets, which channel each series is, and where the first
+/// bucket starts relative to the window's start (zero or less: the edge bucket is whole).
+public struct TimelineData: Sendable, Equatable {
+    public var timeline: PowerTimeline
+    public var series: [ChannelID]
+    public var firstBucketOffset: Double
+
+    public init(timeline: PowerTimeline, series: [ChannelID], firstBucketOffset: Double) {
+        self.timeline = timeline
+        self.series = series
+        self.firstBucketOffset = firstBucketOffset
+    }
 }

@@ -51,10 +51,13 @@ public final class Sampler: @unchecked Sendable {
     public let clock: any InstantSource
 
     /// With `publishesCheckpoints`, every tick publishes the running totals (`checkpoint(at:)`), for a daemon that
-    /// measures many jobs' windows from one sampler.
+    /// measures many jobs' windows from one sampler. `timeline` keeps the power of every energy channel over time:
+    /// `.whole` for one run (buckets start at the sampling interval and merge as the run grows), `.recent` for a
+    /// service (a ring of `timelineBucket`-wide buckets that jobs cut their windows out of).
     public init(
         sources: [any EnergySource], requestedInterval: Duration? = nil, publishesCheckpoints: Bool = false,
-        clock: any InstantSource = SystemClock(), logger: Logger
+        timeline: PowerTimeline.Retention? = .whole(maximumBuckets: PowerTimeline.defaultMaximumBuckets),
+        timelineBucket: Duration? = nil, clock: any InstantSource = SystemClock(), logger: Logger
     ) throws {
         self.clock = clock
         self.logger = logger
@@ -80,6 +83,54 @@ public final class Sampler: @unchecked Sendable {
         (interval, intervalLimit, intervalCapped) = (choice.interval, choice.limit, choice.capped)
         state = Accumulation(
             slots: slots, tracks: slotChannels.map { ChannelTrack(quantity: $0.quantity) }, interval: choice.interval)
+        timelineSeries = slotChannels.filter(\.isEnergy).map(\.id)
+        if let timeline {
+            var series = 0
+            state.seriesOfSlot = slotChannels.map { channel in
+                guard channel.isEnergy else { return -1 }
+                defer { series += 1 }
+                return series
+            }
+            state.timeline = PowerTimeline(
+                series: series, bucketSeconds: (timelineBucket ?? choice.interval) / .seconds(1), retention: timeline)
+        }
+    }
+
+    /// The channel of each timeline series.
+    private let timelineSeries: [ChannelID]
+
+    /// The power timeline of the whole run so far; nil without one. Safe from any thread.
+    public func timeline() -> TimelineData? {
+        ticking.withLock { _ in
+            state.timeline.map { TimelineData(timeline: $0, series: timelineSeries, firstBucketOffset: 0) }
+        }
+    }
+
+    /// The power timeline between two checkpoints, cut out of the running one (a service's ring), merged down to
+    /// at most `maximumBuckets`, each series calibrated to the checkpoints' exact energy; nil without one, or when
+    /// the ring no longer holds the start. Safe from any thread.
+    public func timeline(
+        from start: SamplerCheckpoint, to end: SamplerCheckpoint,
+        maximumBuckets: Int = PowerTimeline.defaultMaximumBuckets
+    ) -> TimelineData? {
+        ticking.withLock { _ in
+            guard let origin = state.start, let timeline = state.timeline else { return nil }
+            let from = max(0, origin.seconds(to: start.instant))
+            guard
+                var window = timeline.window(
+                    from: from, to: max(from, origin.seconds(to: end.instant)), maximumBuckets: maximumBuckets)
+            else { return nil }
+            var before: [ChannelID: ChannelTotal] = [:]
+            for total in start.channels { before[total.id] = total }
+            for total in end.channels {
+                guard let series = timelineSeries.firstIndex(of: total.id), let first = before[total.id] else {
+                    continue
+                }
+                window.calibrate(series: series, to: max(0, total.joules - first.joules))
+            }
+            let offset = Double(Int(from / timeline.bucketSeconds)) * timeline.bucketSeconds - from
+            return TimelineData(timeline: window, series: timelineSeries, firstBucketOffset: offset)
+        }
     }
 
     /// Takes the first sample now, decides which domains are counted, and starts sampling on a thread.
@@ -270,6 +321,9 @@ public final class Sampler: @unchecked Sendable {
         result.intervalLimit = intervalLimit
         result.peakPower = state.peakPower
         result.samplerCPUSeconds = samplerCPUSeconds
+        result.timeline = state.timeline.map {
+            TimelineData(timeline: $0, series: timelineSeries, firstBucketOffset: 0)
+        }
         result.warnings = result.channels.flatMap(Self.warnings(for:))
         return result
     }
@@ -325,6 +379,9 @@ struct Accumulation {
     var windowPower: Watts?
     /// Each channel's latest clean power, for extrapolating a checkpoint between ticks.
     var recentPower: [Double] = []
+    /// Power over time per energy channel (`seriesOfSlot`: the slot's series, -1 for a temperature).
+    var timeline: PowerTimeline?
+    var seriesOfSlot: [Int] = []
 
     init(slots: [Slot], tracks: [ChannelTrack], interval: Duration) {
         self.slots = slots
@@ -341,12 +398,18 @@ struct Accumulation {
         var energy = Joules.zero
         var power = 0.0
         var judged = samples > 0  // peak power is judged over ticks where every counted channel read cleanly
+        let offset = start.map { $0.seconds(to: instant) } ?? 0
         for index in slots.indices {
             let slot = slots[index]
             if slot.isTemperature && !readTemperatures { continue }
             let reading = slot.source.read(slot.index)
             let step = tracks[index].record(reading, at: instant)
             if step.clean, step.elapsedSeconds > 0 { recentPower[index] = step.energy.value / step.elapsedSeconds }
+            if timeline != nil, seriesOfSlot[index] >= 0, step.elapsedSeconds > 0 {
+                timeline!.record(
+                    series: seriesOfSlot[index], joules: step.energy.value, from: offset - step.elapsedSeconds,
+                    to: offset)
+            }
             guard slot.counted else { continue }
             energy += step.energy
             if step.readingFailed { continue }
@@ -359,6 +422,7 @@ struct Accumulation {
         }
         samples += 1
         if judged, anyCountedReading, peakPower.map({ power > $0.value }) ?? true { peakPower = Watts(power) }
+        if judged, anyCountedReading { timeline?.recordCountedPower(power, at: offset) }
         lastTick = instant
         counted += energy
         return liveUpdate(instant)

@@ -149,6 +149,7 @@ extension Report {
             warnings: job.command.warnings + warnings, tool: Tool(name: "sustain-measure", version: Self.toolVersion))
         commandBase64 = job.command.base64
         commandWords = job.command.truncatedFrom
+        if measured != nil { timeline = measurement.timeline.flatMap { Timeline($0, channels: measurement.channels) } }
     }
 
     /// The one message about unreadable counters, grouped by reason, with the fix.

@@ -26,6 +26,7 @@ public struct Report: Codable, Sendable, Equatable {
         case phases, events
         case phaseTotals = "phase_totals"
         case unphasedJoules = "unphased_joules"
+        case timeline
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -83,6 +84,8 @@ public struct Report: Codable, Sendable, Equatable {
     /// Counted energy outside every top-level phase; null when no phase was marked. The top-level phases plus this
     /// are the job's total.
     @Nullable public var unphasedJoules: Double? = nil
+    /// Power over the job in bounded buckets; null when no counted domain was sampled.
+    @Nullable public var timeline: Timeline? = nil
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String

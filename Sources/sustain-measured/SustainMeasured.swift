@@ -85,8 +85,8 @@ extension SustainMeasured {
             let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
             let sampler = try Sampler(
                 sources: sources, requestedInterval: .seconds(fractional: settings.interval),
-                publishesCheckpoints: true,
-                logger: logger)
+                publishesCheckpoints: true, timeline: .recent(buckets: JobRegistry.timelineSeconds),
+                timelineBucket: .seconds(1), logger: logger)
             try sampler.start()
             for source in sources {
                 for diagnostic in source.diagnostics { logger.notice("\(source.name): \(diagnostic)") }

@@ -48,6 +48,11 @@ struct ServicePhaseTests {
         let outside = try #require(report.unphasedJoules)
         #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) vs \(total)")
 
+        // The power timeline holds the job's counted energy, and shows the steps.
+        let timeline = try #require(report.timeline)
+        #expect(abs(timeline.countedJoules - total) / total < 0.005, "\(timeline.countedJoules) J vs \(total) J")
+        let peak = timeline.countedMaxWatts.compactMap { $0 }.max() ?? 0
+        #expect(peak > 3 * 176 * 0.9 && timeline.series.filter(\.counted).count == 4, "\(peak) W")
         // --start-at-mark epoch through the service: counted from the first `begin epoch`, as the wrapper alone does.
         let delayed = try Report.decode(Data(contentsOf: directory.appendingPathComponent("delayed.json")))
         let firstEpoch = try #require(delayed.phases.first { $0.name == "epoch" })

@@ -59,6 +59,11 @@ struct PhaseTests {
         let outside = try #require(report.unphasedJoules)
         #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
         #expect(outcome.stderr.contains("epoch ×5") && outcome.stderr.contains("per unit"), "\(outcome.stderr)")
+        // The power timeline holds the job's counted energy, and shows the steps.
+        let timeline = try #require(report.timeline)
+        #expect(abs(timeline.countedJoules - total) / total < 0.005, "\(timeline.countedJoules) J vs \(total) J")
+        let peak = timeline.countedWatts.compactMap { $0 }.max() ?? 0
+        #expect(peak > 3 * 176 * 0.9 && timeline.series.filter(\.counted).count == 4, "\(peak) W")
     }
 
     /// `--start-at-mark epoch`: the totals start at the first `begin epoch` (like perf stat --delay); a mark that
@@ -109,7 +114,8 @@ struct PhaseTests {
             for i in range(10000):
                 f.write("begin e\\nend e units=1 unit=item\\n")
         '
-        (sleep 1; \(Harness.product("sustain-measure")) mark late 2> \(directory.path)/late.err
+        (for i in $(seq 100); do [ -e "$SUSTAIN_MARKS" ] || break; sleep 0.05; done
+         \(Harness.product("sustain-measure")) mark late 2> \(directory.path)/late.err
          echo "late=$?" >> \(directory.path)/late.err; ls "$(dirname "$SUSTAIN_MARKS")" >> \(directory.path)/late.err 2>&1) \\
             > /dev/null &
         """.write(to: script, atomically: true, encoding: .utf8)
@@ -139,7 +145,7 @@ struct PhaseTests {
         #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
         // The late mark: the channel is gone with the wrapper; `mark` says so at once, and creates nothing.
         var late = ""
-        for _ in 0..<40 where !late.contains("late=") {
+        for _ in 0..<80 where !late.contains("late=") {
             Thread.sleep(forTimeInterval: 0.1)
             late = (try? String(contentsOfFile: directory.path + "/late.err", encoding: .utf8)) ?? ""
         }
