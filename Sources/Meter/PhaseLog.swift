@@ -47,6 +47,8 @@ public struct PhaseSummary: Sendable {
     /// Counted energy outside every top-level phase (before the first, between them, after the last); nil when no
     /// phase was marked. Top-level phases plus this are the job's total.
     public var outsideJoules: Double?
+    /// Quality metrics the job sent (`metric NAME=VALUE`; the last value of a name wins).
+    public var metrics: [String: Double] = [:]
     public var warnings: [String] = []
 }
 
@@ -58,6 +60,7 @@ public final class PhaseLog: Sendable {
     public static let maximumRows = 1000
     public static let maximumOpen = 256
     public static let maximumNames = 1000
+    public static let maximumMetrics = 100
 
     private struct Open {
         var name: String
@@ -82,6 +85,7 @@ public final class PhaseLog: Sendable {
         var afterEnd = 0
         var tooManyOpen = 0
         var tooManyNames = 0
+        var tooManyMetrics = 0
         var ended = false
         /// The reading at the first `begin` of each name (for `--start-at-mark`).
         var firstBegins: [String: SamplerCheckpoint] = [:]
@@ -109,6 +113,16 @@ public final class PhaseLog: Sendable {
             state.withLock { state in
                 state.invalid += 1
                 if state.firstInvalid == nil { state.firstInvalid = error.description }
+            }
+            return
+        }
+        if case .metric(let name, let value) = mark {  // a figure, not a time: no reading
+            state.withLock { state in
+                if state.summary.metrics[name] != nil || state.summary.metrics.count < Self.maximumMetrics {
+                    state.summary.metrics[name] = value
+                } else {
+                    state.tooManyMetrics += 1
+                }
             }
             return
         }
@@ -170,6 +184,7 @@ public final class PhaseLog: Sendable {
             close(state.open[index], at: now, units: units, unit: unit, closedAtJobEnd: false, into: &state)
             state.open.remove(at: index)
             if state.open.isEmpty { state.outsideStart = now }
+        case .metric: break  // taken without a reading, in record(_:)
         case .event(let name):
             if state.summary.events.count < Self.maximumRows {
                 state.summary.events.append((name, origin.seconds(to: now.instant)))
@@ -265,6 +280,11 @@ public final class PhaseLog: Sendable {
             result.append(
                 "\(state.tooManyNames) phase(s) had names beyond the first \(Self.maximumNames) distinct ones: listed "
                     + "(while rows remain) but not totalled.")
+        }
+        if state.tooManyMetrics > 0 {
+            result.append(
+                "\(state.tooManyMetrics) metric(s) had names beyond the first \(Self.maximumMetrics) distinct ones: "
+                    + "ignored.")
         }
         if state.afterEnd > 0 { result.append("\(state.afterEnd) mark(s) came after the command ended: ignored.") }
         return result

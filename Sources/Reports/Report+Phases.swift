@@ -87,6 +87,12 @@ extension Report {
         }
     }
 
+    /// Adds the `--metric` figures given on the command line; a metric the job sent itself (a mark) wins.
+    public mutating func addMetrics(given: [String: Double]) {
+        guard !given.isEmpty else { return }
+        metrics = given.merging(metrics ?? [:]) { _, sent in sent }
+    }
+
     /// Adds what the job's marks came to: phases with their energy and carbon, events, totals per name, and the
     /// energy outside every top-level phase.
     public mutating func add(_ summary: PhaseSummary, carbon settings: CarbonSettings) {
@@ -118,6 +124,7 @@ extension Report {
                 joulesPerUnit: perUnit(total.joules, total.units))
         }
         unphasedJoules = summary.outsideJoules
+        if !summary.metrics.isEmpty { metrics = (metrics ?? [:]).merging(summary.metrics) { _, sent in sent } }
         warnings += summary.warnings
     }
 }

@@ -26,7 +26,7 @@ public struct Report: Codable, Sendable, Equatable {
         case phases, events
         case phaseTotals = "phase_totals"
         case unphasedJoules = "unphased_joules"
-        case timeline
+        case timeline, metrics
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -86,6 +86,8 @@ public struct Report: Codable, Sendable, Equatable {
     @Nullable public var unphasedJoules: Double? = nil
     /// Power over the job in bounded buckets; null when no counted domain was sampled.
     @Nullable public var timeline: Timeline? = nil
+    /// Quality metrics of the run (`--metric NAME=VALUE`, or `metric NAME=VALUE` from the job); null when none.
+    @Nullable public var metrics: [String: Double]? = nil
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String

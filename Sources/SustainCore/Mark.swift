@@ -1,9 +1,11 @@
-/// One mark a job sends about its own steps: `begin NAME`, `end NAME [units=N] [unit=WORD]`, or `event NAME`
-/// (a bare `NAME` is an event too). Names are one word (no blank), 1 to 128 bytes of UTF-8, no control characters.
+/// One mark a job sends about its own steps: `begin NAME`, `end NAME [units=N] [unit=WORD]`, `event NAME` (a bare
+/// `NAME` is an event too), or `metric NAME=VALUE` (a quality figure of the run: accuracy, loss). Names are one word
+/// (no blank), 1 to 128 bytes of UTF-8, no control characters.
 public enum Mark: Equatable, Sendable {
     case begin(String)
     case end(String, units: Double?, unit: String?)
     case event(String)
+    case metric(String, Double)
 
     /// The longest name, in bytes.
     public static let maximumNameBytes = 128
@@ -20,6 +22,9 @@ public enum Mark: Equatable, Sendable {
         case "event":
             guard words.count == 2 else { throw .malformed("event takes one name") }
             return .event(try name(words[1]))
+        case "metric":
+            guard words.count == 2 else { throw .malformed("metric takes NAME=VALUE") }
+            return try metric(words[1])
         case "end":
             guard words.count >= 2 else { throw .malformed("end takes a name") }
             var units: Double?
@@ -41,6 +46,15 @@ public enum Mark: Equatable, Sendable {
             guard words.count == 1 else { throw .malformed("a mark is begin NAME, end NAME or event NAME") }
             return .event(try name(first))
         }
+    }
+
+    /// `NAME=VALUE` as a metric: a valid name and a finite number.
+    public static func metric(_ text: String) throws(MarkError) -> Mark {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let value = Double(parts[1]), value.isFinite else {
+            throw .malformed("a metric is NAME=VALUE with a finite number")
+        }
+        return .metric(try name(parts[0]), value)
     }
 
     /// `text` when it is a valid phase name; else why not.

@@ -12,6 +12,7 @@ line written to it without ever blocking (a full pipe or a missing wrapper drops
     def evaluate(): ...
 
     sustain_marks.event("checkpoint")
+    sustain_marks.metric("accuracy", 0.913)   # a quality figure, plotted against energy by `report html`
 
 Outside a measured job every call does nothing (``sustain_marks.active()`` says whether marks go anywhere), so a
 script runs the same with and without sustain.
@@ -23,7 +24,7 @@ import functools
 import os
 import stat
 
-__all__ = ["active", "begin", "end", "event", "phase", "phased"]
+__all__ = ["active", "begin", "end", "event", "metric", "phase", "phased"]
 __version__ = "0.1.0"
 
 _MAX_LINE = 4096  # PIPE_BUF: a write this size is atomic
@@ -97,6 +98,14 @@ def end(name, units=None, unit=None):
 def event(name):
     """Marks an instant (a checkpoint written, an evaluation started)."""
     return _send(f"event {_check_name(name)}")
+
+
+def metric(name, value):
+    """Records a quality metric of the run (accuracy, loss); the last value of a name wins."""
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"a metric must be a finite number: {value!r}")
+    return _send(f"metric {_check_name(name)}={value!r}")
 
 
 @contextlib.contextmanager

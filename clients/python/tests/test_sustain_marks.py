@@ -55,6 +55,12 @@ class MarkTests(unittest.TestCase):
         self.assertEqual(
             self.reader.lines(), ["begin epoch", "end epoch units=4096.0 unit=tokens", "event checkpoint"])
 
+    def test_a_metric_is_one_line_and_must_be_finite(self):
+        sustain_marks.metric("accuracy", 0.913)
+        with self.assertRaises(ValueError):
+            sustain_marks.metric("loss", float("nan"))
+        self.assertEqual(self.reader.lines(), ["metric accuracy=0.913"])
+
     def test_the_end_is_marked_when_the_block_raises_and_units_can_come_late(self):
         with self.assertRaises(RuntimeError):
             with sustain_marks.phase("train") as work:
