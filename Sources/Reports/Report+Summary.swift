@@ -109,6 +109,9 @@ extension Report {
             var powerLine = "  power   mean \(power.meanWatts.map(Quantity.power) ?? "n/a")"
             if let peak = power.peakWatts { powerLine += ", peak \(Quantity.power(peak))" }
             lines.append(powerLine)
+            if let sparkline = timeline?.sparkline() {
+                lines.append("  curve   \(sparkline.line)  \(sparkline.legend)")
+            }
             let shown = energy.domains.filter { !$0.counted && $0.joules != nil }
             if !shown.isEmpty {
                 lines.append(

@@ -90,3 +90,40 @@ extension Report.Timeline {
                 + "of the sampling intervals inside each bucket, null where none was judged.")
     }
 }
+
+extension Report.Timeline {
+    static let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    /// The counted power over the run as one line of block characters, at most `width` wide (neighbouring buckets
+    /// merged by energy), scaled from 0 W to the highest; a gap with no sample is a blank. Nil for fewer than two
+    /// buckets.
+    public func sparkline(width: Int = 60) -> (line: String, legend: String)? {
+        let count = seconds.count
+        guard count >= 2 else { return nil }
+        let group = max(1, (count + width - 1) / width)
+        var means: [Double?] = []
+        var bucket = 0
+        while bucket < count {
+            let end = min(count, bucket + group)
+            var joules = 0.0
+            var seen = 0.0
+            for index in bucket..<end {
+                joules += (countedWatts[index] ?? 0) * seconds[index]
+                seen += seconds[index]
+            }
+            means.append(seen > 0 ? joules / seen : nil)
+            bucket = end
+        }
+        let highest = means.compactMap { $0 }.max() ?? 0
+        guard highest > 0 else { return nil }
+        let line = String(
+            means.map { mean in
+                mean.map { Self.blocks[min(7, max(0, Int(($0 / highest * 8).rounded(.down))))] } ?? " "
+            })
+        let span = bucketSeconds * Double(group)
+        return (
+            line,
+            "counted power, 0 to \(Quantity.power(highest)), \(Quantity.duration(span)) per character"
+        )
+    }
+}

@@ -10,8 +10,8 @@ extension SustainMeasure {
     struct ReportCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "report",
-            abstract: "List, show and export the jobs sustain-measured has logged.",
-            subcommands: [List.self, Show.self, Export.self]
+            abstract: "List, show and export the jobs sustain-measured has logged; draw reports as HTML.",
+            subcommands: [List.self, Show.self, Export.self, HTML.self]
         )
     }
 }
@@ -134,15 +134,36 @@ extension SustainMeasure.ReportCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Export finished jobs as JSON or CSV.")
-        @Option(help: "json or csv.") var format: String = "json"
+        static let configuration = CommandConfiguration(
+            abstract: "Export finished jobs as JSON, CSV or CodeCarbon's emissions.csv.",
+            discussion: """
+                Jobs come from the service (the filters below), or from report files given as arguments. \
+                --format codecarbon writes the columns of CodeCarbon \(CodeCarbonCSV.version)'s emissions.csv, one \
+                row per job; what sustain does not know is left empty, never 0.
+                """)
+        @Option(help: "json, csv or codecarbon.") var format: String = "json"
+        @Argument(help: ArgumentHelp("Report files to export instead of the service's jobs.", valueName: "report.json"))
+        var files: [String] = []
         @OptionGroup var options: LogOptions
 
         func validate() throws {
-            guard ["json", "csv"].contains(format) else { throw ValidationError("--format must be json or csv.") }
+            guard ["json", "csv", "codecarbon"].contains(format) else {
+                throw ValidationError("--format must be json, csv or codecarbon.")
+            }
+            if !files.isEmpty && format != "codecarbon" {
+                throw ValidationError("Report files can be exported with --format codecarbon only.")
+            }
         }
 
         func run() throws {
+            if format == "codecarbon" {
+                let reports =
+                    files.isEmpty
+                    ? try options.jobs().finished.map { try Report.decode(Data(try options.get(APIRoute.job($0.id)))) }
+                    : try files.map(loadReport)
+                print(CodeCarbonCSV.document(reports), terminator: "")
+                return
+            }
             let jobs = try options.jobs().finished
             if format == "json" {
                 let encoder = JSONEncoder()
@@ -163,14 +184,74 @@ extension SustainMeasure.ReportCommand {
                     job.joules.map { String($0) } ?? "", job.kgCo2e.map { String($0) } ?? "", labels,
                     job.command.joined(separator: " ").escapingControlCharacters,
                 ]
-                print(fields.map(Self.csv).joined(separator: ","))
+                print(fields.map(CodeCarbonCSV.field).joined(separator: ","))
+            }
+        }
+    }
+}
+
+/// A report file, or a clear error: unreadable, or not a sustain.report.v1.
+func loadReport(_ path: String) throws -> Report {
+    let data: Data
+    do {
+        data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+        throw ValidationError("Cannot read \(path.escapingControlCharacters): \(error).")
+    }
+    do {
+        return try Report.decode(data)
+    } catch {
+        throw ValidationError("\(path.escapingControlCharacters) is not a sustain.report.v1 report: \(error).")
+    }
+}
+
+extension SustainMeasure.ReportCommand {
+    struct HTML: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "html",
+            abstract: "Write one self-contained HTML page: one report, or a comparison of several.",
+            discussion: """
+                Each argument is a report file (sustain.report.v1 JSON) or the id of a job the service logged. \
+                The page loads nothing from the network: open it offline, attach it to a paper or a model card.
+                """)
+
+        @Argument(help: ArgumentHelp("Report files or job ids.", valueName: "report.json|job-id"))
+        var reports: [String]
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the page (- for stdout).", valueName: "file"))
+        var output: String = "-"
+
+        @OptionGroup var options: LogOptions
+
+        func validate() throws {
+            if reports.isEmpty { throw ValidationError("Give at least one report file or job id.") }
+            if output != "-", let kind = SafeFile.kind(of: output), kind != .regular {
+                throw ValidationError("-o \(output) is \(kind.rawValue), not a regular file: it will not be replaced.")
             }
         }
 
-        static func csv(_ field: String) -> String {
-            field.contains(where: { ",\"\n".contains($0) })
-                ? "\"" + field.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-                : field
+        func run() throws {
+            var loaded: [Report] = []
+            for argument in reports {
+                if SafeFile.kind(of: argument) != nil {
+                    loaded.append(try loadReport(argument))
+                } else if argument.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
+                    loaded.append(try Report.decode(Data(try options.get(APIRoute.job(argument)))))
+                } else {
+                    throw ValidationError("\(argument.escapingControlCharacters): no such file, and not a job id.")
+                }
+            }
+            let page = Array(HTMLReport.page(for: loaded).utf8)
+            if output == "-" {
+                try page.withUnsafeBytes { try writeAll(1, $0) }
+                return
+            }
+            do {
+                try SafeFile.replace(output, with: page, mode: 0o644, createDirectories: true)
+            } catch {
+                throw ValidationError("Cannot write \(output): \(error). Choose another -o path.")
+            }
+            Terminal.error("sustain-measure: wrote \(output) (\(page.count / 1024) KiB, \(loaded.count) report(s))")
         }
     }
 }

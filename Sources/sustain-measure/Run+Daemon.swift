@@ -56,6 +56,9 @@ extension SustainMeasure.Run {
         let startedAt = Date()
         // The job's marks go to the service as they come: it takes each as a fresh reading.
         let relay = PhaseMarks.relay(to: client, job: started.id)
+        if !metrics.isEmpty, let body = try? encoder.encode(JobMarks(marks: metrics.map { "metric \($0)" })) {
+            _ = try? client.send("POST", APIRoute.marks(started.id), json: Array(body))  // stored with the job
+        }
         let child: ChildProcess
         do {
             child = try ChildProcess(executable: executable, arguments: wrapped)
@@ -93,6 +96,7 @@ extension SustainMeasure.Run {
             Terminal.error("sustain-measure: \(error)")
             written = nil
         }
+        writeHTML(result)
         if !quiet { Terminal.write(result.summary(reportPath: written)) }
         throw ExitCode(exit.shellCode)
     }

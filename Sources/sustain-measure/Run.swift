@@ -68,6 +68,18 @@ extension SustainMeasure {
             help: ArgumentHelp("A job label for the daemon's log, key=value (repeatable).", valueName: "key=value"))
         var labels: [String] = []
 
+        @Option(
+            name: .customLong("metric"),
+            help: ArgumentHelp(
+                "A quality metric of the run, name=value (repeatable): `report html` plots it against energy. The job "
+                    + "can also send `metric name=value` as a mark.", valueName: "name=value"))
+        var metrics: [String] = []
+
+        @Option(
+            name: .customLong("html"),
+            help: ArgumentHelp("Also write the report as one self-contained HTML page here.", valueName: "file"))
+        var html: String?
+
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
 
@@ -76,6 +88,26 @@ extension SustainMeasure {
 
         /// The command as the report records it.
         var recorded: RecordedCommand { RecordedCommand(wrapped) }
+
+        /// The `--metric` flags (validated).
+        var metricValues: [String: Double] {
+            var values: [String: Double] = [:]
+            for metric in metrics {
+                if case .metric(let name, let value) = try? Mark.metric(metric) { values[name] = value }
+            }
+            return values
+        }
+
+        /// Writes the `--html` page of `report`; says so when it cannot (the JSON report is already written).
+        func writeHTML(_ report: Report) {
+            guard let html else { return }
+            do {
+                try SafeFile.replace(
+                    html, with: Array(HTMLReport.page(for: [report]).utf8), mode: 0o644, createDirectories: true)
+            } catch {
+                Terminal.error("sustain-measure: cannot write --html \(html): \(error). Choose another path.")
+            }
+        }
 
         func validate() throws {
             _ = try carbon.settings()
@@ -88,6 +120,17 @@ extension SustainMeasure {
                 throw ValidationError(
                     "--report \(report) is \(kind.rawValue), not a regular file: sustain-measure replaces report files "
                         + "atomically and will not replace it. Give a file path, or --report - for standard output.")
+            }
+            for metric in metrics {
+                do throws(MarkError) {
+                    _ = try Mark.metric(metric)
+                } catch {
+                    throw ValidationError("--metric \(metric.escapingControlCharacters): \(error).")
+                }
+            }
+            if let html, let kind = SafeFile.kind(of: html), kind != .regular {
+                throw ValidationError(
+                    "--html \(html) is \(kind.rawValue), not a regular file: sustain-measure will not replace it.")
             }
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
@@ -232,6 +275,7 @@ extension SustainMeasure {
                 gpus: gpus)
             if let phases { result.add(phases, carbon: carbonSettings) }
             if let delay { result.countedFromMark(delay.name, afterSeconds: delay.seconds) }
+            result.addMetrics(given: metricValues)
             if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path
@@ -241,6 +285,7 @@ extension SustainMeasure {
                 Terminal.error("sustain-measure: \(error)")
                 written = nil
             }
+            writeHTML(result)
             if !quiet { Terminal.write(result.summary(reportPath: written, alreadyShown: shown)) }
             throw ExitCode(exit.shellCode)
         }

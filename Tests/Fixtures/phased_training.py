@@ -6,7 +6,9 @@ power times the factor written there), so each phase runs at its own known power
 
     load 0.5x, epoch i (and its step) (1 + 0.5 i)x, eval 0.25x, everything else 1x.
 
-Usage: python3 phased_training.py DIRECTORY_HOLDING_sustain_marks
+Usage: python3 phased_training.py DIRECTORY_HOLDING_sustain_marks [SCALE]
+
+SCALE (default 1) stretches every phase: 20 makes a job of about a minute, for the README's report.
 """
 
 import os
@@ -17,6 +19,11 @@ sys.path.insert(0, sys.argv[1])
 import sustain_marks  # noqa: E402
 
 LOAD_FILE = os.environ.get("SUSTAIN_FAKESYS_LOAD")
+SCALE = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+
+
+def work(seconds):
+    time.sleep(seconds * SCALE)
 
 
 def power(factor):
@@ -34,18 +41,18 @@ def power(factor):
 
 power(0.5)
 with sustain_marks.phase("load"):
-    time.sleep(0.4)
+    work(0.4)
 for epoch in range(5):
     power(1 + 0.5 * epoch)
     with sustain_marks.phase("epoch", units=4096, unit="tokens"):
-        time.sleep(0.2)
+        work(0.2)
         with sustain_marks.phase("step"):
-            time.sleep(0.1)
+            work(0.1)
 power(1)
 sustain_marks.event("checkpoint")
-time.sleep(0.1)
+work(0.1)
 power(0.25)
 with sustain_marks.phase("eval"):
-    time.sleep(0.3)
+    work(0.3)
 power(1)
 sustain_marks.begin("never-ended")

@@ -59,6 +59,9 @@ struct PhaseTests {
         let outside = try #require(report.unphasedJoules)
         #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
         #expect(outcome.stderr.contains("epoch ×5") && outcome.stderr.contains("per unit"), "\(outcome.stderr)")
+        // The summary's sparkline: the highest block where the power peaks (the last epoch, 3×).
+        let curve = try #require(outcome.stderr.split(separator: "\n").first { $0.hasPrefix("  curve   ") })
+        #expect(curve.contains("█") && curve.contains("▁") && curve.contains("counted power"), "\(curve)")
         // The power timeline holds the job's counted energy, and shows the steps.
         let timeline = try #require(report.timeline)
         #expect(abs(timeline.countedJoules - total) / total < 0.005, "\(timeline.countedJoules) J vs \(total) J")
