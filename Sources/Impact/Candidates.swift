@@ -10,6 +10,8 @@ public struct Candidate: Sendable {
     public var precision: Precision?
     public var devices: Int
     public var mfu: Double?
+    /// The quality the candidate is expected to reach (an accuracy, a score), for the quality-against-cost front.
+    public var quality: Double?
 }
 
 /// A candidate's estimates and totals, for ranking.
@@ -36,7 +38,7 @@ public enum CandidateFile {
     /// The keys a candidate may have, in CSV columns or TOML tables.
     public static let keys = [
         "name", "params", "tokens", "epochs", "batches", "flops_per_param_per_batch", "requests", "tokens_per_request",
-        "hardware", "devices", "precision", "mfu",
+        "hardware", "devices", "precision", "mfu", "quality",
     ]
 
     /// Candidates from CSV text.
@@ -115,10 +117,18 @@ public enum CandidateFile {
                 precision = value
             }
             let devices = try number("devices").map { Int($0) } ?? 1
-            candidates.append(
-                Candidate(
-                    name: name, training: training, serving: serving, hardware: part, precision: precision,
-                    devices: devices, mfu: try number("mfu")))
+            var quality: Double?
+            if let text = row["quality"]?.trimmingSpaces(), !text.isEmpty {
+                guard let value = Double(text), value.isFinite else {
+                    throw .malformed(file: file, line: line, field: "quality", reason: "\"\(text)\" is not a number")
+                }
+                quality = value
+            }
+            var candidate = Candidate(
+                name: name, training: training, serving: serving, hardware: part, precision: precision,
+                devices: devices, mfu: try number("mfu"))
+            candidate.quality = quality
+            candidates.append(candidate)
         }
         return candidates
     }

@@ -85,6 +85,31 @@ struct EstimateCommandTests {
         #expect(outcome.stderr.contains("Error"), "\(outcome.stderr)")
     }
 
+    /// An expected-quality column: the candidates no other beats on both energy and quality are marked.
+    @Test func compareMarksTheParetoOptimalCandidates() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("c.csv")
+        // mid costs more than small and is expected to be worse: dominated. large is the best, at the most energy.
+        try """
+        name,params,tokens,hardware,devices,quality
+        small,1.3e9,2.6e10,nvidia-a100-sxm,8,0.71
+        mid,3e9,6e10,nvidia-a100-sxm,8,0.70
+        large,7e9,1.4e11,nvidia-h100-sxm,32,0.78
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let outcome = try Harness.run([Self.binary, "compare", file.path, "--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: outcome.stdout) as? [[String: Any]])
+        let optimal = Dictionary(
+            uniqueKeysWithValues: rows.map { ($0["name"] as? String ?? "", $0["pareto_optimal"] as? Bool) })
+        #expect(optimal == ["small": true, "mid": false, "large": true])
+        // A loss-like column turns the front around: the cheapest with the lowest "quality" wins alone.
+        let lower = try Harness.run([Self.binary, "compare", file.path, "--quality-lower-is-better"])
+        let text = String(decoding: lower.stdout, as: UTF8.self)
+        #expect(text.split(separator: "\n").filter { $0.hasSuffix("optimal") || $0.contains("optimal ") }.count == 2)
+        #expect(text.split(separator: "\n").contains { $0.contains("mid") && $0.contains("optimal") })
+    }
+
     @Test func compareRanksAndNamesTheBadLine() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
