@@ -15,6 +15,7 @@ import SustainCore
 /// - `GET /v1/jobs/{id}` → the report of a finished job, or the running job
 /// - `GET /v1/jobs?user=&since=&label=key=value&limit=` → running and finished jobs (own, or all for admins)
 /// - `GET /v1/snapshot` → power and energy per domain now
+/// - `GET /v1/attribution` → the machine's energy shared among jobs by cgroup CPU time, and the remainder
 /// - `GET /v1/health`, `GET /metrics` (Prometheus text)
 public enum API {
     public static func router(
@@ -79,6 +80,10 @@ public enum API {
             return JobList(running: running, finished: finished)
         }
         router.get(RouterPath(APIRoute.snapshot)) { _, _ in Snapshot(sampler: sampler) }
+        router.get(RouterPath(APIRoute.attribution)) { _, context in
+            // Totals for everyone; job ids, users and cgroups only for their owners (and root and admins).
+            await registry.attributionView(by: try context.requireIdentity())
+        }
         router.get(RouterPath(APIRoute.metrics)) { _, context in
             // Per-job series name jobs and users: root and admins see every job's, a user their own.
             let identity = try context.requireIdentity()

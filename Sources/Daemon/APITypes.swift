@@ -9,6 +9,7 @@ extension RunningJob: ResponseEncodable {}
 extension JobList: ResponseEncodable {}
 extension Health: ResponseEncodable {}
 extension Snapshot: ResponseEncodable {}
+extension AttributionView: ResponseEncodable {}
 
 extension JobSummary {
     /// A finished job's row as the listing shows it.

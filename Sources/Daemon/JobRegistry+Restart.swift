@@ -121,6 +121,7 @@ extension JobRegistry {
                     seconds: savedCheckpoint.instant.seconds(to: baseline.instant),
                     recovered: window.recovered.map(\.rawValue), missing: window.missing.map(\.rawValue)))
             watch(&job)
+            attach(&job, at: baseline, restarted: true)
             jobs[job.id] = job
             if let record = try? OpenJobRecord(job) { carried.append(record) }
             summary.continued.append(job.id)

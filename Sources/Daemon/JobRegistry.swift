@@ -72,6 +72,8 @@ public actor JobRegistry {
         var overlapping = 0
         /// The job's phases, from its first mark on (in memory: a restart of the daemon loses them, and says so).
         var phases: PhaseLog?
+        /// Why the machine's energy is not attributed to this job, when it is not.
+        var attributionNote: String?
     }
 
     var jobs: [String: Job] = [:]
@@ -88,6 +90,8 @@ public actor JobRegistry {
     private var configuration: Configuration
     let bootID: String?
     let logger: Logger
+    /// Shares the machine's energy among the open jobs by their cgroups' CPU time.
+    let attributor: Attributor
     /// How far back the machine's power timeline reaches (1 s buckets): a job's report carries the timeline of
     /// its window when the ring still holds its start (6 h: about 2 MB for 8 energy channels).
     public static let timelineSeconds = 6 * 3600
@@ -107,6 +111,14 @@ public actor JobRegistry {
         self.configuration = configuration
         self.bootID = bootID
         self.logger = logger
+        attributor = Attributor(
+            sampler: sampler, mount: configuration.daemon.cgroupRoot ?? CgroupV2.mountPoint(),
+            policy: CPUTimeAttribution.IdlePolicy(rawValue: configuration.daemon.attributionIdle) ?? .unattributed)
+    }
+
+    /// Attributes the machine's energy since the last step to the open jobs (every second, from a service).
+    public func attribute() {
+        if let now = sampler.latestCheckpoint { attributor.step(to: now) }
     }
 
     public var openJobs: Int { jobs.count }
@@ -177,6 +189,14 @@ public actor JobRegistry {
             guard owner == identity.uid || identity.isAdmin else { throw .notYourProcess(pid) }
             process = found
         }
+        if let cgroup = request.cgroup {
+            guard identity.isAdmin || identity.uid == 0 else {
+                throw .invalid("cgroup: only root or an admin may name a job's cgroup (a user's is their process's)")
+            }
+            guard CgroupV2.isPlausible(cgroup) else {
+                throw .invalid("cgroup: an absolute path under the cgroup v2 root, without '..' or control characters")
+            }
+        }
         guard jobs.count < Self.maximumOpenJobs else { throw .unavailable("too many open jobs") }
         if !identity.isAdmin && identity.uid != 0 {
             let own = jobs.values.count { $0.identity.uid == identity.uid }
@@ -196,6 +216,7 @@ public actor JobRegistry {
             checkpoint: checkpoint,
             process: process)
         watch(&job)
+        attach(&job, at: checkpoint)
         job.overlapping = jobs.count
         for other in jobs.keys { jobs[other]?.overlapping += 1 }
         jobs[id] = job
@@ -305,6 +326,8 @@ public actor JobRegistry {
     ) -> Report {
         // A fresh reading at the stop, unless the end is given (a restart's last checkpoint): ended_at is its instant.
         let end = end ?? sampler.checkpointNow() ?? job.checkpoint
+        attributor.step(to: end)
+        let ledger = attributor.remove(job: job.id)
         let endedAt = endedAt ?? wallClock(of: end.instant)
         // --start-at-mark: the window starts at the job's first `begin NAME`, when it came.
         let markName = job.start.startAtMark
@@ -328,6 +351,7 @@ public actor JobRegistry {
         }
         var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
         if let carbonWarning { report.warnings.append(carbonWarning) }
+        addAttribution(ledger, note: job.attributionNote, to: &report, carbon: settings)
         if report.timeline == nil, report.energy.joules != nil {
             report.warnings.append(
                 "No power timeline: the service keeps the machine's power for the last "

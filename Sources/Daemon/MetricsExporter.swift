@@ -70,6 +70,22 @@ public actor MetricsExporter {
                 help: "Emissions of a running job at the configured intensity and PUE 1, in grams CO2e"
             ).set(job.joules * gramsPerJoule)
         }
+        let attributed = await registry.attributedEnergies()
+        for job in attributed.jobs {
+            switch visible {
+            case .all: break
+            case .none: continue
+            case .ofUser(let uid): if job.uid != uid { continue }
+            }
+            prometheus.makeCounter(
+                name: "sustain_job_attributed_energy_joules_total", labels: [("job", job.id), ("user", job.user)],
+                help: "A running job's attributed share of the machine's CPU-side energy (cgroup CPU time), in joules"
+            ).increment(by: job.joules)
+        }
+        prometheus.makeCounter(
+            name: "sustain_unattributed_energy_joules_total",
+            help: "The machine's CPU-side energy attributed to no job since the service started, in joules"
+        ).increment(by: attributed.unattributed)
         prometheus.makeGauge(name: "sustain_open_jobs", help: "Jobs currently open").set(
             Double(await registry.openJobs))
         let store = await registry.storeHealth

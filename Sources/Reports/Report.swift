@@ -26,7 +26,7 @@ public struct Report: Codable, Sendable, Equatable {
         case phases, events
         case phaseTotals = "phase_totals"
         case unphasedJoules = "unphased_joules"
-        case timeline, metrics
+        case timeline, metrics, attribution
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -88,6 +88,48 @@ public struct Report: Codable, Sendable, Equatable {
     @Nullable public var timeline: Timeline? = nil
     /// Quality metrics of the run (`--metric NAME=VALUE`, or `metric NAME=VALUE` from the job); null when none.
     @Nullable public var metrics: [String: Double]? = nil
+    /// Service only, on a shared machine: this job's attributed share of the machine's energy; null when not
+    /// attributed (the warnings say why).
+    @Nullable public var attribution: Attribution? = nil
+
+    /// What a job is attributed of the machine's energy: a model, not a measurement.
+    public struct Attribution: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case method, joules, share, domains
+            case idleJoules = "idle_joules"
+            case idlePolicy = "idle_policy"
+            case machineJoules = "machine_joules"
+            case cgroup
+            case kgCo2e = "kg_co2e"
+            case note
+        }
+        public var method: String
+        public var joules: Double
+        @Nullable public var share: Double?
+        public var domains: [String: Double]
+        public var idleJoules: Double
+        public var idlePolicy: String
+        public var machineJoules: Double
+        public var cgroup: String
+        @Nullable public var kgCo2e: Double?
+        public var note: String
+
+        public init(
+            method: String, joules: Double, share: Double?, domains: [String: Double], idleJoules: Double,
+            idlePolicy: String, machineJoules: Double, cgroup: String, kgCo2e: Double?, note: String
+        ) {
+            self.method = method
+            self.joules = joules
+            self.share = share
+            self.domains = domains
+            self.idleJoules = idleJoules
+            self.idlePolicy = idlePolicy
+            self.machineJoules = machineJoules
+            self.cgroup = cgroup
+            self.kgCo2e = kgCo2e
+            self.note = note
+        }
+    }
 
     public struct Host: Codable, Sendable, Equatable {
         public var hostname: String
@@ -155,6 +197,7 @@ public struct Report: Codable, Sendable, Equatable {
             case kwhAtMeter = "kwh_at_meter"
             case kwhFacility = "kwh_facility"
             case cost, equivalents
+            case attributedKgCo2e = "attributed_kg_co2e"
         }
 
         /// Nil when nothing was measured.
@@ -178,6 +221,9 @@ public struct Report: Codable, Sendable, Equatable {
         @Nullable public var kwhFacility: Double?
         @Nullable public var cost: Cost?
         public var equivalents: [Equivalent]
+        /// Service only, on a shared machine: the carbon of the job's attributed energy, beside the measured
+        /// figure (`kg_co2e`, the machine's during the job).
+        @Nullable public var attributedKgCo2e: Double? = nil
     }
 
     public struct Cost: Codable, Sendable, Equatable {

@@ -19,10 +19,14 @@ public struct JobStart: Codable, Sendable, Equatable {
     /// Count only from the job's first `begin` of this phase (like `perf stat --delay`); the whole job when it never
     /// comes. The report says which.
     public var startAtMark: String?
+    /// The job's cgroup v2, relative to the hierarchy's root (a SLURM job's, a container's); admins only. Else the
+    /// cgroup of `pid`.
+    public var cgroup: String?
 
     public init(
         command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
-        labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil
+        labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil,
+        cgroup: String? = nil
     ) {
         self.command = command
         self.commandBase64 = commandBase64
@@ -31,6 +35,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         self.labels = labels
         self.carbon = carbon
         self.startAtMark = startAtMark
+        self.cgroup = cgroup
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -39,6 +44,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         case commandWords = "command_words"
         case pid, labels, carbon
         case startAtMark = "start_at_mark"
+        case cgroup
     }
 
     /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).
@@ -301,5 +307,70 @@ public struct Snapshot: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case domains
         case countedWatts = "counted_watts"
+    }
+}
+
+/// `GET /v1/attribution`: how the machine's counted CPU-side energy since the service started was shared among
+/// jobs by their cgroups' CPU time, and what was left: `Σ open + finished + unattributed = machine`.
+public struct AttributionView: Codable, Sendable, Equatable {
+    public struct Job: Codable, Sendable, Equatable {
+        public var id: String
+        public var user: String
+        public var cgroup: String
+        public var joules: Double
+        /// Of the machine's energy during the job.
+        public var share: Double?
+
+        public init(id: String, user: String, cgroup: String, joules: Double, share: Double?) {
+            self.id = id
+            self.user = user
+            self.cgroup = cgroup
+            self.joules = joules
+            self.share = share
+        }
+    }
+
+    public var method: String
+    public var available: Bool
+    public var reason: String?
+    public var idlePolicy: String
+    public var sinceSeconds: Double?
+    public var machineJoules: Double
+    public var openJobs: [Job]
+    public var finishedJobsJoules: Double
+    public var unattributedJoules: Double
+    /// (Σ attributed + unattributed − machine) ÷ machine.
+    public var conservationError: Double?
+    /// Each domain's idle baseline (the lowest power seen over a second), in watts.
+    public var baselineWatts: [String: Double]
+
+    public init(
+        method: String, available: Bool, reason: String?, idlePolicy: String, sinceSeconds: Double?,
+        machineJoules: Double, openJobs: [Job], finishedJobsJoules: Double, unattributedJoules: Double,
+        conservationError: Double?, baselineWatts: [String: Double]
+    ) {
+        self.method = method
+        self.available = available
+        self.reason = reason
+        self.idlePolicy = idlePolicy
+        self.sinceSeconds = sinceSeconds
+        self.machineJoules = machineJoules
+        self.openJobs = openJobs
+        self.finishedJobsJoules = finishedJobsJoules
+        self.unattributedJoules = unattributedJoules
+        self.conservationError = conservationError
+        self.baselineWatts = baselineWatts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, available, reason
+        case idlePolicy = "idle_policy"
+        case sinceSeconds = "since_seconds"
+        case machineJoules = "machine_joules"
+        case openJobs = "open_jobs"
+        case finishedJobsJoules = "finished_jobs_joules"
+        case unattributedJoules = "unattributed_joules"
+        case conservationError = "conservation_error"
+        case baselineWatts = "baseline_watts"
     }
 }

@@ -13,6 +13,8 @@ public enum APIRoute {
     public static let health = "/v1/health"
     /// `GET`: `Snapshot`.
     public static let snapshot = "/v1/snapshot"
+    /// `GET`: `AttributionView`, the machine's energy shared among jobs since the service started.
+    public static let attribution = "/v1/attribution"
     /// `GET`: Prometheus text.
     public static let metrics = "/metrics"
 

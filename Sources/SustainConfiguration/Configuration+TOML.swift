@@ -38,7 +38,7 @@ extension Configuration {
                 [
                     "socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address",
                     "checkpoint_interval", "retention_days", "sources", "max_open_jobs_per_user",
-                    "max_job_age_without_pid", "per_job_metrics",
+                    "max_job_age_without_pid", "per_job_metrics", "attribution_idle", "cgroup_root",
                 ])
             if let socket = try reader.string(daemon, "daemon.socket") {
                 guard socket.hasPrefix("/") else {
@@ -110,6 +110,19 @@ extension Configuration {
                     throw ConfigurationError(path: path, key: "daemon.per_job_metrics", reason: "must be true or false")
                 }
                 self.daemon.perJobMetrics = flag
+            }
+            if let idle = try reader.string(daemon, "daemon.attribution_idle") {
+                guard ["unattributed", "cpuset"].contains(idle) else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.attribution_idle", reason: "must be \"unattributed\" or \"cpuset\"")
+                }
+                self.daemon.attributionIdle = idle
+            }
+            if let root = try reader.string(daemon, "daemon.cgroup_root") {
+                guard root.hasPrefix("/") else {
+                    throw ConfigurationError(path: path, key: "daemon.cgroup_root", reason: "must be an absolute path")
+                }
+                self.daemon.cgroupRoot = root
             }
             if let sources = try reader.strings(daemon, "daemon.sources") {
                 let known = Configuration.Daemon.allSources

@@ -62,6 +62,12 @@ public struct Configuration: Sendable, Equatable {
         /// aggregates there, since any local user can connect to a TCP port. On the socket, root and admins always
         /// see every job's series; a user sees their own.
         public var perJobMetrics = false
+        /// `attribution_idle` ("unattributed" or "cpuset"): on a shared machine, whether the static (idle) part of
+        /// each interval's energy stays unattributed, or is split by each job's allocated CPUs
+        /// (`cpuset.cpus.effective`). Default "unattributed".
+        public var attributionIdle = "unattributed"
+        /// `cgroup_root` (path): where the cgroup v2 hierarchy is; default: found in /proc/mounts.
+        public var cgroupRoot: String?
 
         public static let allSources = ["powercap", "hwmon", "nvml"]
 

@@ -27,6 +27,9 @@ struct FakeSys: ParsableCommand {
             """)
     var loadFile: String?
 
+    @Flag(help: "Power also follows the machine's CPU use: 30 % of it when idle, 100 % when every CPU is busy.")
+    var powerFollowsCPU = false
+
     @Argument(parsing: .postTerminator)
     var command: [String] = []
 
@@ -66,7 +69,7 @@ struct FakeSys: ParsableCommand {
             }
         }
         setenv("SUSTAIN_FAKESYS_LOAD", load, 1)
-        let simulator = try Simulator(scenario: scenario, tree: tree, loadFile: load)
+        let simulator = try Simulator(scenario: scenario, tree: tree, loadFile: load, followsCPU: powerFollowsCPU)
         try simulator.run()
         var exitCode: Int32 = 0
         if !command.isEmpty {

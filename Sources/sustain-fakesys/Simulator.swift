@@ -27,10 +27,18 @@ final class Simulator: @unchecked Sendable {
     private var lastT = 0.0
     private var loadFactor = 1.0
 
-    init(scenario: Scenario, tree: FakeTree, loadFile: String? = nil) throws {
+    /// With `followsCPU`, power also follows the machine's CPU use (`/proc/stat`, every 10 ms): each channel runs
+    /// at 30 % of its power when every CPU idles and 100 % when all are busy, linearly between.
+    private let followsCPU: Bool
+    private var cpuFactor = 1.0
+    private var lastCPU: (busy: Double, total: Double)?
+    private var ticksSinceCPU = 0
+
+    init(scenario: Scenario, tree: FakeTree, loadFile: String? = nil, followsCPU: Bool = false) throws {
         self.scenario = scenario
         self.tree = tree
         self.loadFile = loadFile
+        self.followsCPU = followsCPU
         for zone in scenario.zones { zoneMicrojoules[zone.id] = 0 }
         update(at: 0)  // every live file holds a value before anyone reads
     }
@@ -82,6 +90,20 @@ final class Simulator: @unchecked Sendable {
         return value
     }
 
+    /// Busy and total jiffies of all CPUs (`/proc/stat`'s first line).
+    static func cpuTimes() -> (busy: Double, total: Double)? {
+        let fd = open("/proc/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0, let line = buffer[..<count].split(separator: 10).first else { return nil }
+        let values = line.split(separator: 32).dropFirst().compactMap { Double(String(decoding: $0, as: UTF8.self)) }
+        guard values.count >= 5 else { return nil }
+        let total = values.prefix(8).reduce(0, +)
+        return (total - values[3] - values[4], total)
+    }
+
     /// The counter value of `zone` now, in µJ, wrapped into `0...max`: its start value (0 after a reset fault)
     /// plus the energy integrated since.
     private func counterValue(_ zone: Scenario.Zone, at t: Double) -> UInt64 {
@@ -109,6 +131,20 @@ final class Simulator: @unchecked Sendable {
             }
         }
         loadFactor = readLoad()
+        if followsCPU {
+            ticksSinceCPU += 1
+            if ticksSinceCPU >= 20 || lastCPU == nil {
+                ticksSinceCPU = 0
+                if let now = Self.cpuTimes() {
+                    if let last = lastCPU, now.total > last.total {
+                        let busy = max(0, min(1, (now.busy - last.busy) / (now.total - last.total)))
+                        cpuFactor = 0.3 + 0.7 * busy
+                    }
+                    lastCPU = now
+                }
+            }
+            loadFactor *= cpuFactor
+        }
         for zone in scenario.zones {
             guard let file = tree.counters[zone.id] else { continue }
             var text = pad(String(counterValue(zone, at: t)))

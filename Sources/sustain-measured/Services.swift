@@ -77,6 +77,23 @@ actor CheckpointService: Service {
     }
 }
 
+/// Once a second: shares the machine's energy since the last second among the open jobs by their cgroups' CPU
+/// time (the job registry's attribution ledger).
+struct AttributionService: Service {
+    let registry: JobRegistry
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(1))
+                    await registry.attribute()
+                }
+            }
+        } catch is CancellationError {}
+    }
+}
+
 /// Reloads the configuration on SIGHUP. A bad file is rejected with its key and reason and the running
 /// configuration is kept; keys that only a restart can change are named.
 struct ReloadService: Service {
@@ -108,6 +125,8 @@ struct ReloadService: Service {
             if new.perJobMetrics != current.daemon.perJobMetrics { restart.append("per_job_metrics") }
             if new.checkpointInterval != current.daemon.checkpointInterval { restart.append("checkpoint_interval") }
             if new.sources != current.daemon.sources { restart.append("sources") }
+            if new.attributionIdle != current.daemon.attributionIdle { restart.append("attribution_idle") }
+            if new.cgroupRoot != current.daemon.cgroupRoot { restart.append("cgroup_root") }
             logger.notice(
                 "configuration reloaded",
                 metadata: [

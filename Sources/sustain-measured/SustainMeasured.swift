@@ -133,6 +133,7 @@ extension SustainMeasured {
                 })
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: SamplerService(sampler: sampler)), .init(service: checkpointer),
+                .init(service: AttributionService(registry: registry)),
                 .init(service: reloader),
                 .init(service: app),
             ]

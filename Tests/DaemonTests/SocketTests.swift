@@ -12,9 +12,9 @@ struct SocketTests {
     /// Runs `script` (sh) inside the fake tree with the daemon listening on `$SOCK` (`config` added to its
     /// `daemon.toml`, which saves checkpoints every second); returns its outcome. `start_daemon` (re)starts it and
     /// sets `$DAEMON`.
-    static func withDaemon(scenario: String, in directory: URL, config: String = "", _ script: String) throws
-        -> ProcessOutcome
-    {
+    static func withDaemon(
+        scenario: String, in directory: URL, config: String = "", fakesys options: [String] = [], _ script: String
+    ) throws -> ProcessOutcome {
         let file = directory.appendingPathComponent("daemon.toml")
         try "[daemon]\nsocket_mode = \"0666\"\ncheckpoint_interval = 1\n\(config)".write(
             to: file, atomically: true, encoding: .utf8)
@@ -42,10 +42,11 @@ struct SocketTests {
             kill -TERM $DAEMON; wait $DAEMON
             exit $status
             """
-        return try Harness.run([
-            "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-            scenario, "--", "/bin/sh", "-c", wrapped,
-        ])
+        return try Harness.run(
+            [
+                "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
+                scenario,
+            ] + options + ["--", "/bin/sh", "-c", wrapped])
     }
 
     @Test func anUnprivilegedUserGetsRAPLEnergyThroughTheDaemon() throws {

@@ -1,0 +1,91 @@
+import Impact
+import LinuxSupport
+import Meter
+import Reports
+import SustainAPI
+import SustainCore
+
+extension JobRegistry {
+    /// Ties a starting job to its cgroup (the one registered with it, else its process's) and starts attributing
+    /// the machine's energy to it from `checkpoint`; or notes why it cannot be.
+    func attach(_ job: inout Job, at checkpoint: SamplerCheckpoint, restarted: Bool = false) {
+        attributor.step(to: checkpoint)
+        if let reason = attributor.unavailable {
+            job.attributionNote = "Not attributed: \(reason); energy.joules is the machine's during the job."
+            return
+        }
+        let cgroup = job.start.cgroup ?? job.process.flatMap { CgroupV2.path(ofProcess: $0.pid) }
+        guard let cgroup else {
+            job.attributionNote =
+                "Not attributed: the job named no process and no cgroup, so none of the machine's energy can be tied "
+                + "to it; energy.joules is the machine's during the job."
+            return
+        }
+        attributor.add(job: job.id, cgroup: cgroup)
+        if restarted {
+            job.attributionNote =
+                "The service restarted during this job: its attribution counts from the restart only."
+        }
+    }
+
+    /// The job's `attribution` object, and its attributed carbon beside the measured one.
+    func addAttribution(
+        _ ledger: Attributor.JobLedger?, note: String?, to report: inout Report, carbon settings: CarbonSettings
+    ) {
+        if let note { report.warnings.append(note) }
+        guard let ledger else { return }
+        let joules = ledger.total
+        let kilograms = CarbonAssessment(energy: Joules(joules), settings: settings).emissions?.kilograms
+        report.attribution = Report.Attribution(
+            method: "cgroup-cpu-time", joules: joules,
+            share: ledger.machineJoules > 0 ? joules / ledger.machineJoules : nil,
+            domains: Dictionary(uniqueKeysWithValues: ledger.joules.map { ($0.key.rawValue, $0.value) }),
+            idleJoules: ledger.idleJoules, idlePolicy: attributor.policy.rawValue,
+            machineJoules: ledger.machineJoules, cgroup: ledger.cgroup, kgCo2e: kilograms,
+            note: "Attributed, not measured: the machine's counted CPU-side energy (GPUs excluded) shared among "
+                + "the jobs open in each second by their cgroups' CPU time; the static part "
+                + (attributor.policy == .cpuset ? "split by allocated CPUs" : "left unattributed")
+                + ". energy.joules stays the machine's measured energy during the job.")
+        report.carbon.attributedKgCo2e = kilograms
+        if ledger.cgroupRemoved {
+            report.warnings.append(
+                "The job's cgroup \(ledger.cgroup) was removed before the job ended: from then on no energy was "
+                    + "attributed to it.")
+        }
+    }
+
+    /// Every job's attributed energy so far and the remainder, since the service started: the conservation view.
+    public func attributionView(by identity: Identity) -> AttributionView {
+        if let now = sampler.latestCheckpoint { attributor.step(to: now) }
+        let machine = attributor.machine.values.reduce(0, +)
+        let open = jobs.values.compactMap { job -> AttributionView.Job? in
+            guard let ledger = attributor.jobs[job.id] else { return nil }
+            let visible = job.identity.uid == identity.uid || identity.isAdmin
+            return AttributionView.Job(
+                id: visible ? job.id : "(another user's job)", user: visible ? job.identity.user : "",
+                cgroup: visible ? ledger.cgroup : "", joules: ledger.total,
+                share: ledger.machineJoules > 0 ? ledger.total / ledger.machineJoules : nil)
+        }.sorted { $0.joules > $1.joules }
+        let unattributed = attributor.unattributed.values.reduce(0, +)
+        let attributed = open.map(\.joules).reduce(0, +) + attributor.finishedJoules
+        return AttributionView(
+            method: "cgroup-cpu-time", available: attributor.unavailable == nil, reason: attributor.unavailable,
+            idlePolicy: attributor.policy.rawValue,
+            sinceSeconds: attributor.since.map { $0.seconds(to: sampler.clock.now) },
+            machineJoules: machine, openJobs: open, finishedJobsJoules: attributor.finishedJoules,
+            unattributedJoules: unattributed,
+            conservationError: machine > 0 ? (attributed + unattributed - machine) / machine : nil,
+            baselineWatts: Dictionary(uniqueKeysWithValues: attributor.baseline.map { ($0.key.rawValue, $0.value) }))
+    }
+
+    /// For metrics: each open job's attributed energy, and the unattributed remainder.
+    public func attributedEnergies() -> (
+        jobs: [(id: String, uid: UInt32, user: String, joules: Double)], unattributed: Double
+    ) {
+        (
+            jobs.values.compactMap { job in
+                attributor.jobs[job.id].map { (job.id, job.identity.uid, job.identity.user, $0.total) }
+            }, attributor.unattributed.values.reduce(0, +)
+        )
+    }
+}

@@ -1,0 +1,134 @@
+import Glibc
+
+/// cgroup v2, read as the kernel exposes it: where the unified hierarchy is mounted, which cgroup a process is in,
+/// and a cgroup's CPU time (`cpu.stat` `usage_usec`, present in every v2 cgroup whatever controllers are enabled)
+/// and allocated CPUs (`cpuset.cpus.effective`, with the cpuset controller).
+public enum CgroupV2 {
+    /// The first cgroup2 mount in `/proc/mounts` (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid
+    /// layout); nil when the kernel has none mounted.
+    public static func mountPoint(mounts: String = "/proc/mounts") -> String? {
+        guard let bytes = readFile(mounts) else { return nil }
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "))
+            guard fields.count >= 3, String(decoding: fields[2], as: UTF8.self) == "cgroup2" else { continue }
+            return unescapeMountPath(String(decoding: fields[1], as: UTF8.self))
+        }
+        return nil
+    }
+
+    /// The v2 cgroup of process `pid`, relative to the mount (`/user.slice/…`, `/` for the root): the `0::` line
+    /// of `/proc/PID/cgroup`; nil when the process is gone or has none.
+    public static func path(ofProcess pid: Int32, proc: String = "/proc") -> String? {
+        guard pid > 0, let bytes = readFile("\(proc)/\(pid)/cgroup", limit: 65_536) else { return nil }
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("0::".utf8)) {
+            let path = String(decoding: line.dropFirst(3), as: UTF8.self)
+            return path.hasPrefix("/") ? path : nil
+        }
+        return nil
+    }
+
+    /// A cgroup path is one the daemon may read: absolute, no `..`, no control characters, at most 4096 bytes.
+    public static func isPlausible(_ path: String) -> Bool {
+        path.hasPrefix("/") && path.utf8.count <= 4096 && !path.split(separator: "/").contains("..")
+            && !path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// How many CPUs the cgroup may run on (`cpuset.cpus.effective`: `0-3,8,10-11`); nil without the file.
+    public static func allocatedCPUs(mount: String, path: String) -> Int? {
+        guard let bytes = readFile(mount + (path == "/" ? "" : path) + "/cpuset.cpus.effective", limit: 65_536)
+        else { return nil }
+        var count = 0
+        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        guard !text.isEmpty else { return 0 }
+        for range in text.split(separator: ",") {
+            let bounds = range.split(separator: "-").compactMap { Int($0) }
+            switch bounds.count {
+            case 1: count += 1
+            case 2 where bounds[1] >= bounds[0]: count += bounds[1] - bounds[0] + 1
+            default: return nil
+            }
+        }
+        return count
+    }
+
+    /// `/proc/mounts` escapes blanks in paths as octal (`\040`).
+    static func unescapeMountPath(_ path: String) -> String {
+        guard path.contains("\\") else { return path }
+        var bytes: [UInt8] = []
+        var utf8 = Array(path.utf8)[...]
+        while let byte = utf8.first {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 4,
+                let value = UInt8(String(decoding: utf8.dropFirst().prefix(3), as: UTF8.self), radix: 8)
+            {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(4)
+            } else {
+                bytes.append(byte)
+                utf8 = utf8.dropFirst()
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// One cgroup's `cpu.stat`, kept open and read with `pread` (a few microseconds), for a service that reads many
+/// cgroups every second.
+public final class CgroupCPUStat: @unchecked Sendable {
+    public let path: String
+    private var fd: Int32
+
+    /// Opens `<mount><path>/cpu.stat`; nil when it cannot (no such cgroup).
+    public init?(mount: String, path: String) {
+        self.path = path
+        fd = open(mount + (path == "/" ? "" : path) + "/cpu.stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// CPU time used by the cgroup's processes (all its descendants) since it was created, in µs; nil when the
+    /// cgroup is gone (its file reads as an error once it is removed).
+    public func usageMicroseconds() -> UInt64? {
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        for line in buffer[..<count].split(separator: UInt8(ascii: "\n"))
+        where line.starts(with: Array("usage_usec ".utf8)) {
+            return UInt64(String(decoding: line.dropFirst(11), as: UTF8.self))
+        }
+        return nil
+    }
+}
+
+/// The machine's CPU time from `/proc/stat`: busy (user, nice, system, irq, softirq, steal) and idle (idle,
+/// iowait), in seconds summed over CPUs.
+public struct MachineCPUTime: Sendable, Equatable {
+    public var busySeconds: Double
+    public var idleSeconds: Double
+
+    public init(busySeconds: Double, idleSeconds: Double) {
+        self.busySeconds = busySeconds
+        self.idleSeconds = idleSeconds
+    }
+
+    public static func read(stat: String = "/proc/stat") -> MachineCPUTime? {
+        guard let bytes = readFile(stat, limit: 4096), let line = bytes.split(separator: UInt8(ascii: "\n")).first,
+            line.starts(with: Array("cpu ".utf8))
+        else { return nil }
+        let values = line.dropFirst(4).split(separator: UInt8(ascii: " ")).compactMap {
+            Double(String(decoding: $0, as: UTF8.self))
+        }
+        guard values.count >= 5 else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        func value(_ index: Int) -> Double { index < values.count ? values[index] : 0 }
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        let busy = value(0) + value(1) + value(2) + value(5) + value(6) + value(7)
+        return MachineCPUTime(busySeconds: busy / ticks, idleSeconds: (value(3) + value(4)) / ticks)
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// The cgroup v2 hierarchy of this machine, when it has one.
+let cgroupMount: String? = {
+    guard let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8) else { return nil }
+    for line in mounts.split(separator: "\n") {
+        let fields: [Substring] = line.split(separator: " ")
+        if fields.count > 2 && fields[2] == "cgroup2" { return String(fields[1]) }
+    }
+    return nil
+}()
+
+/// Shared machines: the service attributes the machine's energy to concurrent jobs by their cgroups' CPU time, in
+/// the fake 2-socket tree whose power follows CPU use, with real cgroups made here (root).
+@Suite(
+    .serialized,
+    .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)),
+    .enabled(if: cgroupMount != nil, "SKIPPED: no cgroup v2 hierarchy in /proc/mounts: attribution is untested"))
+struct AttributionTests {
+    /// One busy core (a), a quarter of one (b), an idle job (c), a job whose cgroup is removed midway (d), and one
+    /// registered with no process (no cgroup): shares follow CPU time, the idle job gets about nothing, and every
+    /// joule is attributed or in the remainder.
+    @Test func sharesFollowCPUTimeAndEveryJouleIsAccountedFor() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mount = try #require(cgroupMount)
+        let cgroup = "\(mount)/sustain-test-\(getpid())"
+        defer {
+            // Whatever is left in the test's cgroups goes back to the root, then they go.
+            for name in ["a", "b", "c", "d", ""] {
+                let procs = (try? String(contentsOfFile: "\(cgroup)/\(name)/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n") {
+                    try? String(pid).write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
+                }
+                rmdir("\(cgroup)/\(name)")
+            }
+        }
+        try """
+        import time
+        end = time.time() + 4
+        while time.time() < end:
+            t = time.time()
+            while time.time() - t < 0.01:
+                pass
+            time.sleep(0.03)
+        """.write(to: directory.appendingPathComponent("quarter.py"), atomically: true, encoding: .utf8)
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory, fakesys: ["--power-follows-cpu"],
+            """
+            CG=\(cgroup); mkdir -p $CG/a $CG/b $CG/c $CG/d
+            sleep 2.5  # the service learns the machine's idle power (its lowest 1 s power) before the jobs
+            job() {
+                name=$1; shift
+                sh -c "echo \\$\\$ > $CG/$name/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
+                    $D/sustain-measure --socket $SOCK -q --report $D/$name.json -- $*"
+            }
+            job a timeout 4 sh -c "'while :; do :; done'" & A=$!
+            job b python3 $D/quarter.py & B=$!
+            job c sleep 4 & C=$!
+            job d sleep 3 & E=$!
+            ( sleep 1.5; for pid in $(cat $CG/d/cgroup.procs); do echo $pid > $CG/cgroup.procs; done; rmdir $CG/d ) &
+            M=$!
+            ID=$(curl -sf --unix-socket $SOCK -X POST -d '{"command":["no-process"]}' http://x/v1/jobs \\
+                | sed 's/.*"id":"\\([^"]*\\)".*/\\1/')
+            wait $A $B $C $E $M  # not the daemon
+            curl -sf --unix-socket $SOCK -X POST -d '{"exit_code":0}' http://x/v1/jobs/$ID/stop > $D/none.json
+            for name in a b c; do echo "$name $(sed -n 's/^usage_usec //p' $CG/$name/cpu.stat)"; done > $D/usage.txt
+            sleep 1.2
+            curl -sf --unix-socket $SOCK http://x/v1/attribution > $D/attribution.json
+            curl -sf --unix-socket $SOCK http://x/metrics > $D/metrics.txt
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        func report(_ name: String) throws -> Report {
+            try Report.decode(Data(contentsOf: directory.appendingPathComponent("\(name).json")))
+        }
+        var usage: [String: Double] = [:]
+        for line in try String(contentsOf: directory.appendingPathComponent("usage.txt"), encoding: .utf8)
+            .split(separator: "\n")
+        {
+            let fields = line.split(separator: " ")
+            if fields.count == 2 { usage[String(fields[0])] = Double(fields[1]) }
+        }
+        let a = try #require(try report("a").attribution)
+        let b = try #require(try report("b").attribution)
+        let c = try #require(try report("c").attribution)
+        let cpuRatio = try #require(usage["a"]) / (try #require(usage["b"]))
+        let energyRatio = a.joules / b.joules
+        print(
+            "attribution: a \(a.joules) J (share \(a.share ?? -1)), b \(b.joules) J, c \(c.joules) J; energy ratio "
+                + "\(energyRatio) vs CPU-time ratio \(cpuRatio)")
+        #expect(abs(energyRatio / cpuRatio - 1) < 0.05, "energy ratio \(energyRatio) vs CPU-time ratio \(cpuRatio)")
+        #expect(cpuRatio > 2.5, "the loads differ as meant: \(usage)")
+        #expect(c.joules < 0.02 * a.joules, "the idle job: \(c.joules) J vs \(a.joules) J")
+        #expect(a.method == "cgroup-cpu-time" && a.note.contains("Attributed, not measured"))
+        #expect(a.share.map { $0 > 0.1 && $0 < 1 } == true, "\(String(describing: a.share))")
+        let measured = try #require(try report("a").energy.joules)
+        #expect(a.machineJoules <= measured * 1.001, "attribution covers CPU-side counted domains only")
+        let carbon = try report("a").carbon
+        #expect(carbon.attributedKgCo2e != nil)
+        // The removed cgroup is said; the job with no process has no attribution, and says why.
+        let removed = try report("d").warnings
+        #expect(removed.contains { $0.contains("was removed") }, "\(removed)")
+        let none = try report("none")
+        #expect(none.attribution == nil && none.warnings.contains { $0.contains("Not attributed") })
+        // Conservation over the service's whole life: Σ attributed + unattributed = the machine's energy.
+        let view = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: directory.appendingPathComponent("attribution.json")))
+                as? [String: Any])
+        let error = try #require(view["conservation_error"] as? Double)
+        #expect(abs(error) < 0.001, "\(view)")
+        print("attribution: conservation error \(error), view \(view)")
+        let machine = try #require(view["machine_joules"] as? Double)
+        let finished = try #require(view["finished_jobs_joules"] as? Double)
+        let remainder = try #require(view["unattributed_joules"] as? Double)
+        #expect(abs(finished + remainder - machine) / machine < 0.001)
+        let parts = [a, b, c].map(\.joules).reduce(0, +)
+        #expect(parts <= finished * 1.0001, "the reports' shares are part of what was attributed")
+        let metrics = try String(contentsOf: directory.appendingPathComponent("metrics.txt"), encoding: .utf8)
+        #expect(metrics.contains("sustain_unattributed_energy_joules_total"))
+    }
+
+    /// Without a cgroup v2 hierarchy the report has no attribution and says why; the measured energy is as ever.
+    @Test func withoutCgroupV2TheReportSaysWhy() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory, config: "cgroup_root = \"/nonexistent-cgroup\"",
+            """
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK -q \\
+                --report $D/r.json -- sleep 1.5
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        #expect(report.attribution == nil)
+        #expect(report.warnings.contains { $0.contains("no cgroup v2 hierarchy at /nonexistent-cgroup") })
+        let joules = try #require(report.energy.joules)
+        #expect(abs(joules - 176 * report.durationSeconds) / (176 * report.durationSeconds) < 0.005)
+    }
+}
