@@ -8,24 +8,26 @@ import SustainCore
 /// `Σ attributed (open and finished jobs) + unattributed = the machine's counted energy` since the service started.
 ///
 /// GPUs are not in it: they are charged to jobs by which processes ran on them, as before. Owned by the job
-/// registry (an actor): never touched from two threads.
+/// registry (an actor): never touched from two threads. A step costs one 64-byte `pread` per open cgroup and a few
+/// array additions per job: 1,000 jobs in their own cgroups are a few milliseconds a second.
 final class Attributor {
     /// One job's attributed energy so far.
     struct JobLedger {
         var cgroup: String
-        var joules: [ChannelID: Double] = [:]
+        /// Per attributed domain, in `Attributor.domains` order.
+        var joules: [Double]
         var idleJoules = 0.0
         /// The machine's energy in the attributed domains during the job's window.
         var machineJoules = 0.0
         var cgroupRemoved = false
-        var total: Double { joules.values.reduce(0, +) }
+        var total: Double { joules.reduce(0, +) }
     }
 
     private struct Group {
         let stat: CgroupCPUStat?
         var lastUsage: UInt64?
         let cpus: Int?
-        var jobs: Set<String> = []
+        var jobs: [String] = []
         var removed = false
     }
 
@@ -33,23 +35,21 @@ final class Attributor {
     let unavailable: String?
     let mount: String?
     let policy: CPUTimeAttribution.IdlePolicy
-    private let sampler: Sampler
     private let totalCPUs: Int
     /// The attributed domains: counted, not GPUs.
-    private let domains: [ChannelID]
+    let domains: [ChannelID]
     private var last: (checkpoint: SamplerCheckpoint, cpu: MachineCPUTime?)?
     /// Each domain's idle baseline: the lowest mean power seen over a step of at least half a second.
-    private(set) var baseline: [ChannelID: Double] = [:]
+    private(set) var baseline: [Double?]
     private var groups: [String: Group] = [:]
     private(set) var jobs: [String: JobLedger] = [:]
-    private(set) var unattributed: [ChannelID: Double] = [:]
-    private(set) var machine: [ChannelID: Double] = [:]
+    private(set) var unattributed: [Double]
+    private(set) var machine: [Double]
     /// Attributed energy of the jobs that have finished.
     private(set) var finishedJoules = 0.0
     private(set) var since: MonotonicInstant?
 
     init(sampler: Sampler, mount: String?, policy: CPUTimeAttribution.IdlePolicy) {
-        self.sampler = sampler
         self.policy = policy
         if let mount, SafeFile.kind(of: mount + "/cgroup.procs") == .regular {
             self.mount = mount
@@ -64,6 +64,21 @@ final class Attributor {
         domains = sampler.channels.filter {
             $0.isEnergy && $0.kind != .gpu && sampler.decisions[$0.id]?.counted == true
         }.map(\.id)
+        baseline = Array(repeating: nil, count: domains.count)
+        unattributed = Array(repeating: 0, count: domains.count)
+        machine = Array(repeating: 0, count: domains.count)
+    }
+
+    /// Each attributed domain's energy between two checkpoints (0 where one lacks it).
+    private func energies(from start: SamplerCheckpoint, to end: SamplerCheckpoint) -> [Double] {
+        var before: [ChannelID: Double] = [:]
+        for total in start.channels { before[total.id] = total.joules }
+        var after: [ChannelID: Double] = [:]
+        for total in end.channels { after[total.id] = total.joules }
+        return domains.map { domain in
+            guard let to = after[domain], let from = before[domain] else { return 0 }
+            return max(0, to - from)
+        }
     }
 
     /// Attributes the energy since the last step to the jobs open now, up to `checkpoint`.
@@ -78,52 +93,54 @@ final class Attributor {
         let seconds = last.checkpoint.instant.seconds(to: checkpoint.instant)
         guard seconds > 0 else { return }  // not after the last step: nothing new
         self.last = (checkpoint, cpu)
-        var before: [ChannelID: Double] = [:]
-        for total in last.checkpoint.channels { before[total.id] = total.joules }
-        var after: [ChannelID: Double] = [:]
-        for total in checkpoint.channels { after[total.id] = total.joules }
+        let energy = energies(from: last.checkpoint, to: checkpoint)
         let machineBusy = (cpu?.busySeconds ?? 0) - (last.cpu?.busySeconds ?? 0)
         // Each cgroup's CPU time in the step; a removed cgroup used none from then on (and the report says so).
-        let paths = groups.keys.sorted()
         var busy: [Double] = []
         var cpus: [Int?] = []
-        for path in paths {
-            guard var group = groups[path] else { continue }
-            let usage = group.stat?.usageMicroseconds()
-            if usage == nil, !group.removed {
-                group.removed = true
-                for job in group.jobs { jobs[job]?.cgroupRemoved = true }
+        busy.reserveCapacity(groups.count)
+        cpus.reserveCapacity(groups.count)
+        var removedJobs: [String] = []
+        for index in groups.values.indices {
+            let usage = groups.values[index].stat?.usageMicroseconds()
+            if usage == nil, !groups.values[index].removed {
+                groups.values[index].removed = true
+                removedJobs += groups.values[index].jobs
             }
-            let previous = group.lastUsage ?? usage ?? 0
+            let previous = groups.values[index].lastUsage ?? usage ?? 0
             busy.append(usage.map { Double($0 >= previous ? $0 - previous : 0) / 1_000_000 } ?? 0)
-            cpus.append(group.cpus)
-            if let usage { group.lastUsage = usage }
-            groups[path] = group
+            cpus.append(groups.values[index].cpus)
+            if let usage { groups.values[index].lastUsage = usage }
         }
-        for domain in domains {
-            guard let end = after[domain], let start = before[domain] else { continue }
-            let energy = max(0, end - start)
+        for job in removedJobs { jobs[job]?.cgroupRemoved = true }
+        // Per group and domain: its share; then each job of the group gets its part, once.
+        var shares = [[CPUTimeAttribution.Share]](repeating: [], count: domains.count)
+        for domain in domains.indices {
             if seconds >= 0.5 {
-                let watts = energy / seconds
+                let watts = energy[domain] / seconds
                 baseline[domain] = min(baseline[domain] ?? watts, watts)
             }
-            let shares = CPUTimeAttribution.split(
-                energy: energy, idleEnergy: (baseline[domain] ?? 0) * seconds, machineBusy: machineBusy,
+            shares[domain] = CPUTimeAttribution.split(
+                energy: energy[domain], idleEnergy: (baseline[domain] ?? 0) * seconds, machineBusy: machineBusy,
                 groupBusy: busy, groupCPUs: cpus, totalCPUs: totalCPUs, policy: policy)
-            var given = 0.0
-            for (index, path) in paths.enumerated() {
-                guard let group = groups[path], !group.jobs.isEmpty else { continue }
-                // Jobs in one cgroup share its attribution.
-                let each = Double(group.jobs.count)
-                for job in group.jobs {
-                    jobs[job]?.joules[domain, default: 0] += shares[index].total / each
-                    jobs[job]?.idleJoules += shares[index].idle / each
+            machine[domain] += energy[domain]
+            unattributed[domain] += energy[domain]
+        }
+        let stepEnergy = energy.reduce(0, +)
+        for index in jobs.values.indices { jobs.values[index].machineJoules += stepEnergy }
+        for (position, group) in groups.values.enumerated() where !group.jobs.isEmpty {
+            // Jobs in one cgroup share its attribution.
+            let each = 1 / Double(group.jobs.count)
+            for job in group.jobs {
+                guard var ledger = jobs.removeValue(forKey: job) else { continue }
+                for domain in domains.indices {
+                    let share = shares[domain][position]
+                    ledger.joules[domain] += share.total * each
+                    ledger.idleJoules += share.idle * each
+                    unattributed[domain] -= share.total * each
                 }
-                given += shares[index].total
+                jobs[job] = ledger
             }
-            for job in jobs.keys { jobs[job]?.machineJoules += energy }
-            machine[domain, default: 0] += energy
-            unattributed[domain, default: 0] += energy - given
         }
     }
 
@@ -133,22 +150,30 @@ final class Attributor {
         if groups[path] == nil {
             let stat = CgroupCPUStat(mount: mount, path: path)
             groups[path] = Group(
-                stat: stat, lastUsage: stat?.usageMicroseconds(), cpus: CgroupV2.allocatedCPUs(mount: mount, path: path)
-            )
+                stat: stat, lastUsage: stat?.usageMicroseconds(),
+                cpus: CgroupV2.allocatedCPUs(mount: mount, path: path))
         }
-        groups[path]?.jobs.insert(id)
-        jobs[id] = JobLedger(cgroup: path)
+        groups[path]?.jobs.append(id)
+        jobs[id] = JobLedger(cgroup: path, joules: Array(repeating: 0, count: domains.count))
     }
 
     /// Stops attributing to job `id` (the caller has stepped to the job's stop reading) and returns its ledger.
     func remove(job id: String) -> JobLedger? {
         guard let ledger = jobs.removeValue(forKey: id) else { return nil }
-        groups[ledger.cgroup]?.jobs.remove(id)
+        groups[ledger.cgroup]?.jobs.removeAll { $0 == id }
         if groups[ledger.cgroup]?.jobs.isEmpty == true { groups[ledger.cgroup] = nil }
         finishedJoules += ledger.total
         return ledger
     }
 
-    /// The domains attributed, for reports and metrics.
-    var attributedDomains: [ChannelID] { domains }
+    /// A ledger's energy per domain, by domain id.
+    func byDomain(_ joules: [Double]) -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: zip(domains.map(\.rawValue), joules))
+    }
+
+    /// The idle baselines learned so far, by domain id.
+    var baselineWatts: [String: Double] {
+        Dictionary(
+            uniqueKeysWithValues: zip(domains, baseline).compactMap { id, watts in watts.map { (id.rawValue, $0) } })
+    }
 }

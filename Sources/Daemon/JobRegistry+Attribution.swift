@@ -39,7 +39,7 @@ extension JobRegistry {
         report.attribution = Report.Attribution(
             method: "cgroup-cpu-time", joules: joules,
             share: ledger.machineJoules > 0 ? joules / ledger.machineJoules : nil,
-            domains: Dictionary(uniqueKeysWithValues: ledger.joules.map { ($0.key.rawValue, $0.value) }),
+            domains: attributor.byDomain(ledger.joules),
             idleJoules: ledger.idleJoules, idlePolicy: attributor.policy.rawValue,
             machineJoules: ledger.machineJoules, cgroup: ledger.cgroup, kgCo2e: kilograms,
             note: "Attributed, not measured: the machine's counted CPU-side energy (GPUs excluded) shared among "
@@ -57,7 +57,7 @@ extension JobRegistry {
     /// Every job's attributed energy so far and the remainder, since the service started: the conservation view.
     public func attributionView(by identity: Identity) -> AttributionView {
         if let now = sampler.latestCheckpoint { attributor.step(to: now) }
-        let machine = attributor.machine.values.reduce(0, +)
+        let machine = attributor.machine.reduce(0, +)
         let open = jobs.values.compactMap { job -> AttributionView.Job? in
             guard let ledger = attributor.jobs[job.id] else { return nil }
             let visible = job.identity.uid == identity.uid || identity.isAdmin
@@ -66,7 +66,7 @@ extension JobRegistry {
                 cgroup: visible ? ledger.cgroup : "", joules: ledger.total,
                 share: ledger.machineJoules > 0 ? ledger.total / ledger.machineJoules : nil)
         }.sorted { $0.joules > $1.joules }
-        let unattributed = attributor.unattributed.values.reduce(0, +)
+        let unattributed = attributor.unattributed.reduce(0, +)
         let attributed = open.map(\.joules).reduce(0, +) + attributor.finishedJoules
         return AttributionView(
             method: "cgroup-cpu-time", available: attributor.unavailable == nil, reason: attributor.unavailable,
@@ -75,7 +75,7 @@ extension JobRegistry {
             machineJoules: machine, openJobs: open, finishedJobsJoules: attributor.finishedJoules,
             unattributedJoules: unattributed,
             conservationError: machine > 0 ? (attributed + unattributed - machine) / machine : nil,
-            baselineWatts: Dictionary(uniqueKeysWithValues: attributor.baseline.map { ($0.key.rawValue, $0.value) }))
+            baselineWatts: attributor.baselineWatts)
     }
 
     /// For metrics: each open job's attributed energy, and the unattributed remainder.
@@ -85,7 +85,7 @@ extension JobRegistry {
         (
             jobs.values.compactMap { job in
                 attributor.jobs[job.id].map { (job.id, job.identity.uid, job.identity.user, $0.total) }
-            }, attributor.unattributed.values.reduce(0, +)
+            }, attributor.unattributed.reduce(0, +)
         )
     }
 }

@@ -87,16 +87,24 @@ public final class CgroupCPUStat: @unchecked Sendable {
     deinit { if fd >= 0 { close(fd) } }
 
     /// CPU time used by the cgroup's processes (all its descendants) since it was created, in µs; nil when the
-    /// cgroup is gone (its file reads as an error once it is removed).
+    /// cgroup is gone (its file reads as an error once it is removed). `usage_usec` is the file's first line: only
+    /// that much is read, into a buffer on the stack, and parsed without allocating.
     public func usageMicroseconds() -> UInt64? {
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        guard count > 0 else { return nil }
-        for line in buffer[..<count].split(separator: UInt8(ascii: "\n"))
-        where line.starts(with: Array("usage_usec ".utf8)) {
-            return UInt64(String(decoding: line.dropFirst(11), as: UTF8.self))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer -> UInt64? in
+            let count = pread(fd, buffer.baseAddress, buffer.count, 0)
+            let prefix = Array("usage_usec ".utf8)
+            guard count > prefix.count, buffer.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+            var value: UInt64 = 0
+            var digits = 0
+            for byte in buffer[prefix.count..<count] {
+                guard byte >= 0x30 && byte <= 0x39 else { break }
+                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+                guard !overflow else { return nil }
+                value = times + UInt64(byte - 0x30)
+                digits += 1
+            }
+            return digits > 0 ? value : nil
         }
-        return nil
     }
 }
 

@@ -233,7 +233,8 @@ public enum HTMLReport {
             y="\(number(frame.height - 4))" text-anchor="middle">time since start (\(timeUnit))</text>
 
             """
-        // Counted domains, stacked.
+        // Counted domains, stacked: steps while a bucket is wider than a few pixels, else one point per bucket.
+        let dense = count > 480
         var lower = [Double](repeating: 0, count: count)
         for (index, series) in counted.enumerated() {
             var path = ""
@@ -244,12 +245,18 @@ public enum HTMLReport {
                 var top = ""
                 var bottom = ""
                 for bucket in run {
-                    let x0 = number(frame.x(start(bucket)))
-                    let x1 = number(frame.x(start(bucket) + width))
-                    let upper = number(frame.y(lower[bucket] + (series.watts[bucket] ?? 0)))
-                    top += (top.isEmpty ? "M" : "L") + "\(x0),\(upper)L\(x1),\(upper)"
-                    let base = number(frame.y(lower[bucket]))
-                    bottom = "L\(x1),\(base)L\(x0),\(base)" + bottom
+                    let upper = coordinate(frame.y(lower[bucket] + (series.watts[bucket] ?? 0)))
+                    let base = coordinate(frame.y(lower[bucket]))
+                    if dense {  // more buckets than pixels: one point per bucket, at its middle
+                        let x = coordinate(frame.x(start(bucket) + width / 2))
+                        top += (top.isEmpty ? "M" : "L") + "\(x),\(upper)"
+                        bottom = "L\(x),\(base)" + bottom
+                    } else {
+                        let x0 = coordinate(frame.x(start(bucket)))
+                        let x1 = coordinate(frame.x(start(bucket) + width))
+                        top += (top.isEmpty ? "M" : "L") + "\(x0),\(upper)L\(x1),\(upper)"
+                        bottom = "L\(x1),\(base)L\(x0),\(base)" + bottom
+                    }
                 }
                 path += top + bottom + "Z"
                 run = []
@@ -277,8 +284,8 @@ public enum HTMLReport {
             guard let low = timeline.countedMinWatts[bucket], let high = timeline.countedMaxWatts[bucket],
                 high > low
             else { continue }
-            let x = number(frame.x(start(bucket) + width / 2))
-            whiskers += "M\(x),\(number(frame.y(high)))V\(number(frame.y(low)))"
+            let x = coordinate(frame.x(start(bucket) + width / 2))
+            whiskers += "M\(x),\(coordinate(frame.y(high)))V\(coordinate(frame.y(low)))"
         }
         if !whiskers.isEmpty {
             svg += """
@@ -298,10 +305,14 @@ public enum HTMLReport {
                     continue
                 }
                 points += 1
-                let y = number(frame.y(watts))
-                path +=
-                    (open ? "L" : "M")
-                    + "\(number(frame.x(start(bucket)))),\(y)L\(number(frame.x(start(bucket) + width))),\(y)"
+                let y = coordinate(frame.y(watts))
+                if dense {
+                    path += (open ? "L" : "M") + "\(coordinate(frame.x(start(bucket) + width / 2))),\(y)"
+                } else {
+                    path +=
+                        (open ? "L" : "M")
+                        + "\(coordinate(frame.x(start(bucket)))),\(y)L\(coordinate(frame.x(start(bucket) + width))),\(y)"
+                }
                 open = true
             }
             svg += """
@@ -828,8 +839,11 @@ public enum HTMLReport {
         UTCTimestamp.string(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded()))
     }
 
-    /// A coordinate with two decimals at most.
+    /// A number with two decimals at most.
     static func number(_ value: Double) -> String { trimmed(Quantity.fixed(value, 2)) }
+
+    /// A chart coordinate, to a tenth of a pixel of the 960-wide drawing.
+    static func coordinate(_ value: Double) -> String { trimmed(Quantity.fixed(value, 1)) }
 
     /// A round upper bound at or above `value` and a round step dividing it into about five.
     static func niceScale(_ value: Double) -> (top: Double, step: Double) {

@@ -40,7 +40,7 @@ struct AttributionTests {
         }
         try """
         import time
-        end = time.time() + 4
+        end = time.time() + 6
         while time.time() < end:
             t = time.time()
             while time.time() - t < 0.01:
@@ -57,10 +57,10 @@ struct AttributionTests {
                 sh -c "echo \\$\\$ > $CG/$name/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
                     $D/sustain-measure --socket $SOCK -q --report $D/$name.json -- $*"
             }
-            job a timeout 4 sh -c "'while :; do :; done'" & A=$!
+            job a timeout 6 sh -c "'while :; do :; done'" & A=$!
             job b python3 $D/quarter.py & B=$!
-            job c sleep 4 & C=$!
-            job d sleep 3 & E=$!
+            job c sleep 6 & C=$!
+            job d sleep 4 & E=$!
             ( sleep 1.5; for pid in $(cat $CG/d/cgroup.procs); do echo $pid > $CG/cgroup.procs; done; rmdir $CG/d ) &
             M=$!
             ID=$(curl -sf --unix-socket $SOCK -X POST -d '{"command":["no-process"]}' http://x/v1/jobs \\
