@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: libpowercap, libsensors, SQLite. Tests: unshare/setpriv (util-linux), kill/pgrep (procps), curl for the
-# socket tests, python3 for the Python helper and the grid data, chromium for the HTML report in a real browser.
-packages=(libpowercap-dev libsensors-dev libsqlite3-dev util-linux procps curl python3 chromium)
+# socket tests, python3 for the Python helper and the grid data, chromium for the HTML report in a real browser,
+# slurm-wlm and munge for a real one-node SLURM (slurmctld, slurmd and munged are started by the tests, then stopped).
+packages=(libpowercap-dev libsensors-dev libsqlite3-dev util-linux procps curl python3 chromium slurm-wlm munge)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

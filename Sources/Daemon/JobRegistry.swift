@@ -149,8 +149,16 @@ public actor JobRegistry {
     public func update(limits: JobLimits) { self.limits = limits }
 
     /// Opens a job for `identity`.
-    public func start(_ request: JobStart, by identity: Identity) throws(JobError) -> RunningJob {
+    public func start(_ request: JobStart, by caller: Identity) throws(JobError) -> RunningJob {
         var request = request
+        var identity = caller
+        if let uid = request.uid, uid != caller.uid {
+            // A SLURM prolog (root) registers the job for the user who submitted it.
+            guard caller.isAdmin else { throw .invalid("uid: only root or an admin may register a job for a user") }
+            identity = Identity(
+                uid: uid, gid: caller.gid, pid: caller.pid, user: Identity.userName(uid) ?? "uid \(uid)",
+                isAdmin: false)
+        }
         guard !request.command.isEmpty else { throw .invalid("command must be a non-empty array of strings") }
         do {
             _ = try carbonSettings(for: request.carbon)
@@ -186,11 +194,11 @@ public actor JobRegistry {
             guard let found = ProcessIdentity.of(pid), let owner = ProcessIdentity.owner(of: pid) else {
                 throw .invalid("no process \(pid): register the job with your own pid (the wrapper does), or none")
             }
-            guard owner == identity.uid || identity.isAdmin else { throw .notYourProcess(pid) }
+            guard owner == identity.uid || caller.isAdmin else { throw .notYourProcess(pid) }
             process = found
         }
         if let cgroup = request.cgroup {
-            guard identity.isAdmin || identity.uid == 0 else {
+            guard caller.isAdmin else {
                 throw .invalid("cgroup: only root or an admin may name a job's cgroup (a user's is their process's)")
             }
             guard CgroupV2.isPlausible(cgroup) else {
@@ -198,7 +206,7 @@ public actor JobRegistry {
             }
         }
         guard jobs.count < Self.maximumOpenJobs else { throw .unavailable("too many open jobs") }
-        if !identity.isAdmin && identity.uid != 0 {
+        if !caller.isAdmin {
             let own = jobs.values.count { $0.identity.uid == identity.uid }
             guard own < limits.maxOpenJobsPerUser else {
                 throw .tooMany(

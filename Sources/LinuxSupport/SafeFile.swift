@@ -61,6 +61,27 @@ public enum SafeFile {
         try result.get()
     }
 
+    /// Appends `bytes` to the existing regular file at `path` only if it belongs to `owner`: for root appending to a
+    /// user's file (a SLURM job's output), where a symlink or another user's file must never be written. The last
+    /// component is opened with `O_NOFOLLOW`, and the opened file's owner and type are checked before writing.
+    public static func append(_ bytes: [UInt8], toFileOf owner: uid_t, at path: String) throws(SafeFileError) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { throw .system(path: path, SystemError("open", subject: path, errno: errno)) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw .system(path: path, SystemError("fstat", subject: path, errno: errno))
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw .notRegularFile(path: path, kind: FileKind(mode: info.st_mode))
+        }
+        guard info.st_uid == owner else {
+            throw .untrustedDirectory(path: path, reason: "owned by uid \(info.st_uid), not the job's user \(owner)")
+        }
+        let written = bytes.withUnsafeBytes { raw in Result { () throws(SystemError) in try writeAll(fd, raw) } }
+        if case .failure(let error) = written { throw .system(path: path, error) }
+    }
+
     /// The contents of the regular file at `path`, at most `limit` bytes. Opens without blocking (a FIFO or a
     /// device never hangs the caller) and refuses anything that is not a regular file, or a larger one.
     public static func readRegular(_ path: String, limit: Int) throws(SafeFileError) -> [UInt8] {

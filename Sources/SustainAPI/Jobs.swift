@@ -22,11 +22,13 @@ public struct JobStart: Codable, Sendable, Equatable {
     /// The job's cgroup v2, relative to the hierarchy's root (a SLURM job's, a container's); admins only. Else the
     /// cgroup of `pid`.
     public var cgroup: String?
+    /// The user the job belongs to, when root or an admin registers it for them (a SLURM prolog); else the caller.
+    public var uid: UInt32?
 
     public init(
         command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
         labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil,
-        cgroup: String? = nil
+        cgroup: String? = nil, uid: UInt32? = nil
     ) {
         self.command = command
         self.commandBase64 = commandBase64
@@ -36,6 +38,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         self.carbon = carbon
         self.startAtMark = startAtMark
         self.cgroup = cgroup
+        self.uid = uid
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -44,7 +47,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         case commandWords = "command_words"
         case pid, labels, carbon
         case startAtMark = "start_at_mark"
-        case cgroup
+        case cgroup, uid
     }
 
     /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).

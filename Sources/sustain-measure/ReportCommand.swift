@@ -125,11 +125,34 @@ extension SustainMeasure.ReportCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print one job's full report (JSON).")
-        @Argument(help: "Job id.") var id: String
+        @Argument(help: "Job id.") var id: String?
+        @Option(help: ArgumentHelp("The job the SLURM prolog registered for this SLURM job id.", valueName: "id"))
+        var slurmJob: String?
         @OptionGroup var options: LogOptions
 
+        func validate() throws {
+            guard (id == nil) != (slurmJob == nil) else { throw ValidationError("Give a job id, or --slurm-job ID.") }
+            if let slurmJob, !slurmJob.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") }) {
+                throw ValidationError(
+                    "--slurm-job takes a SLURM job id (digits), got \(slurmJob.escapingControlCharacters).")
+            }
+        }
+
         func run() throws {
-            print(String(decoding: try options.get(APIRoute.job(id)), as: UTF8.self))
+            var target = id
+            if let slurmJob {
+                var filtered = options
+                filtered.label = "slurm_job_id=\(slurmJob)"
+                let jobs = try filtered.jobs()
+                guard let found = jobs.finished.first?.id ?? jobs.running.first?.id else {
+                    throw ValidationError(
+                        "No job for SLURM job \(slurmJob) in sustain-measured's log (was the prolog set up on this node?)."
+                    )
+                }
+                target = found
+            }
+            guard let target else { return }
+            print(String(decoding: try options.get(APIRoute.job(target)), as: UTF8.self))
         }
     }
 

@@ -12,7 +12,9 @@ struct SustainMeasure: ParsableCommand {
             Returns the command's exit code (128+N when it was killed by signal N).
             """,
         version: "0.1.0",
-        subcommands: [Run.self, MarkCommand.self, Sources.self, Estimate.self, Compare.self, ReportCommand.self],
+        subcommands: [
+            Run.self, MarkCommand.self, Sources.self, Estimate.self, Compare.self, ReportCommand.self, Slurm.self,
+        ],
         defaultSubcommand: Run.self
     )
 
@@ -34,7 +36,7 @@ struct SustainMeasure: ParsableCommand {
 
     /// What the root command itself handles: its subcommands, help and version.
     static let rootWords: Set<String> = [
-        "run", "mark", "sources", "estimate", "compare", "report", "help", "-h", "--help", "--version",
+        "run", "mark", "sources", "estimate", "compare", "report", "slurm", "help", "-h", "--help", "--version",
         "--generate-completion-script", "--experimental-dump-help",
     ]
 }

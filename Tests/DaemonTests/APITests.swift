@@ -319,6 +319,27 @@ struct APITests {
         }
     }
 
+    /// Only root or an admin registers a job for another user (a SLURM prolog) or names its cgroup.
+    @Test func onlyRootRegistersForAnotherUserOrNamesACgroup() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await withServedRouter(fixture.router) { client in
+            func start(uid: UInt32, _ json: String) async throws -> (HTTPResponse.Status, String) {
+                let response = try await client.execute(
+                    uri: "/v1/jobs", method: .post, headers: Self.headers(uid: uid), body: Self.body(json))
+                return (response.status, String(buffer: response.body))
+            }
+            let forOther = try await start(uid: 1000, #"{"command": ["x"], "uid": 1001}"#)
+            #expect(forOther.0 == .badRequest && forOther.1.contains("only root or an admin"), "\(forOther)")
+            let cgroup = try await start(uid: 1000, #"{"command": ["x"], "cgroup": "/slurm/job_1"}"#)
+            #expect(cgroup.0 == .badRequest && cgroup.1.contains("cgroup"), "\(cgroup)")
+            let climbing = try await start(uid: 0, #"{"command": ["x"], "cgroup": "/a/../../etc"}"#)
+            #expect(climbing.0 == .badRequest, "\(climbing)")
+            let byRoot = try await start(uid: 0, #"{"command": ["x"], "uid": 65534, "cgroup": "/slurm/job_1"}"#)
+            #expect(byRoot.0 == .created && byRoot.1.contains(#""uid":65534"#), "\(byRoot)")
+        }
+    }
+
     @Test func twoHundredConcurrentJobsByDifferentUsersAreAllRecordedAndNoneCrossed() async throws {
         let fixture = try Self.fixture(watts: 50)
         defer { _ = fixture.sampler.stop() }
