@@ -26,7 +26,8 @@ public struct Report: Codable, Sendable, Equatable {
         case phases, events
         case phaseTotals = "phase_totals"
         case unphasedJoules = "unphased_joules"
-        case timeline, metrics, attribution
+        case timeline, metrics, attribution, nodes
+        case missingNodes = "missing_nodes"
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -88,6 +89,33 @@ public struct Report: Codable, Sendable, Equatable {
     @Nullable public var timeline: Timeline? = nil
     /// Quality metrics of the run (`--metric NAME=VALUE`, or `metric NAME=VALUE` from the job); null when none.
     @Nullable public var metrics: [String: Double]? = nil
+    /// A merged multi-node report (`report merge`): each node's part; null for one node's report.
+    @Nullable public var nodes: [Node]? = nil
+    /// With `--nodes`: the nodes of the job that sent no report (the total is then incomplete); null otherwise.
+    @Nullable public var missingNodes: [String]? = nil
+
+    /// One node's part of a merged report.
+    public struct Node: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case host, id, joules, domains, region
+            case kgCo2e = "kg_co2e"
+            case intensityGPerKwh = "intensity_g_per_kwh"
+            case startedAt = "started_at"
+            case endedAt = "ended_at"
+        }
+        public var host: String
+        /// The node's own report id.
+        public var id: String
+        @Nullable public var joules: Double?
+        /// The node's counted domains' energy, by domain id.
+        public var domains: [String: Double]
+        @Nullable public var region: String?
+        @Nullable public var kgCo2e: Double?
+        public var intensityGPerKwh: Double
+        public var startedAt: Date
+        public var endedAt: Date
+    }
+
     /// Service only, on a shared machine: this job's attributed share of the machine's energy; null when not
     /// attributed (the warnings say why).
     @Nullable public var attribution: Attribution? = nil

@@ -11,7 +11,7 @@ extension SustainMeasure {
         static let configuration = CommandConfiguration(
             commandName: "report",
             abstract: "List, show and export the jobs sustain-measured has logged; draw reports as HTML.",
-            subcommands: [List.self, Show.self, Export.self, HTML.self]
+            subcommands: [List.self, Show.self, Export.self, HTML.self, Merge.self]
         )
     }
 }
@@ -275,6 +275,58 @@ extension SustainMeasure.ReportCommand {
                 throw ValidationError("Cannot write \(output): \(error). Choose another -o path.")
             }
             Terminal.error("sustain-measure: wrote \(output) (\(page.count / 1024) KiB, \(loaded.count) report(s))")
+        }
+    }
+}
+
+extension SustainMeasure.ReportCommand {
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge the reports of one job's nodes into one report (nodes[], energy and carbon summed).",
+            discussion: """
+                The same host and report given twice is counted once, and said. With --nodes (the job's SLURM node \
+                list, e.g. gpu[01-04,07]) the nodes that sent no report are named and the total is marked \
+                incomplete.
+                """)
+
+        @Argument(help: ArgumentHelp("The nodes' report files.", valueName: "report.json"))
+        var files: [String]
+
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Where to write the merged report (- for stdout).", valueName: "file"))
+        var output: String = "-"
+
+        @Option(help: ArgumentHelp("The job's node list, as SLURM writes it.", valueName: "list"))
+        var nodes: String?
+
+        func validate() throws {
+            if files.isEmpty { throw ValidationError("Give the nodes' report files.") }
+            if let nodes {
+                do throws(SlurmHostList.Malformed) {
+                    _ = try SlurmHostList.expand(nodes)
+                } catch {
+                    throw ValidationError("--nodes: \(error).")
+                }
+            }
+        }
+
+        func run() throws {
+            let reports = try files.map(loadReport)
+            let expected = try nodes.map { list throws(SlurmHostList.Malformed) in try SlurmHostList.expand(list) }
+            guard let merged = Report.merge(reports, expected: expected) else { return }
+            do {
+                try merged.write(to: output)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            if output != "-" {
+                Terminal.error(
+                    "sustain-measure: merged \(merged.nodes?.count ?? 0) node report(s) into \(output): "
+                        + "\(merged.energy.joules.map(Quantity.energy) ?? "not measured")"
+                        + (merged.missingNodes?.isEmpty == false
+                            ? " (INCOMPLETE: \(merged.missingNodes!.count) node(s) missing)" : ""))
+            }
         }
     }
 }

@@ -65,7 +65,8 @@ extension SustainMeasure {
 
         @Option(
             name: .customLong("label"),
-            help: ArgumentHelp("A job label for the daemon's log, key=value (repeatable).", valueName: "key=value"))
+            help: ArgumentHelp(
+                "A job label, key=value (repeatable): in the report and the service's log.", valueName: "key=value"))
         var labels: [String] = []
 
         @Option(
@@ -276,6 +277,7 @@ extension SustainMeasure {
             if let phases { result.add(phases, carbon: carbonSettings) }
             if let delay { result.countedFromMark(delay.name, afterSeconds: delay.seconds) }
             result.addMetrics(given: metricValues)
+            result.labels = (try? jobLabels()) ?? [:]  // validated before the command ran
             if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
             let path = report ?? ReportLocation.defaultPath(id: id)
             var written: String? = path
