@@ -92,6 +92,8 @@ public actor JobRegistry {
     let logger: Logger
     /// Shares the machine's energy among the open jobs by their cgroups' CPU time.
     let attributor: Attributor
+    /// Finished jobs' final counters, kept `[daemon] finished_job_metrics_seconds` for Prometheus's last scrape.
+    var finishedCounters: [JobCounter] = []
     /// How far back the machine's power timeline reaches (1 s buckets): a job's report carries the timeline of
     /// its window when the ring still holds its start (6 h: about 2 MB for 8 energy channels).
     public static let timelineSeconds = 6 * 3600
@@ -360,6 +362,7 @@ public actor JobRegistry {
         var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
         if let carbonWarning { report.warnings.append(carbonWarning) }
         addAttribution(ledger, note: job.attributionNote, to: &report, carbon: settings)
+        keepCounter(of: job, report: report)
         if report.timeline == nil, report.energy.joules != nil {
             report.warnings.append(
                 "No power timeline: the service keeps the machine's power for the last "

@@ -1,6 +1,7 @@
 import LinuxSupport
 import Meter
 import Prometheus
+import Reports
 
 /// Prometheus metrics in base units, from the same running totals as the JSON snapshot: per-domain energy
 /// counters and power gauges, open jobs' energy and carbon, and the sampler's own cost.
@@ -8,12 +9,24 @@ public actor MetricsExporter {
     private let sampler: Sampler
     private let registry: JobRegistry
     private var gramsPerJoule: Double
+    /// This node's name in the per-job counters' `host` label (`[daemon] host`).
+    private let host: String
+    /// How long a finished job's counters stay (`[daemon] finished_job_metrics_seconds`).
+    private var finishedRetention: Double
 
-    public init(sampler: Sampler, registry: JobRegistry, intensityGramsPerKilowattHour: Double) {
+    public init(
+        sampler: Sampler, registry: JobRegistry, intensityGramsPerKilowattHour: Double,
+        host: String = Report.Host.current().hostname, finishedRetention: Double = 600
+    ) {
         self.sampler = sampler
         self.registry = registry
         gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
+        self.host = host
+        self.finishedRetention = finishedRetention
     }
+
+    /// A reloaded configuration's retention of finished jobs' counters.
+    public func update(finishedRetention: Double) { self.finishedRetention = finishedRetention }
 
     /// A reloaded configuration's grid intensity.
     public func update(intensityGramsPerKilowattHour: Double) {
@@ -69,6 +82,30 @@ public actor MetricsExporter {
                 name: "sustain_job_carbon_grams", labels: labels,
                 help: "Emissions of a running job at the configured intensity and PUE 1, in grams CO2e"
             ).set(job.joules * gramsPerJoule)
+        }
+        // Per-job counters across nodes: sum by (slurm_job_id) in PromQL totals a multi-node job. One series per
+        // job and domain kind (a handful), for open jobs and those finished within the retention (at most 10,000).
+        for counter in await registry.jobCounters(retention: finishedRetention) {
+            switch visible {
+            case .all: break
+            case .none: continue
+            case .ofUser(let uid): if counter.uid != uid { continue }
+            }
+            let labels = [
+                ("job", counter.id), ("user", counter.user), ("host", host), ("slurm_job_id", counter.slurmJobID),
+            ]
+            for (kind, joules) in counter.joules.sorted(by: { $0.key < $1.key }) {
+                prometheus.makeCounter(
+                    name: "sustain_job_energy_joules_total", labels: labels + [("domain_kind", kind)],
+                    help: "Counted energy of a job by domain kind, in joules; kept a while after the job ends"
+                ).increment(by: joules)
+            }
+            if let grams = counter.grams {
+                prometheus.makeCounter(
+                    name: "sustain_job_carbon_grams_total", labels: labels,
+                    help: "Emissions of a job at its carbon settings, in grams CO2e; kept a while after it ends"
+                ).increment(by: grams)
+            }
         }
         let attributed = await registry.attributedEnergies()
         for job in attributed.jobs {

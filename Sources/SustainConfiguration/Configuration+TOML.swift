@@ -39,6 +39,7 @@ extension Configuration {
                     "socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address",
                     "checkpoint_interval", "retention_days", "sources", "max_open_jobs_per_user",
                     "max_job_age_without_pid", "per_job_metrics", "attribution_idle", "cgroup_root",
+                    "finished_job_metrics_seconds", "host",
                 ])
             if let socket = try reader.string(daemon, "daemon.socket") {
                 guard socket.hasPrefix("/") else {
@@ -123,6 +124,22 @@ extension Configuration {
                     throw ConfigurationError(path: path, key: "daemon.cgroup_root", reason: "must be an absolute path")
                 }
                 self.daemon.cgroupRoot = root
+            }
+            if let seconds = try reader.number(daemon, "daemon.finished_job_metrics_seconds") {
+                guard seconds >= 0, seconds <= 86_400 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.finished_job_metrics_seconds",
+                        reason: "must be from 0 to 86400 seconds")
+                }
+                self.daemon.finishedJobMetricsSeconds = seconds
+            }
+            if let host = try reader.string(daemon, "daemon.host") {
+                guard !host.isEmpty, host.utf8.count <= 255, !host.unicodeScalars.contains(where: { $0.value < 0x21 })
+                else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.host", reason: "must be a name of 1 to 255 bytes without blanks")
+                }
+                self.daemon.host = host
             }
             if let sources = try reader.strings(daemon, "daemon.sources") {
                 let known = Configuration.Daemon.allSources

@@ -68,6 +68,11 @@ public struct Configuration: Sendable, Equatable {
         public var attributionIdle = "unattributed"
         /// `cgroup_root` (path): where the cgroup v2 hierarchy is; default: found in /proc/mounts.
         public var cgroupRoot: String?
+        /// `finished_job_metrics_seconds` (number, 0 to 86400): how long a finished job's counters stay on /metrics,
+        /// so that Prometheus scrapes their final values. Default 600.
+        public var finishedJobMetricsSeconds = 600.0
+        /// `host` (string): this node's name in the `host` label of per-job metrics. Default: the hostname.
+        public var host: String?
 
         public static let allSources = ["powercap", "hwmon", "nvml"]
 

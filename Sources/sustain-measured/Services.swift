@@ -127,6 +127,7 @@ struct ReloadService: Service {
             if new.sources != current.daemon.sources { restart.append("sources") }
             if new.attributionIdle != current.daemon.attributionIdle { restart.append("attribution_idle") }
             if new.cgroupRoot != current.daemon.cgroupRoot { restart.append("cgroup_root") }
+            if new.host != current.daemon.host { restart.append("host") }
             logger.notice(
                 "configuration reloaded",
                 metadata: [

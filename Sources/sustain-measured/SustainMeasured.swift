@@ -104,7 +104,9 @@ extension SustainMeasured {
             }
             let metrics = MetricsExporter(
                 sampler: sampler, registry: registry,
-                intensityGramsPerKilowattHour: loaded.carbon.intensity.gramsPerKilowattHour)
+                intensityGramsPerKilowattHour: loaded.carbon.intensity.gramsPerKilowattHour,
+                host: settings.host ?? Report.Host.current().hostname,
+                finishedRetention: settings.finishedJobMetricsSeconds)
             let adminGroup = AdminGroup(settings.adminGroup)
             let router = API.router(
                 registry: registry, store: store, sampler: sampler, metrics: metrics,
@@ -129,6 +131,7 @@ extension SustainMeasured {
                     await registry.update(carbon: new.carbon, configuration: new.configuration)
                     await registry.update(limits: new.configuration.daemon.limits)
                     await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
+                    await metrics.update(finishedRetention: new.configuration.daemon.finishedJobMetricsSeconds)
                     await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
                 })
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

@@ -54,6 +54,7 @@ struct APITests {
         let sampler: Sampler
         let store: JobStore
         let directory: URL
+        var registry: JobRegistry? = nil
     }
 
     /// With a `clock`, time moves only when the test advances it (exact windows, no waiting).
@@ -76,7 +77,7 @@ struct APITests {
             registry: registry, store: store, sampler: sampler, metrics: metrics, identity: .testHeader(adminGroup: nil)
         )
         if let clock { clock.advance(.milliseconds(50)) } else { Thread.sleep(forTimeInterval: 0.05) }
-        return Fixture(router: router, sampler: sampler, store: store, directory: directory)
+        return Fixture(router: router, sampler: sampler, store: store, directory: directory, registry: registry)
     }
 
     static func headers(uid: UInt32) -> HTTPFields {
@@ -261,6 +262,49 @@ struct APITests {
                 let value = line.flatMap { Double($0.split(separator: " ").last ?? "") }
                 #expect((value ?? 0) > 0, "\(name): \(String(describing: line))")
             }
+        }
+    }
+
+    /// Per-job counters for Prometheus: a job's energy by domain kind and its carbon, labelled with its SLURM job
+    /// id, counting while it runs and still there after it ends (its final value), for its owner and root only.
+    @Test func perJobCountersStayAfterTheJobEnds() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await withServedRouter(fixture.router) { client in
+            let started = try Self.json(
+                try await client.execute(
+                    uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 1000),
+                    body: Self.body(#"{"command": ["x"], "labels": {"slurm_job_id": "42"}}"#)))
+            let id = try #require(started["id"] as? String)
+            try await Task.sleep(for: .milliseconds(300))
+            func value(_ metrics: String, _ name: String) -> Double? {
+                let line = metrics.split(separator: "\n").first {
+                    $0.hasPrefix(name + "{") && $0.contains(#"job="\#(id)""#) && $0.contains(#"slurm_job_id="42""#)
+                }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+            let running = String(
+                buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 1000)).body)
+            #expect((value(running, "sustain_job_energy_joules_total") ?? 0) > 20, "counting while it runs")
+            let report = try Self.json(
+                try await client.execute(
+                    uri: "/v1/jobs/\(id)/stop", method: .post, headers: Self.headers(uid: 1000),
+                    body: Self.body(#"{"exit_code": 0}"#)))
+            let joules = try #require((report["energy"] as? [String: Any])?["joules"] as? Double)
+            let after = String(
+                buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 1000)).body)
+            let final = try #require(value(after, "sustain_job_energy_joules_total"), "kept after the end")
+            #expect(abs(final - joules) < 1e-6 * joules, "the final value is the report's: \(final) vs \(joules)")
+            #expect(value(after, "sustain_job_carbon_grams_total") != nil)
+            #expect(after.contains(#"domain_kind="package""#) && after.contains(#"host=""#))
+            let other = String(
+                buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 1001)).body)
+            #expect(value(other, "sustain_job_energy_joules_total") == nil, "another user does not see it")
+            // Past the retention the finished job's series go.
+            let registry = try #require(fixture.registry)
+            #expect(await registry.jobCounters(retention: 600).contains { $0.id == id })
+            #expect(
+                await !registry.jobCounters(retention: 0, now: Date().addingTimeInterval(1)).contains { $0.id == id })
         }
     }
 
