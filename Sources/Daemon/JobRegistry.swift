@@ -280,17 +280,6 @@ public actor JobRegistry {
         .map(running)
     }
 
-    /// Counted energy of every open job so far (for metrics).
-    public func openJobEnergies() -> [(id: String, uid: UInt32, user: String, joules: Double)] {
-        guard let now = sampler.checkpoint() else { return [] }
-        return jobs.values.map { job in
-            (
-                job.id, job.identity.uid, job.identity.user,
-                sampler.measurement(from: job.checkpoint, to: now, job: job.attribution).countedEnergy?.value ?? 0
-            )
-        }
-    }
-
     /// The pid a client names, in the daemon's pid namespace. A client in a container (a child pid namespace)
     /// names itself by its container pid; the kernel gives the daemon its host pid (SO_PEERCRED), and the peer's
     /// `NSpid` line ties the two.

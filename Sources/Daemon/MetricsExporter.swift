@@ -68,21 +68,6 @@ public actor MetricsExporter {
         prometheus.makeCounter(
             name: "sustain_process_cpu_seconds_total", help: "CPU time (user + system) of the daemon, in seconds"
         ).increment(by: ResourceUsage.ofThisProcess().cpuSeconds)
-        for job in await registry.openJobEnergies() {
-            switch visible {
-            case .all: break
-            case .none: continue
-            case .ofUser(let uid): if job.uid != uid { continue }
-            }
-            let labels = [("job", job.id), ("user", job.user)]
-            prometheus.makeGauge(
-                name: "sustain_job_energy_joules", labels: labels, help: "Counted energy of a running job, in joules"
-            ).set(job.joules)
-            prometheus.makeGauge(
-                name: "sustain_job_carbon_grams", labels: labels,
-                help: "Emissions of a running job at the configured intensity and PUE 1, in grams CO2e"
-            ).set(job.joules * gramsPerJoule)
-        }
         // Per-job counters across nodes: sum by (slurm_job_id) in PromQL totals a multi-node job. One series per
         // job and domain kind (a handful), for open jobs and those finished within the retention (at most 10,000).
         for counter in await registry.jobCounters(retention: finishedRetention) {

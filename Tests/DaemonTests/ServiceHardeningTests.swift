@@ -230,8 +230,8 @@ struct ServiceHardeningTests {
                     -d '{"command":["y"]}' http://x/v1/jobs)"
             done
             echo "other-metrics=$(as 4242 curl -s --unix-socket $SOCK http://x/metrics | grep -c 'user="nobody"')"
-            echo "own-metrics=$(as 65534 curl -s --unix-socket $SOCK http://x/metrics | grep -c 'sustain_job_energy_joules{')"
-            echo "root-metrics=$(curl -s --unix-socket $SOCK http://x/metrics | grep -c 'sustain_job_energy_joules{')"
+            echo "own-metrics=$(as 65534 curl -s --unix-socket $SOCK http://x/metrics | grep -c 'sustain_job_carbon_grams_total{')"
+            echo "root-metrics=$(curl -s --unix-socket $SOCK http://x/metrics | grep -c 'sustain_job_carbon_grams_total{')"
             sleep 3.5
             curl -s --unix-socket $SOCK http://x/v1/health; echo
             as 65534 curl -s --unix-socket $SOCK 'http://x/v1/jobs' > $D/jobs.json
