@@ -30,9 +30,11 @@ public final class PublishedSocket: @unchecked Sendable {
                 throw .system(path: path, SystemError("bind (another server answers here)", errno: EADDRINUSE))
             }
         }
-        Self.removeStalePrivateDirectories(in: directory)
+        // Private directories are named after their socket: a second service with another socket in the same
+        // directory never takes this one's for stale (nor this one its).
+        Self.removeStalePrivateDirectories(in: directory, prefix: Self.prefix + name + "-")
         do {
-            privateDirectory = try SafeFile.makeTemporaryDirectory(in: directory, prefix: Self.prefix)
+            privateDirectory = try SafeFile.makeTemporaryDirectory(in: directory, prefix: Self.prefix + name + "-")
         } catch {
             throw .system(path: directory, error)
         }
@@ -100,7 +102,7 @@ public final class PublishedSocket: @unchecked Sendable {
     private static func identity(_ path: String) -> FileIdentity? { FileIdentity.of(path) }
 
     /// Private directories a daemon that was killed left behind: ours (same owner, 0700), with no server answering.
-    private static func removeStalePrivateDirectories(in directory: String) {
+    private static func removeStalePrivateDirectories(in directory: String, prefix: String) {
         guard let stream = opendir(directory) else { return }
         defer { closedir(stream) }
         while let entry = readdir(stream) {
