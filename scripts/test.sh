@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Build: libpowercap, libsensors, SQLite. Tests: unshare/setpriv (util-linux), kill/pgrep (procps), curl for the
 # socket tests, python3 for the Python helper and the grid data, chromium for the HTML report in a real browser,
-# slurm-wlm and munge for a real one-node SLURM (slurmctld, slurmd and munged are started by the tests, then stopped).
-packages=(libpowercap-dev libsensors-dev libsqlite3-dev util-linux procps curl python3 chromium slurm-wlm munge)
+# slurm-wlm and munge for a real one-node SLURM, prometheus to scrape two service "nodes" (the tests start these
+# servers and stop them).
+packages=(libpowercap-dev libsensors-dev libsqlite3-dev util-linux procps curl python3 chromium slurm-wlm munge
+    prometheus)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
