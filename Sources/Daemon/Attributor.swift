@@ -38,7 +38,10 @@ final class Attributor {
     private let totalCPUs: Int
     /// The attributed domains: counted, not GPUs.
     let domains: [ChannelID]
-    private var last: (checkpoint: SamplerCheckpoint, cpu: MachineCPUTime?)?
+    private var last: (checkpoint: SamplerCheckpoint, busy: Double?)?
+    /// The root cgroup's `cpu.stat`: every process's CPU time, the machine's busy time. Read from the cgroup
+    /// hierarchy, not `/proc/stat`, which the service's unit hides (`ProcSubset=pid`).
+    private let machineStat: CgroupCPUStat?
     /// Each domain's idle baseline: the lowest mean power seen over a step of at least half a second.
     private(set) var baseline: [Double?]
     private var groups: [String: Group] = [:]
@@ -61,6 +64,7 @@ final class Attributor {
                 ?? "this kernel has no cgroup v2 hierarchy mounted (no cgroup2 line in /proc/mounts)"
         }
         totalCPUs = HostFacts.logicalCPUs()
+        machineStat = self.mount.flatMap { CgroupCPUStat(mount: $0, path: "/") }
         domains = sampler.channels.filter {
             $0.isEnergy && $0.kind != .gpu && sampler.decisions[$0.id]?.counted == true
         }.map(\.id)
@@ -84,17 +88,19 @@ final class Attributor {
     /// Attributes the energy since the last step to the jobs open now, up to `checkpoint`.
     func step(to checkpoint: SamplerCheckpoint) {
         guard mount != nil else { return }
-        let cpu = MachineCPUTime.read()
+        // The machine's busy CPU time: the root cgroup's, else /proc/stat's (a root cgroup without cpu.stat).
+        let busyNow =
+            machineStat?.usageMicroseconds().map { Double($0) / 1_000_000 } ?? MachineCPUTime.read()?.busySeconds
         guard let last else {
             since = checkpoint.instant
-            self.last = (checkpoint, cpu)
+            self.last = (checkpoint, busyNow)
             return
         }
         let seconds = last.checkpoint.instant.seconds(to: checkpoint.instant)
         guard seconds > 0 else { return }  // not after the last step: nothing new
-        self.last = (checkpoint, cpu)
+        self.last = (checkpoint, busyNow)
         let energy = energies(from: last.checkpoint, to: checkpoint)
-        let machineBusy = (cpu?.busySeconds ?? 0) - (last.cpu?.busySeconds ?? 0)
+        let machineBusy = max(0, (busyNow ?? 0) - (last.busy ?? 0))
         // Each cgroup's CPU time in the step; a removed cgroup used none from then on (and the report says so).
         var busy: [Double] = []
         var cpus: [Int?] = []

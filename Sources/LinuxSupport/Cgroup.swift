@@ -4,9 +4,10 @@ import Glibc
 /// and a cgroup's CPU time (`cpu.stat` `usage_usec`, present in every v2 cgroup whatever controllers are enabled)
 /// and allocated CPUs (`cpuset.cpus.effective`, with the cpuset controller).
 public enum CgroupV2 {
-    /// The first cgroup2 mount in `/proc/mounts` (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid
-    /// layout); nil when the kernel has none mounted.
-    public static func mountPoint(mounts: String = "/proc/mounts") -> String? {
+    /// The first cgroup2 mount in this process's mount table (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a
+    /// hybrid layout); nil when the kernel has none mounted. `/proc/self/mounts`, not `/proc/mounts`: the service's
+    /// unit has `ProcSubset=pid`, which hides `/proc/mounts` but not `/proc/self`.
+    public static func mountPoint(mounts: String = "/proc/self/mounts") -> String? {
         guard let bytes = readFile(mounts) else { return nil }
         for line in bytes.split(separator: UInt8(ascii: "\n")) {
             let fields = line.split(separator: UInt8(ascii: " "))
