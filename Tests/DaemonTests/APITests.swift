@@ -308,6 +308,47 @@ struct APITests {
         }
     }
 
+    /// The shipped recording rules and Grafana dashboard name only metrics that `/metrics` serves, and the rules
+    /// load in Prometheus's own checker when it is installed.
+    @Test func theShippedRulesAndDashboardNameOnlyServedMetrics() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let rules = repository.appendingPathComponent("prometheus/sustain-rules.yml")
+        let dashboard = repository.appendingPathComponent("grafana/sustain-dashboard.json")
+        var named: Set<String> = []
+        for file in [rules, dashboard] {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            // Metric names: sustain_… not after a colon (a recording rule's own name is level:metric:op).
+            for match in text.matches(of: /(^|[^:a-z_])(sustain_[a-z_]+)/.anchorsMatchLineEndings()) {
+                named.insert(String(match.output.2))
+            }
+        }
+        #expect(named.count >= 6, "\(named)")
+        _ = try JSONSerialization.jsonObject(with: Data(contentsOf: dashboard))  // valid JSON
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        try await withServedRouter(fixture.router) { client in
+            _ = try await client.execute(
+                uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 0),
+                body: Self.body(#"{"command": ["x"], "labels": {"slurm_job_id": "1"}}"#))
+            try await Task.sleep(for: .milliseconds(100))
+            let metrics = String(
+                buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 0)).body)
+            for name in named.sorted() {
+                #expect(metrics.contains("# TYPE \(name) "), "\(name) is not in /metrics")
+            }
+        }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+            check.arguments = ["check", "rules", rules.path]
+            check.standardOutput = FileHandle.nullDevice
+            try check.run()
+            check.waitUntilExit()
+            #expect(check.terminationStatus == 0, "promtool check rules \(rules.path)")
+        }
+    }
+
     /// Jobs whose windows overlap share the machine's energy, and each report says with how many others.
     @Test func overlappingJobsAreCountedAndSaidInEachReport() async throws {
         let fixture = try Self.fixture(watts: 100)
