@@ -8,30 +8,23 @@ import Reports
 public actor MetricsExporter {
     private let sampler: Sampler
     private let registry: JobRegistry
-    private var gramsPerJoule: Double
     /// This node's name in the per-job counters' `host` label (`[daemon] host`).
     private let host: String
     /// How long a finished job's counters stay (`[daemon] finished_job_metrics_seconds`).
     private var finishedRetention: Double
 
     public init(
-        sampler: Sampler, registry: JobRegistry, intensityGramsPerKilowattHour: Double,
+        sampler: Sampler, registry: JobRegistry,
         host: String = Report.Host.current().hostname, finishedRetention: Double = 600
     ) {
         self.sampler = sampler
         self.registry = registry
-        gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
         self.host = host
         self.finishedRetention = finishedRetention
     }
 
     /// A reloaded configuration's retention of finished jobs' counters.
     public func update(finishedRetention: Double) { self.finishedRetention = finishedRetention }
-
-    /// A reloaded configuration's grid intensity.
-    public func update(intensityGramsPerKilowattHour: Double) {
-        gramsPerJoule = intensityGramsPerKilowattHour / 3_600_000
-    }
 
     /// Which running jobs get series of their own (their ids and user names are visible to whoever reads them).
     public enum JobSeries: Sendable, Equatable {

@@ -104,7 +104,6 @@ extension SustainMeasured {
             }
             let metrics = MetricsExporter(
                 sampler: sampler, registry: registry,
-                intensityGramsPerKilowattHour: loaded.carbon.intensity.gramsPerKilowattHour,
                 host: settings.host ?? Report.Host.current().hostname,
                 finishedRetention: settings.finishedJobMetricsSeconds)
             let adminGroup = AdminGroup(settings.adminGroup)
@@ -130,7 +129,6 @@ extension SustainMeasured {
                     adminGroup.name = new.configuration.daemon.adminGroup
                     await registry.update(carbon: new.carbon, configuration: new.configuration)
                     await registry.update(limits: new.configuration.daemon.limits)
-                    await metrics.update(intensityGramsPerKilowattHour: new.carbon.intensity.gramsPerKilowattHour)
                     await metrics.update(finishedRetention: new.configuration.daemon.finishedJobMetricsSeconds)
                     await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
                 })

@@ -72,7 +72,7 @@ struct APITests {
         let registry = JobRegistry(
             sampler: sampler, sources: [SourceSummary(name: "test", channels: source.channels, diagnostics: [])],
             store: store, carbon: .worldAverage(), logger: logger)
-        let metrics = MetricsExporter(sampler: sampler, registry: registry, intensityGramsPerKilowattHour: 472.94)
+        let metrics = MetricsExporter(sampler: sampler, registry: registry)
         let router = API.router(
             registry: registry, store: store, sampler: sampler, metrics: metrics, identity: .testHeader(adminGroup: nil)
         )
