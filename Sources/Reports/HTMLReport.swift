@@ -386,27 +386,14 @@ public enum HTMLReport {
         let count = timeline.seconds.count
         let group = max(1, (count + 119) / 120)
         var rows = ""
-        var bucket = 0
-        while bucket < count {
-            let end = min(count, bucket + group)
-            var joules = 0.0
-            var seconds = 0.0
-            var low: Double?
-            var high: Double?
-            for index in bucket..<end {
-                joules += (timeline.countedWatts[index] ?? 0) * timeline.seconds[index]
-                seconds += timeline.seconds[index]
-                if let value = timeline.countedMinWatts[index] { low = min(low ?? value, value) }
-                if let value = timeline.countedMaxWatts[index] { high = max(high ?? value, value) }
-            }
-            let from = timeline.offsetSeconds + Double(bucket) * timeline.bucketSeconds
+        for span in timeline.merged(atMost: 120) {
             rows += """
-                <tr><td>\(Quantity.fixed(max(0, from), 1))</td><td>\(seconds > 0 ? Quantity.power(joules / seconds) : "no sample")</td>\
-                <td>\(low.map(Quantity.power) ?? "–")</td><td>\(high.map(Quantity.power) ?? "–")</td>\
-                <td>\(Quantity.energy(joules))</td></tr>
+                <tr><td>\(Quantity.fixed(max(0, span.from), 1))</td>\
+                <td>\(span.seconds > 0 ? Quantity.power(span.joules / span.seconds) : "no sample")</td>\
+                <td>\(span.lowest.map(Quantity.power) ?? "–")</td><td>\(span.highest.map(Quantity.power) ?? "–")</td>\
+                <td>\(Quantity.energy(span.joules))</td></tr>
 
                 """
-            bucket = end
         }
         return """
             <details><summary>Timeline data (\(count) buckets\(group > 1 ? ", shown \(group) per row" : ""))</summary>

@@ -94,6 +94,40 @@ extension Report.Timeline {
 extension Report.Timeline {
     static let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
 
+    /// One run of neighbouring buckets merged: where it starts (seconds from `started_at`), how much of it was
+    /// sampled, its counted energy, and the extremes of the sampling intervals inside it.
+    struct Span {
+        var from: Double
+        var seconds: Double
+        var joules: Double
+        var lowest: Double?
+        var highest: Double?
+    }
+
+    /// The buckets merged evenly into at most `rows` spans, energy conserved: what the sparkline and the HTML
+    /// page's table both show.
+    func merged(atMost rows: Int) -> [Span] {
+        let count = seconds.count
+        let group = max(1, (count + rows - 1) / rows)
+        var spans: [Span] = []
+        var bucket = 0
+        while bucket < count {
+            let end = min(count, bucket + group)
+            var span = Span(
+                from: offsetSeconds + Double(bucket) * bucketSeconds, seconds: 0, joules: 0, lowest: nil,
+                highest: nil)
+            for index in bucket..<end {
+                span.joules += (countedWatts[index] ?? 0) * seconds[index]
+                span.seconds += seconds[index]
+                if let value = countedMinWatts[index] { span.lowest = min(span.lowest ?? value, value) }
+                if let value = countedMaxWatts[index] { span.highest = max(span.highest ?? value, value) }
+            }
+            spans.append(span)
+            bucket = end
+        }
+        return spans
+    }
+
     /// The counted power over the run as one line of block characters, at most `width` wide (neighbouring buckets
     /// merged by energy), scaled from 0 W to the highest; a gap with no sample is a blank. Nil for fewer than two
     /// buckets.
@@ -101,19 +135,7 @@ extension Report.Timeline {
         let count = seconds.count
         guard count >= 2 else { return nil }
         let group = max(1, (count + width - 1) / width)
-        var means: [Double?] = []
-        var bucket = 0
-        while bucket < count {
-            let end = min(count, bucket + group)
-            var joules = 0.0
-            var seen = 0.0
-            for index in bucket..<end {
-                joules += (countedWatts[index] ?? 0) * seconds[index]
-                seen += seconds[index]
-            }
-            means.append(seen > 0 ? joules / seen : nil)
-            bucket = end
-        }
+        let means = merged(atMost: width).map { $0.seconds > 0 ? $0.joules / $0.seconds : nil }
         let highest = means.compactMap { $0 }.max() ?? 0
         guard highest > 0 else { return nil }
         let line = String(
