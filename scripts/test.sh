@@ -27,4 +27,5 @@ if ((${#missing[@]})); then
 fi
 
 swift build --build-tests
-swift test --skip-build --no-parallel "$@"
+# Line-buffered (stdbuf), so that a log cut short still ends at the test that was running.
+stdbuf -oL -eL swift test --skip-build --no-parallel "$@"

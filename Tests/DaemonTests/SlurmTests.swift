@@ -29,9 +29,10 @@ struct SlurmTests {
         let d = directory.path
         try """
         ClusterName=sustaintest
-        SlurmctldHost=\(host)
+        SlurmctldHost=\(host)(127.0.0.1)
         SlurmUser=root
         AuthType=auth/munge
+        AuthInfo=socket=\(d)/munge/munge.sock
         ProctrackType=proctrack/linuxproc
         TaskPlugin=task/none
         SelectType=select/cons_tres
@@ -47,7 +48,7 @@ struct SlurmTests {
         SlurmdPort=\(port + 1)
         Prolog=\(d)/prolog
         Epilog=\(d)/epilog
-        NodeName=\(host) CPUs=\(ProcessInfo.processInfo.activeProcessorCount) State=UNKNOWN
+        NodeName=\(host) NodeAddr=127.0.0.1 CPUs=\(ProcessInfo.processInfo.activeProcessorCount) State=UNKNOWN
         PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
         """.write(to: directory.appendingPathComponent("slurm.conf"), atomically: true, encoding: .utf8)
@@ -66,11 +67,15 @@ struct SlurmTests {
             scenario: "unreadable", in: directory,
             """
             export SLURM_CONF=$D/slurm.conf
-            mkdir -p $D/slurm-state $D/slurm-spool /run/munge && chown munge:munge /run/munge
-            pgrep -x munged > /dev/null || su -s /bin/sh munge -c munged
-            slurmctld && slurmd
+            mkdir -p $D/slurm-state $D/slurm-spool $D/munge && chown munge:munge $D/munge && chmod 0755 $D/munge
+            # Daemons of this test only (own munge socket), their output away from the test's pipes.
+            su -s /bin/sh munge -c "munged --socket=$D/munge/munge.sock --pid-file=$D/munge/munged.pid \\
+                --log-file=$D/munge/munged.log" < /dev/null > $D/munged.out 2>&1 || cat $D/munged.out
+            slurmctld < /dev/null > $D/slurmctld.out 2>&1 && slurmd < /dev/null > $D/slurmd.out 2>&1
             for i in $(seq 1 100); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 0.1; done
-            setpriv --reuid=65534 --regid=65534 --clear-groups sbatch --wait -o $D/job.out \\
+            sinfo -h -o %t | grep -q idle || { echo "SLURM node not idle:"; sinfo; tail -5 $D/slurmctld.log \\
+                $D/slurmd.log; }
+            setpriv --reuid=65534 --regid=65534 --clear-groups timeout 60 sbatch --wait -o $D/job.out \\
                 --wrap 'echo hello from the job; sleep 3' > $D/sbatch.txt 2>&1
             echo "sbatch=$?"
             JOB=$(sed -n 's/Submitted batch job //p' $D/sbatch.txt)
@@ -78,8 +83,9 @@ struct SlurmTests {
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report show --socket $SOCK \\
                 --slurm-job $JOB > $D/slurm.json
             echo "show=$? job=$JOB"
-            kill $(cat $D/slurmd.pid) $(cat $D/slurmctld.pid)
-            for i in $(seq 1 50); do pgrep -f "$D/slurm.conf" > /dev/null || break; sleep 0.1; done
+            PIDS="$(cat $D/slurmd.pid) $(cat $D/slurmctld.pid) $(cat $D/munge/munged.pid)"
+            kill $PIDS
+            for p in $PIDS; do for i in $(seq 1 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done; done
             true
             """)
         let text = String(decoding: outcome.stdout, as: UTF8.self)

@@ -10,7 +10,8 @@ struct WrapperTests {
 
     /// Runs `sustain-measure --report R [options] -- command` and returns the outcome and the report.
     static func measure(
-        _ command: [String], options: [String] = [], stdin: Data? = nil, whileRunning: ((Process) -> Void)? = nil
+        _ command: [String], options: [String] = [], stdin: Data? = nil,
+        whileRunning: (@Sendable (pid_t) -> Void)? = nil
     ) throws -> (ProcessOutcome, Report?) {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -48,9 +49,9 @@ struct WrapperTests {
 
     @Test func sigtermToTheWrapperEndsTheChildAndTheReportIsWritten() throws {
         let started = ContinuousClock.now
-        let (outcome, written) = try Self.measure(["/bin/sleep", "30"]) { process in
+        let (outcome, written) = try Self.measure(["/bin/sleep", "30"]) { pid in
             usleep(500_000)
-            kill(process.processIdentifier, SIGTERM)
+            kill(pid, SIGTERM)
         }
         #expect(started.duration(to: .now) < .seconds(10), "the child did not end on SIGTERM")
         #expect(outcome.status == 128 + SIGTERM)
@@ -63,9 +64,9 @@ struct WrapperTests {
     @Test func sigusr1IsForwardedAndIsNotAnInterruption() throws {
         // The child traps USR1 and exits 7 when it arrives.
         let script = "trap 'exit 7' USR1; i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exit 1"
-        let (outcome, report) = try Self.measure(["/bin/sh", "-c", script]) { process in
+        let (outcome, report) = try Self.measure(["/bin/sh", "-c", script]) { pid in
             usleep(500_000)
-            kill(process.processIdentifier, SIGUSR1)
+            kill(pid, SIGUSR1)
         }
         #expect(outcome.status == 7)
         #expect(report?.exitCode == 7)

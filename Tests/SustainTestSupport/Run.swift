@@ -43,50 +43,148 @@ public enum Harness {
         "SKIPPED: needs root and a private mount namespace (unshare -m) to build a fake /sys/class tree; CI runs it as root"
 
     /// Runs `arguments` to completion, with optional stdin data, and collects stdout and stderr.
+    ///
+    /// Spawned and reaped here (posix_spawn, waitpid), not with Foundation's `Process`: that one learns of the exit
+    /// only when every holder of a socket it passes to the child has gone, so a daemon a test script starts (munged,
+    /// slurmd) would keep it waiting for ever. The child gets only fds 0–2, in a process group of its own; past
+    /// `timeout` the group is killed and the outcome says so (status 124). When the child has exited but something
+    /// it left behind still holds its output, reading stops after a grace period and stderr says so.
     @discardableResult
     public static func run(
         _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil,
-        whileRunning: ((Process) -> Void)? = nil
+        timeout: Duration = .seconds(300), whileRunning: (@Sendable (pid_t) -> Void)? = nil
     ) throws -> ProcessOutcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        if let environment { process.environment = environment }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        // Drain both pipes concurrently so a chatty child cannot block.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var stdoutData = Data()
-        nonisolated(unsafe) var stderrData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
+        signal(SIGPIPE, SIG_IGN)
+        let out = try pipePair()
+        let err = try pipePair()
+        let input = stdin == nil ? nil : try pipePair()
+        defer { for fd in [out.0, err.0] { close(fd) } }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input.0, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
-        group.enter()
-        DispatchQueue.global().async {
-            stderrData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
+        posix_spawn_file_actions_adddup2(&actions, out.1, 1)
+        posix_spawn_file_actions_adddup2(&actions, err.1, 2)
+        closeFrom3(&actions)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)  // the runner's threads may block signals
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        for fd in [out.1, err.1] + (input.map { [$0.0] } ?? []) { close(fd) }
+        guard spawned == 0 else {
+            if let input { close(input.1) }
+            throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO)
         }
-        if let stdin {
-            group.enter()
-            DispatchQueue.global().async {
-                input.fileHandleForWriting.write(stdin)
-                try? input.fileHandleForWriting.close()
-                group.leave()
+
+        if let input, let stdin {
+            let fd = input.1
+            Thread.detachNewThread {
+                stdin.withUnsafeBytes { buffer in
+                    var offset = 0
+                    while offset < buffer.count {
+                        let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                        if written < 0 && errno == EINTR { continue }
+                        if written <= 0 { break }
+                        offset += written
+                    }
+                }
+                close(fd)
             }
         }
-        whileRunning?(process)
-        process.waitUntilExit()
-        group.wait()
-        let status =
-            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return ProcessOutcome(status: status, stdout: stdoutData, stderr: String(decoding: stderrData, as: UTF8.self))
+        if let whileRunning {
+            let child = pid
+            Thread.detachNewThread { whileRunning(child) }
+        }
+
+        var buffers = [Data(), Data()]
+        var open = [out.0, err.0]
+        var status: Int32? = nil
+        var note = ""
+        let started = ContinuousClock.now
+        var exitedAt: ContinuousClock.Instant? = nil
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            var fds = open.filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            if !fds.isEmpty { _ = poll(&fds, nfds_t(fds.count), 50) } else { usleep(20_000) }
+            for entry in fds where entry.revents != 0 {
+                let index = open.firstIndex(of: entry.fd)!
+                let count = read(entry.fd, &chunk, chunk.count)
+                if count > 0 {
+                    buffers[index].append(contentsOf: chunk[0..<count])
+                } else if count == 0 || errno != EINTR {
+                    open[index] = -1
+                }
+            }
+            if status == nil {
+                var raw: Int32 = 0
+                if waitpid(pid, &raw, WNOHANG) == pid {
+                    let signal = raw & 0x7f
+                    status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+                    exitedAt = .now
+                } else if ContinuousClock.now - started > timeout {
+                    kill(-pid, SIGKILL)
+                    kill(pid, SIGKILL)
+                    waitpid(pid, nil, 0)
+                    status = 124
+                    exitedAt = .now
+                    note = "\nHarness: killed after \(timeout): \(arguments.joined(separator: " "))\n"
+                    FileHandle.standardError.write(Data(note.utf8))
+                }
+            }
+            if let exitedAt, let status {
+                if open.allSatisfy({ $0 < 0 }) { return outcome(status, buffers, note) }
+                if ContinuousClock.now - exitedAt > .seconds(5) {
+                    note += "\nHarness: \(arguments[0]) exited, but a process it left behind still holds its output\n"
+                    FileHandle.standardError.write(Data(note.utf8))
+                    return outcome(status, buffers, note)
+                }
+            }
+        }
+    }
+
+    private static func outcome(_ status: Int32, _ buffers: [Data], _ note: String) -> ProcessOutcome {
+        ProcessOutcome(status: status, stdout: buffers[0], stderr: String(decoding: buffers[1], as: UTF8.self) + note)
+    }
+
+    /// A pipe whose both ends close on exec (the child gets its ends through dup2).
+    private static func pipePair() throws -> (Int32, Int32) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
+    }
+
+    /// Closes every fd above 2 in the child: glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34), looked up
+    /// at run time because the Glibc module does not declare it; else close-on-exec on this process's open fds.
+    private static func closeFrom3(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+            if closeFrom(&actions, 3) == 0 { return }
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
     }
 
     /// A fresh temporary directory, world-writable and sticky (like /tmp) so an unprivileged user can write reports
