@@ -103,12 +103,15 @@ public struct PowerTimeline: Sendable, Equatable {
         result.seconds = Array(seconds[(from * seriesCount)..<((to + 1) * seriesCount)])
         result.minimumWatts = Array(minimumWatts[from...to])
         result.maximumWatts = Array(maximumWatts[from...to])
-        let firstShare = min(1, max(0, (Double(first + 1) * bucketSeconds - start) / bucketSeconds))
-        let lastShare = min(1, max(0, (end - Double(last) * bucketSeconds) / bucketSeconds))
-        let edges =
-            last == first ? [(0, min(1, (end - start) / bucketSeconds))] : [(0, firstShare), (to - from, lastShare)]
-        for (bucket, share) in edges {
+        // An edge bucket keeps the part of what it recorded that lies inside the window. A bucket records from its
+        // start (the ring's latest is still filling: it holds `seconds` from its start, not its whole width).
+        for bucket in Set([0, to - from]) {
+            let bucketStart = Double(first + bucket) * bucketSeconds
             for series in 0..<seriesCount {
+                let recorded = result.seconds[bucket * seriesCount + series]
+                guard recorded > 0 else { continue }
+                let inside = min(bucketStart + recorded, end) - max(bucketStart, start)
+                let share = min(1, max(0, inside / recorded))
                 result.joules[bucket * seriesCount + series] *= share
                 result.seconds[bucket * seriesCount + series] *= share
             }

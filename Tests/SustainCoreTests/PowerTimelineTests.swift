@@ -61,4 +61,15 @@ extension PowerTimelineTests {
         let inside = try #require(ring.window(from: 3.2, to: 3.7))
         #expect(abs(inside.totalJoules[0] - 5) < 1e-9)
     }
+
+    /// At a job's stop the ring's latest bucket is still filling: what it holds up to the stop is all inside the
+    /// window and is kept whole (cutting it again by the stop's share of the bucket put the job's last joules at
+    /// its start, through calibration: 8 % of a step in hourly carbon, seen through the service).
+    @Test func theLatestBucketStillFillingIsKeptWhole() throws {
+        var ring = PowerTimeline(series: 1, bucketSeconds: 1, retention: .recent(buckets: 100))
+        ring.record(series: 0, joules: 53, from: 0, to: 5.3)
+        let window = try #require(ring.window(from: 2.25, to: 5.3))
+        #expect(window.joules.map { ($0 * 1e9).rounded() / 1e9 } == [7.5, 10, 10, 3])
+        #expect(window.seconds.map { ($0 * 1e9).rounded() / 1e9 } == [0.75, 1, 1, 0.3])
+    }
 }
