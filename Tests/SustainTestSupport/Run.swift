@@ -60,41 +60,14 @@ public enum Harness {
         let input = stdin == nil ? nil : try pipePair()
         defer { for fd in [out.0, err.0] { close(fd) } }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if let input {
-            posix_spawn_file_actions_adddup2(&actions, input.0, 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let pid: pid_t
+        do {
+            pid = try spawn(arguments, environment: environment, stdin: input?.0, stdout: out.1, stderr: err.1)
+        } catch {
+            for fd in [out.1, err.1] + (input.map { [$0.0, $0.1] } ?? []) { close(fd) }
+            throw error
         }
-        posix_spawn_file_actions_adddup2(&actions, out.1, 1)
-        posix_spawn_file_actions_adddup2(&actions, err.1, 2)
-        closeFrom3(&actions)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)  // the runner's threads may block signals
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        let environment = environment ?? ProcessInfo.processInfo.environment
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
         for fd in [out.1, err.1] + (input.map { [$0.0] } ?? []) { close(fd) }
-        guard spawned == 0 else {
-            if let input { close(input.1) }
-            throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO)
-        }
 
         if let input, let stdin {
             let fd = input.1
@@ -160,6 +133,65 @@ public enum Harness {
                 }
             }
         }
+    }
+
+    /// Spawns `arguments` with only fds 0–2 (`stdin` nil: /dev/null; `stdout`/`stderr` nil: /dev/null), an empty
+    /// signal mask and default dispositions, in a process group of its own.
+    static func spawn(
+        _ arguments: [String], environment: [String: String]?, stdin: Int32?, stdout: Int32?, stderr: Int32?
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (fd, target, flags) in [(stdin, Int32(0), O_RDONLY), (stdout, 1, O_WRONLY), (stderr, 2, O_WRONLY)] {
+            if let fd {
+                posix_spawn_file_actions_adddup2(&actions, fd, target)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
+            }
+        }
+        closeFrom3(&actions)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)  // the runner's threads may block signals
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+        return pid
+    }
+
+    /// A server a test starts and stops: its output to /dev/null, killed (its whole group) and reaped by `stop()`
+    /// or when released.
+    public final class Background: @unchecked Sendable {
+        public let pid: pid_t
+        private var stopped = false
+
+        public init(_ arguments: [String], environment: [String: String]? = nil) throws {
+            pid = try Harness.spawn(arguments, environment: environment, stdin: nil, stdout: nil, stderr: nil)
+        }
+
+        public func stop() {
+            guard !stopped else { return }
+            stopped = true
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+            waitpid(pid, nil, 0)
+        }
+
+        deinit { stop() }
     }
 
     private static func outcome(_ status: Int32, _ buffers: [Data], _ note: String) -> ProcessOutcome {
