@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "sustain-measure", targets: ["sustain-measure"]),
         .executable(name: "sustain-measured", targets: ["sustain-measured"]),
+        .executable(name: "sustain-intensity", targets: ["sustain-intensity"]),
         .executable(name: "sustain-bench", targets: ["sustain-bench"]),
         .executable(name: "sustain-fakesys", targets: ["sustain-fakesys"]),
     ],
@@ -50,6 +51,9 @@ let package = Package(
         // Pure calculator: grid intensity data, PUE, cost, equivalents, FLOPs estimates. No I/O.
         .target(name: "Impact", dependencies: ["SustainCore"]),
 
+        // Grid intensity over time: series files, the fetch cache, the providers' payloads. No network here.
+        .target(name: "IntensityData", dependencies: ["SustainCore", "Impact", "LinuxSupport"]),
+
         // Configuration: plain structs with documented defaults, read from TOML (a reader of the subset we use;
         // TOMLKit checks it in the tests: TOMLKit links all of Foundation, beyond the wrapper's memory budget).
         .target(
@@ -72,7 +76,8 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration", "SustainAPI",
+                "SustainCore", "Meter", "Impact", "IntensityData", "Reports", "LinuxSupport", "SustainConfiguration",
+                "SustainAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,9 +104,19 @@ let package = Package(
         .executableTarget(
             name: "sustain-measure",
             dependencies: [
-                "SustainCore", "Meter", "Impact", "Reports", "LinuxSupport", "SustainConfiguration", "SustainAPI",
+                "SustainCore", "Meter", "Impact", "IntensityData", "Reports", "LinuxSupport", "SustainConfiguration",
+                "SustainAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The one program that reaches the internet: fetches grid intensity series into the cache (its own
+        // systemd unit, network allowed; the service stays without network). URLSession (FoundationNetworking).
+        .executableTarget(
+            name: "sustain-intensity",
+            dependencies: [
+                "IntensityData", "Impact", "SustainCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
@@ -143,6 +158,13 @@ let package = Package(
             dependencies: [
                 "Meter", "Reports", "LinuxSupport", "SustainTestSupport", "sustain-fakesys", "sustain-measure",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "IntensityTests",
+            dependencies: [
+                "IntensityData", "Impact", "Reports", "SustainCore", "SustainTestSupport", "sustain-intensity",
+                "sustain-measure", "sustain-fakesys",
             ]
         ),
         .testTarget(

@@ -30,21 +30,22 @@ pure=$(grep -rlE "^import (Glibc|Foundation|FoundationEssentials|LinuxSupport)\b
 [ -z "$pure" ] || fail "SustainCore and Impact must stay pure (no Glibc, Foundation or LinuxSupport): $pure"
 
 # The wrapper's modules use FoundationEssentials, never all of Foundation (ICU).
-for target in sustain-measure Reports SustainAPI Meter LinuxSupport SustainConfiguration; do
+for target in sustain-measure Reports SustainAPI Meter LinuxSupport SustainConfiguration IntensityData; do
     bad=$(grep -lE "^import Foundation$" Sources/$target/*.swift || true)
     [ -z "$bad" ] || fail "$target imports Foundation (ICU): $bad"
 done
 
 # Dependencies point down: lower rooms never import higher ones.
-up=$(grep -rlE "^import (Daemon|Reports|SustainConfiguration|SustainAPI)\b" Sources/SustainCore Sources/Impact \
+up=$(grep -rlE "^import (Daemon|Reports|SustainConfiguration|SustainAPI|IntensityData)\b" Sources/SustainCore Sources/Impact \
     Sources/LinuxSupport Sources/Meter || true)
 [ -z "$up" ] || fail "a lower room imports a higher one: $up"
-http=$(grep -rlE "^import (Hummingbird|HummingbirdCore|NIOCore|GRDB)\b" Sources/sustain-measure Sources/Reports \
-    Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration || true)
+http=$(grep -rlE "^import (Hummingbird|HummingbirdCore|NIOCore|GRDB|FoundationNetworking)\b" Sources/sustain-measure \
+    Sources/Reports Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration \
+    Sources/IntensityData || true)
 [ -z "$http" ] || fail "the wrapper's modules must not import the HTTP server or the database: $http"
 
 # Every room imports only rooms above it in the README's list (the library targets, in order).
-rooms=(SustainCore LinuxSupport Meter Impact SustainConfiguration SustainAPI Reports Daemon)
+rooms=(SustainCore LinuxSupport Meter Impact IntensityData SustainConfiguration SustainAPI Reports Daemon)
 for i in "${!rooms[@]}"; do
     for j in "${!rooms[@]}"; do
         [ "$j" -ge "$i" ] || continue

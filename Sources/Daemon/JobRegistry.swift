@@ -1,5 +1,6 @@
 import Foundation
 import Impact
+import IntensityData
 import LinuxSupport
 import Logging
 import Meter
@@ -124,6 +125,19 @@ public actor JobRegistry {
     }
 
     public var openJobs: Int { jobs.count }
+
+    /// The configured `[impact] intensity_series`, read when a job ends (the fetch timer replaces it): carbon at
+    /// the grid's intensity over time where it covers the job. A missing or unreadable file is said, never fatal.
+    func applyIntensitySeries(to report: inout Report, settings: CarbonSettings) {
+        guard let path = configuration.impact.intensitySeries else { return }
+        do {
+            report.apply(intensitySeries: try SeriesFile.load(path).series, settings: settings)
+        } catch {
+            report.warnings.append(
+                "The configured intensity series could not be used (\(error)): the yearly figure was used. The "
+                    + "sustain-intensity-fetch timer writes it.")
+        }
+    }
 
     /// Carbon settings for jobs that end from now on (a reloaded configuration).
     public func update(carbon: CarbonSettings, configuration: Configuration? = nil) {
@@ -358,6 +372,7 @@ public actor JobRegistry {
                     + "\(Self.timelineSeconds / 3600) h, and this job started before that (or before the service).")
         }
         if let phases = job.phases { report.add(phases.finish(at: end), carbon: settings) }
+        applyIntensitySeries(to: &report, settings: settings)
         if let markName {
             report.countedFromMark(markName, afterSeconds: markStart.flatMap { job.phases?.offset(of: $0) })
         }

@@ -43,6 +43,9 @@ public enum IntensityBasis: String, Sendable, Codable, Hashable, CaseIterable {
     case lifecycle
     /// Stack emissions at the plant only (EPA eGRID, Google Cloud region data). Renewables and nuclear are 0.
     case direct
+    /// The emissions of the plants that answer one more kWh of demand (WattTime's MOER): what a change in load
+    /// causes, not a share of what the grid emits. Never added to an average figure.
+    case marginal
 }
 
 /// Grams of CO2e emitted per kilowatt-hour of electricity, with its basis.

@@ -29,6 +29,10 @@ extension Report {
         @Nullable public var joulesPerUnit: Double?
         /// True when the job ended with the phase open (closed then).
         public var closedAtJobEnd: Bool
+        /// With an hourly series: the phase's energy-weighted intensity (`kg_co2e` is at it), and the share of the
+        /// phase's energy the series covered.
+        @Nullable public var intensityGPerKwh: Double? = nil
+        @Nullable public var intensityCoverage: Double? = nil
 
         enum CodingKeys: String, CodingKey {
             case name, parent
@@ -40,6 +44,8 @@ extension Report {
             case units, unit
             case joulesPerUnit = "joules_per_unit"
             case closedAtJobEnd = "closed_at_job_end"
+            case intensityGPerKwh = "intensity_g_per_kwh"
+            case intensityCoverage = "intensity_coverage"
         }
     }
 

@@ -226,6 +226,7 @@ public struct Report: Codable, Sendable, Equatable {
             case kwhFacility = "kwh_facility"
             case cost, equivalents
             case attributedKgCo2e = "attributed_kg_co2e"
+            case intensitySeries = "intensity_series"
         }
 
         /// Nil when nothing was measured.
@@ -252,6 +253,56 @@ public struct Report: Codable, Sendable, Equatable {
         /// Service only, on a shared machine: the carbon of the job's attributed energy, beside the measured
         /// figure (`kg_co2e`, the machine's during the job).
         @Nullable public var attributedKgCo2e: Double? = nil
+        /// The grid's intensity over time, when a series was given or configured: how much of the energy it
+        /// covered and at what intensity. Null when the yearly figure alone was used.
+        @Nullable public var intensitySeries: IntensitySeriesUse? = nil
+    }
+
+    /// How an intensity series entered `carbon`.
+    public struct IntensitySeriesUse: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case provider, zone, basis, attribution
+            case fetchedAt = "fetched_at"
+            case usedForTotal = "used_for_total"
+            case pointsUsed = "points_used"
+            case forecastPointsUsed = "forecast_points_used"
+            case coverage
+            case coveredJoules = "covered_joules"
+            case kgCo2eCovered = "kg_co2e_covered"
+            case meanGPerKwh = "mean_g_per_kwh"
+            case minGPerKwh = "min_g_per_kwh"
+            case maxGPerKwh = "max_g_per_kwh"
+            case fallbackGPerKwh = "fallback_g_per_kwh"
+            case fallbackSource = "fallback_source"
+            case slices, note
+        }
+
+        public var provider: String
+        public var zone: String
+        /// "lifecycle" | "direct" | "marginal".
+        public var basis: String
+        public var attribution: String
+        @Nullable public var fetchedAt: Date?
+        /// False when the series could not stand in for the yearly figure (a marginal series that covered only
+        /// part of the job): `kg_co2e` is then the yearly figure's, and this object the series' own.
+        public var usedForTotal: Bool
+        public var pointsUsed: Int
+        public var forecastPointsUsed: Int
+        /// The share of the energy (0–1) drawn while the series had a figure.
+        @Nullable public var coverage: Double?
+        public var coveredJoules: Double
+        /// The covered energy's emissions at the series' intensities, PUE included.
+        @Nullable public var kgCo2eCovered: Double?
+        /// Energy-weighted over the covered energy.
+        @Nullable public var meanGPerKwh: Double?
+        @Nullable public var minGPerKwh: Double?
+        @Nullable public var maxGPerKwh: Double?
+        /// The yearly figure used for the energy the series did not cover.
+        public var fallbackGPerKwh: Double
+        public var fallbackSource: String
+        /// "timeline" (the report's power buckets) or "constant power" (no timeline: the whole job as one slice).
+        public var slices: String
+        public var note: String
     }
 
     public struct Cost: Codable, Sendable, Equatable {

@@ -11,6 +11,7 @@ extension Configuration {
     /// pue = 1.0                  # number >= 1; default 1.0
     /// price = 0.25               # number, currency per kWh; default: none
     /// currency = "EUR"           # ISO 4217, required with price; default: none
+    /// intensity_series = "/var/cache/sustain-intensity/uk-carbon-intensity-GB.json"  # path; default: none
     ///
     /// [estimate]
     /// cpu_tdp = 85.0             # number, W; default: table by CPU model, else 4 W per logical CPU
@@ -153,7 +154,8 @@ extension Configuration {
         }
         if let impact = try reader.table(table, "impact") {
             try reader.onlyKnown(
-                impact, "impact", ["region", "intensity", "intensity_basis", "pue", "price", "currency"])
+                impact, "impact",
+                ["region", "intensity", "intensity_basis", "pue", "price", "currency", "intensity_series"])
             self.impact.region = try reader.string(impact, "impact.region")
             if let region = self.impact.region {
                 do {
@@ -166,13 +168,18 @@ extension Configuration {
             if let basis = try reader.string(impact, "impact.intensity_basis") {
                 guard let value = IntensityBasis(rawValue: basis) else {
                     throw ConfigurationError(
-                        path: path, key: "impact.intensity_basis", reason: "must be \"lifecycle\" or \"direct\"")
+                        path: path, key: "impact.intensity_basis",
+                        reason: "must be \"lifecycle\", \"direct\" or \"marginal\"")
                 }
                 self.impact.intensityBasis = value
             }
             self.impact.pue = try reader.number(impact, "impact.pue")
             self.impact.price = try reader.number(impact, "impact.price")
             self.impact.currency = try reader.string(impact, "impact.currency")
+            self.impact.intensitySeries = try reader.string(impact, "impact.intensity_series")
+            if let series = self.impact.intensitySeries, !series.hasPrefix("/") {
+                throw ConfigurationError(path: path, key: "impact.intensity_series", reason: "must be an absolute path")
+            }
             do {
                 _ = try settings(dataset: dataset)
             } catch {

@@ -17,6 +17,10 @@ public struct Configuration: Sendable, Equatable {
         public var price: Double?
         /// `currency` (string, ISO 4217): currency of `price`. Default: none.
         public var currency: String?
+        /// `intensity_series` (path): a grid intensity series over time (CSV, JSON, or a cache file written by
+        /// `sustain-measure intensity fetch`); where it covers a job, its carbon follows the grid hour by hour.
+        /// A missing or stale file never stops a job: the report says which figure was used. Default: none.
+        public var intensitySeries: String?
 
         public init() {}
     }

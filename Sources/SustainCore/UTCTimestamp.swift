@@ -14,6 +14,78 @@ public enum UTCTimestamp {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millisecond, 3))Z"
     }
 
+    /// Seconds since 1970-01-01T00:00:00Z of an ISO 8601 date-time as grid-data services write them:
+    /// `2026-11-29T14:00Z` (no seconds), `2026-11-29T14:00:00` (no zone: UTC), `2026-11-29 14:00:00.000Z`,
+    /// `2026-11-29T14:00:00+01:00`. Nil for anything else, a date that does not exist included.
+    public static func seconds(parsing text: some StringProtocol) -> Double? {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func number(_ digits: Int) -> Int64? {
+            guard index + digits <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[index..<index + digits] {
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int64(byte - 0x30)
+            }
+            index += digits
+            return value
+        }
+        func expect(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect(0x2D), let month = number(2), expect(0x2D), let day = number(2),
+            index < bytes.count, bytes[index] == 0x54 || bytes[index] == 0x20
+        else { return nil }
+        index += 1
+        guard let hour = number(2), expect(0x3A), let minute = number(2) else { return nil }
+        var second: Double = 0
+        if expect(0x3A) {
+            guard let whole = number(2) else { return nil }
+            second = Double(whole)
+            if expect(0x2E) || expect(0x2C) {
+                var fraction: Int64 = 0
+                var scale: Int64 = 1
+                let start = index
+                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, scale < 1_000_000_000 {
+                    fraction = fraction * 10 + Int64(bytes[index] - 0x30)
+                    scale *= 10
+                    index += 1
+                }
+                guard index > start else { return nil }
+                second += Double(fraction) / Double(scale)
+            }
+        }
+        var offsetMinutes: Int64 = 0
+        if index < bytes.count {
+            if bytes[index] == 0x5A {
+                index += 1
+            } else if bytes[index] == 0x2B || bytes[index] == 0x2D {
+                let sign: Int64 = bytes[index] == 0x2D ? -1 : 1
+                index += 1
+                guard let hours = number(2) else { return nil }
+                _ = expect(0x3A)
+                guard let minutes = number(2), hours < 24, minutes < 60 else { return nil }
+                offsetMinutes = sign * (hours * 60 + minutes)
+            }
+        }
+        guard index == bytes.count, (1...12).contains(month), hour < 24, minute < 60, second < 61 else { return nil }
+        let days = self.days(fromCivil: year, month, day)
+        guard civil(fromDays: days) == (year, month, day) else { return nil }
+        return Double((days * 86_400) + hour * 3600 + minute * 60 - offsetMinutes * 60) + second
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+    public static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
     /// Year, month (1–12) and day (1–31) of a day count since 1970-01-01.
     public static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468

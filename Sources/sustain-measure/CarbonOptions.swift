@@ -1,6 +1,8 @@
 import ArgumentParser
 import Impact
+import IntensityData
 import LinuxSupport
+import Reports
 import SustainAPI
 import SustainConfiguration
 import Synchronization
@@ -19,8 +21,16 @@ struct CarbonOptions: ParsableArguments {
 
     @Option(
         name: .customLong("intensity-basis"),
-        help: ArgumentHelp("What --intensity counts: lifecycle or direct.", valueName: "basis"))
+        help: ArgumentHelp("What --intensity counts: lifecycle, direct or marginal.", valueName: "basis"))
     var intensityBasis: String = IntensityBasis.lifecycle.rawValue
+
+    @Option(
+        name: .customLong("intensity-series"),
+        help: ArgumentHelp(
+            "Grid intensity over time: CSV (timestamp,g_per_kwh[,basis]), JSON, or a file of "
+                + "`sustain-measure intensity fetch`. Where it covers the job, carbon follows it; the yearly figure "
+                + "fills the rest.", valueName: "file"))
+    var intensitySeries: String?
 
     @Option(
         help: ArgumentHelp(
@@ -71,9 +81,17 @@ struct CarbonOptions: ParsableArguments {
         var basis: IntensityBasis?
         if intensity != nil {
             guard let value = IntensityBasis(rawValue: intensityBasis.lowercased()) else {
-                throw ValidationError("--intensity-basis must be lifecycle or direct, got \(intensityBasis).")
+                throw ValidationError(
+                    "--intensity-basis must be lifecycle, direct or marginal, got \(intensityBasis).")
             }
             basis = value
+        }
+        // A series from a known grid answers "which region" when nothing else did (its yearly figure fills gaps).
+        var region = region
+        if region == nil, intensity == nil, configuration.impact.region == nil, configuration.impact.intensity == nil,
+            let seriesRegion = try series().loaded?.region
+        {
+            region = seriesRegion
         }
         do {
             return try configuration.carbonSettings(
@@ -82,5 +100,45 @@ struct CarbonOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    /// The intensity series to apply, with a warning for the report: `--intensity-series` that cannot be read
+    /// stops before the command runs; a configured one that cannot be read is only said (a stale cache never
+    /// blocks a job). Read once per process.
+    func series() throws -> (loaded: SeriesFile.Loaded?, warning: String?) {
+        try Self.loadedSeries.withLock { cache in
+            if let cache { return cache }
+            var result: (SeriesFile.Loaded?, String?) = (nil, nil)
+            if let path = intensitySeries {
+                do {
+                    result = (try SeriesFile.load(path), nil)
+                } catch {
+                    throw ValidationError("--intensity-series: \(error)")
+                }
+            } else if let path = try configuration().impact.intensitySeries {
+                do {
+                    result = (try SeriesFile.load(path), nil)
+                } catch {
+                    result = (
+                        nil,
+                        "The configured intensity series could not be used (\(error)): the yearly figure was used. "
+                            + "Fetch it with sustain-measure intensity fetch."
+                    )
+                }
+            }
+            cache = result
+            return result
+        }
+    }
+
+    private static let loadedSeries = Mutex<(SeriesFile.Loaded?, String?)?>(nil)
+}
+
+extension CarbonOptions {
+    /// The report's carbon at the grid's intensity over time, where a series is given or configured.
+    func applySeries(to report: inout Report, settings: CarbonSettings) throws {
+        let (loaded, warning) = try series()
+        if let warning { report.warnings.append(warning) }
+        if let loaded { report.apply(intensitySeries: loaded.series, settings: settings) }
     }
 }

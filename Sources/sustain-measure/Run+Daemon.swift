@@ -88,6 +88,7 @@ extension SustainMeasure.Run {
                 id: started.id, startedAt: startedAt, exit: stop, usage: child.usage, carbonSettings: carbonSettings,
                 reason: "\(error)")
         }
+        try carbon.applySeries(to: &result, settings: carbonSettings)
         let path = report ?? ReportLocation.defaultPath(id: result.id)
         var written: String? = path
         do {

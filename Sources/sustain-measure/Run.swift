@@ -155,6 +155,7 @@ extension SustainMeasure {
             let logger = Terminal.bootstrapLogging(verbose: verbose)
             let configuration = try carbon.configuration()
             let carbonSettings = try carbon.settings()
+            _ = try carbon.series()  // a bad --intensity-series stops here, before the command runs
             let executable: [UInt8]
             do {
                 executable = try ChildProcess.resolve(wrapped[0])
@@ -275,6 +276,7 @@ extension SustainMeasure {
                 job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
                 gpus: gpus)
             if let phases { result.add(phases, carbon: carbonSettings) }
+            try carbon.applySeries(to: &result, settings: carbonSettings)
             if let delay { result.countedFromMark(delay.name, afterSeconds: delay.seconds) }
             result.addMetrics(given: metricValues)
             result.labels = (try? jobLabels()) ?? [:]  // validated before the command ran

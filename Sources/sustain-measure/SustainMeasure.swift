@@ -14,6 +14,7 @@ struct SustainMeasure: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Run.self, MarkCommand.self, Sources.self, Estimate.self, Compare.self, ReportCommand.self, Slurm.self,
+            IntensityCommand.self,
         ],
         defaultSubcommand: Run.self
     )
@@ -36,7 +37,7 @@ struct SustainMeasure: ParsableCommand {
 
     /// What the root command itself handles: its subcommands, help and version.
     static let rootWords: Set<String> = [
-        "run", "mark", "sources", "estimate", "compare", "report", "slurm", "help", "-h", "--help", "--version",
+        "run", "mark", "sources", "estimate", "compare", "report", "slurm", "intensity", "help", "-h", "--help", "--version",
         "--generate-completion-script", "--experimental-dump-help",
     ]
 }

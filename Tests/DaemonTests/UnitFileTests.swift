@@ -7,34 +7,58 @@ import Testing
     .enabled(
         if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "SKIPPED: no systemd-analyze"))
 struct UnitFileTests {
-    static let unit = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("systemd/sustain-measured.service")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("systemd")
+    static let unit = directory.appendingPathComponent("sustain-measured.service")
 
-    /// The unit with ExecStart pointing at the built binary (verify checks that it exists).
-    static func installedCopy() throws -> URL {
-        let directory = try Harness.temporaryDirectory()
-        let text = try String(contentsOf: unit, encoding: .utf8)
-            .replacingOccurrences(of: "/usr/local/bin/sustain-measured", with: Harness.product("sustain-measured"))
-        let copy = directory.appendingPathComponent("sustain-measured.service")
-        try text.write(to: copy, atomically: true, encoding: .utf8)
-        return copy
+    /// The units with ExecStart pointing at the built binaries (verify checks that they exist).
+    static func installedCopies() throws -> URL {
+        let copies = try Harness.temporaryDirectory()
+        for name in ["sustain-measured.service", "sustain-intensity-fetch.service", "sustain-intensity-fetch.timer"] {
+            var text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            for binary in ["sustain-measured", "sustain-intensity"] {
+                text = text.replacingOccurrences(of: "/usr/local/bin/\(binary)", with: Harness.product(binary))
+            }
+            try text.write(to: copies.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return copies
     }
 
-    @Test func verifyIsClean() throws {
-        let outcome = try Harness.run(["/usr/bin/systemd-analyze", "verify", try Self.installedCopy().path])
+    @Test(arguments: ["sustain-measured.service", "sustain-intensity-fetch.service sustain-intensity-fetch.timer"])
+    func verifyIsClean(units: String) throws {
+        let copies = try Self.installedCopies()
+        let paths = units.split(separator: " ").map { copies.appendingPathComponent(String($0)).path }
+        let outcome = try Harness.run(["/usr/bin/systemd-analyze", "verify"] + paths)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.isEmpty, "\(outcome.stderr)")
     }
 
-    @Test func exposureIsAtMostTwo() throws {
+    /// The service and the fetcher (the one unit with network) are both locked down.
+    @Test(arguments: ["sustain-measured.service", "sustain-intensity-fetch.service"])
+    func exposureIsAtMostTwo(unit: String) throws {
         let outcome = try Harness.run([
-            "/usr/bin/systemd-analyze", "security", "--offline=yes", try Self.installedCopy().path,
+            "/usr/bin/systemd-analyze", "security", "--offline=yes",
+            try Self.installedCopies().appendingPathComponent(unit).path,
         ])
         let text = String(decoding: outcome.stdout, as: UTF8.self)
         let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level") })
         let figure = try #require(
             line.split(separator: " ").compactMap { Double($0) }.first, "no figure in \(line)")
         #expect(figure <= 2.0, "\(line)")
+    }
+
+    /// The fetcher runs unprivileged and writes only its cache; the service's unit keeps no network.
+    @Test func theFetcherIsUnprivilegedAndTheServiceStaysOffline() throws {
+        let fetch = try String(
+            contentsOf: Self.directory.appendingPathComponent("sustain-intensity-fetch.service"), encoding: .utf8)
+        for line in [
+            "DynamicUser=yes", "CacheDirectory=sustain-intensity", "CacheDirectoryMode=0755",
+            "ProtectSystem=strict", "CapabilityBoundingSet=",
+        ] {
+            #expect(fetch.split(separator: "\n").contains { $0 == line }, "\(line)")
+        }
+        let service = try String(contentsOf: Self.unit, encoding: .utf8)
+        #expect(service.split(separator: "\n").contains("PrivateNetwork=yes"))
     }
 
     @Test func sysusersCreatesTheSocketGroup() throws {

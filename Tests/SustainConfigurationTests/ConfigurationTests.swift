@@ -71,7 +71,7 @@ struct ConfigurationTests {
         ("[impact]\npue = \"high\"\n", "impact.pue"),
         ("[impact]\nprice = 0.2\n", "impact.currency"),
         ("[impact]\nintensity = -4\n", "impact.intensity"),
-        ("[impact]\nintensity_basis = \"marginal\"\n", "impact.intensity_basis"),
+        ("[impact]\nintensity_basis = \"average\"\n", "impact.intensity_basis"),
         ("[estimate]\ncpu_tdp = -1\n", "estimate.cpu_tdp"),
         ("impact = 3\n", "impact"),
         ("[daemon]\ncheckpoint_interval = 30\n", "daemon.checkpoint_interval"),

@@ -27,4 +27,35 @@ struct UTCTimestampTests {
             seconds -= seconds % 86_400
         }
     }
+
+    /// Each provider's way of writing an instant, parsed to the same second.
+    @Test(arguments: [
+        ("2026-11-29T14:00Z", 1_795_960_800.0),  // Carbon Intensity API: no seconds
+        ("2026-11-29T14:00:00", 1_795_960_800),  // Energi Data Service Minutes5UTC: no zone, UTC
+        ("2026-11-29T14:00:00.000Z", 1_795_960_800),  // Electricity Maps
+        ("2026-11-29T15:00:00+01:00", 1_795_960_800),  // WattTime, offsets
+        ("2026-11-29T13:30:00-00:30", 1_795_960_800), ("2026-11-29 14:00:00Z", 1_795_960_800),
+        ("2026-11-29T14:00:00.25Z", 1_795_960_800.25), ("2000-02-29T00:00Z", 951_782_400),
+    ])
+    func parsesWhatGridServicesWrite(text: String, seconds: Double) {
+        #expect(UTCTimestamp.seconds(parsing: text) == seconds, "\(text)")
+    }
+
+    @Test(arguments: [
+        "", "2026-11-29", "2026-02-30T00:00Z", "2026-13-01T00:00Z", "2026-11-29T24:00Z", "2026-11-29T14:00Zjunk",
+        "2026-11-29T14:00:00.Z", "26-11-29T14:00Z", "2026-11-29T14:00+1", "２０２６-11-29T14:00Z",
+    ])
+    func rejectsWhatIsNotAnInstant(text: String) {
+        #expect(UTCTimestamp.seconds(parsing: text) == nil, "\(text)")
+    }
+
+    @Test func parsingInvertsFormattingForThreeHundredYears() {
+        var milliseconds: Int64 = -2_208_988_800_000
+        while milliseconds < 7_258_118_400_000 {
+            let text = UTCTimestamp.string(millisecondsSince1970: milliseconds)
+            let parsed = UTCTimestamp.seconds(parsing: text)
+            #expect(parsed.map { abs($0 - Double(milliseconds) / 1000) < 1e-6 } == true, "\(text)")
+            milliseconds += 86_400_000 * 5 + 3_600_123
+        }
+    }
 }

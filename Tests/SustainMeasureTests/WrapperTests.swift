@@ -278,7 +278,7 @@ struct WrapperTests {
 
     @Test(arguments: [
         ["--region", "frnce"], ["--pue", "0.5"], ["--pue", "nan"], ["--intensity", "-3"], ["--price", "0.2"],
-        ["--price", "-1", "--currency", "EUR"], ["--intensity", "300", "--intensity-basis", "marginal"],
+        ["--price", "-1", "--currency", "EUR"], ["--intensity", "300", "--intensity-basis", "average"],
     ])
     func badImpactInputIsRejectedBeforeTheCommandRuns(options: [String]) throws {
         let directory = try Harness.temporaryDirectory()

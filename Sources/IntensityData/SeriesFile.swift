@@ -1,0 +1,236 @@
+import Impact
+import LinuxSupport
+import SustainCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Why a series file or a provider's answer could not be used: what, where, and what to do.
+public struct IntensityDataError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Intensity series on disk: the files users give (`--intensity-series`) and the cache `intensity fetch` writes.
+///
+/// - CSV: a header `timestamp,g_per_kwh[,basis]`, then one row per period start (ISO 8601; no zone means UTC).
+///   Each period lasts until the next row; the last one as long as the one before it (an hour when alone).
+/// - JSON: the cache's own format, `sustain.intensity.v1` (below), or an array of
+///   `{"timestamp": ..., "g_per_kwh": ...}` objects read like the CSV.
+public enum SeriesFile {
+    public static let schema = "sustain.intensity.v1"
+    /// A file larger than this is refused (a cache holds at most 20,000 points, about 2 MB).
+    public static let sizeLimit = 16 << 20
+
+    /// The cache's JSON form.
+    struct Document: Codable {
+        struct Point: Codable {
+            var start: String
+            var end: String
+            var gPerKwh: Double
+            var forecast: Bool?
+            enum CodingKeys: String, CodingKey {
+                case start, end, forecast
+                case gPerKwh = "g_per_kwh"
+            }
+        }
+        var schema: String
+        var provider: String
+        var zone: String
+        var region: String?
+        var basis: String
+        var attribution: String
+        var fetchedAt: String?
+        var points: [Point]
+        enum CodingKeys: String, CodingKey {
+            case schema, provider, zone, region, basis, attribution, points
+            case fetchedAt = "fetched_at"
+        }
+    }
+
+    struct Row: Codable {
+        var timestamp: String
+        var gPerKwh: Double
+        var basis: String?
+        enum CodingKeys: String, CodingKey {
+            case timestamp, basis
+            case gPerKwh = "g_per_kwh"
+        }
+    }
+
+    /// A series and the dataset region its yearly fallback comes from, when the file names one.
+    public struct Loaded: Sendable {
+        public var series: IntensitySeries
+        public var region: String?
+    }
+
+    /// Reads `path` (CSV or JSON, by content). `basis` applies to a CSV or array without a basis column
+    /// (default lifecycle, like the yearly figures).
+    public static func load(_ path: String, basis: IntensityBasis = .lifecycle) throws(IntensityDataError) -> Loaded {
+        let bytes: [UInt8]
+        do {
+            bytes = try SafeFile.readRegular(path, limit: sizeLimit)
+        } catch {
+            throw IntensityDataError("Cannot read the intensity series \(path): \(error)")
+        }
+        let name = String(path.split(separator: "/").last ?? Substring(path))
+        let first = bytes.first { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
+        do throws(IntensityDataError) {
+            switch first {
+            case UInt8(ascii: "{"): return try decodeDocument(Data(bytes), name: name)
+            case UInt8(ascii: "["):
+                let rows: [Row]
+                do {
+                    rows = try JSONDecoder().decode([Row].self, from: Data(bytes))
+                } catch {
+                    throw IntensityDataError(
+                        "not an array of {\"timestamp\": ISO 8601, \"g_per_kwh\": number} (\(error))")
+                }
+                return Loaded(series: try series(rows, basis: basis, name: name), region: nil)
+            default:
+                return Loaded(
+                    series: try parseCSV(String(decoding: bytes, as: UTF8.self), basis: basis, name: name),
+                    region: nil)
+            }
+        } catch {
+            throw IntensityDataError("\(path): \(error.description)")
+        }
+    }
+
+    /// CSV text as a series (`name` for messages and the series' zone).
+    public static func parseCSV(_ text: String, basis: IntensityBasis, name: String) throws(IntensityDataError)
+        -> IntensitySeries
+    {
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map(trimmed)
+        if lines.first?.hasPrefix("\u{FEFF}") == true { lines[0].removeFirst() }
+        guard let header = lines.first?.lowercased().split(separator: ",").map(trimmed),
+            header.count >= 2, header[0] == "timestamp", header[1] == "g_per_kwh",
+            header.count == 2 || (header.count == 3 && header[2] == "basis")
+        else {
+            throw IntensityDataError(
+                "line 1: expected the header timestamp,g_per_kwh (and optionally ,basis), found \"\(lines.first?.prefix(80) ?? "")\""
+            )
+        }
+        var rows: [Row] = []
+        for (offset, line) in lines.enumerated().dropFirst() where !line.isEmpty && !line.hasPrefix("#") {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(trimmed)
+            guard fields.count == header.count, let value = Double(fields[1]) else {
+                throw IntensityDataError(
+                    "line \(offset + 1): expected \(header.count) fields, a timestamp and a number, found \"\(line.prefix(80))\""
+                )
+            }
+            rows.append(Row(timestamp: fields[0], gPerKwh: value, basis: header.count == 3 ? fields[2] : nil))
+        }
+        return try series(rows, basis: basis, name: name)
+    }
+
+    /// Without the spaces, tabs and carriage returns around it.
+    static func trimmed(_ text: some StringProtocol) -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) })
+        else { return "" }
+        return String(text[first...last])
+    }
+
+    static func series(_ rows: [Row], basis: IntensityBasis, name: String) throws(IntensityDataError)
+        -> IntensitySeries
+    {
+        guard !rows.isEmpty else { throw IntensityDataError("no rows: a series needs at least one figure") }
+        var starts: [(Double, Double)] = []
+        for row in rows {
+            guard let start = UTCTimestamp.seconds(parsing: row.timestamp) else {
+                throw IntensityDataError(
+                    "\"\(row.timestamp.prefix(40))\" is not an ISO 8601 time (2026-11-29T14:00:00Z)")
+            }
+            starts.append((start, row.gPerKwh))
+        }
+        let bases = Set(rows.compactMap { $0.basis?.lowercased() }.filter { !$0.isEmpty })
+        guard bases.count <= 1 else {
+            throw IntensityDataError(
+                "rows on different bases (\(bases.sorted().joined(separator: ", "))): one series has one basis")
+        }
+        var rowBasis = basis
+        if let text = bases.first {
+            guard let value = IntensityBasis(rawValue: text) else {
+                throw IntensityDataError("unknown basis \"\(text)\" (lifecycle, direct or marginal)")
+            }
+            rowBasis = value
+        }
+        starts.sort { $0.0 < $1.0 }
+        var points: [IntensityPoint] = []
+        for (index, (start, value)) in starts.enumerated() {
+            let end: Double
+            if index + 1 < starts.count {
+                end = starts[index + 1].0
+            } else {
+                end = start + (index > 0 ? start - starts[index - 1].0 : 3600)
+            }
+            guard end > start else {
+                throw IntensityDataError(
+                    "two rows at \(UTCTimestamp.string(millisecondsSince1970: Int64(start * 1000)))")
+            }
+            points.append(IntensityPoint(start: start, end: end, gramsPerKilowattHour: value))
+        }
+        do {
+            return try IntensitySeries(
+                provider: "file", zone: name, basis: rowBasis, points: points,
+                attribution: "given by the user (\(name))")
+        } catch {
+            throw IntensityDataError(error.description)
+        }
+    }
+
+    static func decodeDocument(_ data: Data, name: String) throws(IntensityDataError) -> Loaded {
+        let document: Document
+        do {
+            document = try JSONDecoder().decode(Document.self, from: data)
+        } catch {
+            throw IntensityDataError("not a \(schema) document (\(error))")
+        }
+        guard document.schema == schema else {
+            throw IntensityDataError("schema \"\(document.schema)\", expected \"\(schema)\"")
+        }
+        guard let basis = IntensityBasis(rawValue: document.basis) else {
+            throw IntensityDataError("unknown basis \"\(document.basis)\"")
+        }
+        var points: [IntensityPoint] = []
+        for point in document.points {
+            guard let start = UTCTimestamp.seconds(parsing: point.start),
+                let end = UTCTimestamp.seconds(parsing: point.end)
+            else { throw IntensityDataError("a point's start or end is not an ISO 8601 time: \(point.start)") }
+            points.append(
+                IntensityPoint(
+                    start: start, end: end, gramsPerKilowattHour: point.gPerKwh, forecast: point.forecast ?? false))
+        }
+        do {
+            let series = try IntensitySeries(
+                provider: document.provider, zone: document.zone, basis: basis, points: points,
+                fetchedAt: document.fetchedAt.flatMap { UTCTimestamp.seconds(parsing: $0) },
+                attribution: document.attribution)
+            return Loaded(series: series, region: document.region)
+        } catch {
+            throw IntensityDataError(error.description)
+        }
+    }
+
+    /// The cache's JSON for `series`.
+    public static func encode(_ series: IntensitySeries, region: String?) -> [UInt8] {
+        func time(_ seconds: Double) -> String {
+            UTCTimestamp.string(millisecondsSince1970: Int64((seconds * 1000).rounded()))
+        }
+        let document = Document(
+            schema: schema, provider: series.provider, zone: series.zone, region: region,
+            basis: series.basis.rawValue, attribution: series.attribution, fetchedAt: series.fetchedAt.map(time),
+            points: series.points.map {
+                Document.Point(
+                    start: time($0.start), end: time($0.end), gPerKwh: $0.gramsPerKilowattHour,
+                    forecast: $0.forecast ? true : nil)
+            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(document)) ?? Data())
+    }
+}

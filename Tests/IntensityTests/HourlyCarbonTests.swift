@@ -1,0 +1,106 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+@testable import IntensityData
+
+/// A job at constant power (the fake 2-socket tree: 176 W counted) across a step in the grid's intensity, 100 → 500
+/// g/kWh at a known instant: its carbon is Σ energy × intensity, not total × one figure; a job half covered by the
+/// series says so and falls back to the yearly figure for the rest.
+@Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
+struct HourlyCarbonTests {
+    static let watts = 176.0
+
+    /// `sustain-measure [extra] -- sleep SECONDS` in the fake tree; the report.
+    static func measure(seconds: Double, extra: [String], in directory: URL) throws -> Report {
+        let path = directory.appendingPathComponent("report.json").path
+        let outcome = try Harness.run(
+            [
+                "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"),
+                "--scenario", "two-socket", "--", Harness.product("sustain-measure"), "--report", path,
+            ] + extra + ["--", "/bin/sleep", String(seconds)])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        return try Report.decode(Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    static func iso(_ seconds: Double) -> String {
+        ISO8601DateFormatter.string(
+            from: Date(timeIntervalSince1970: seconds), timeZone: TimeZone(identifier: "UTC")!,
+            formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+    }
+
+    @Test func carbonFollowsAStepInTheSeriesWithinHalfAPercent() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let step = (Date().timeIntervalSince1970 + 2).rounded()
+        let csv = directory.appendingPathComponent("step.csv")
+        try """
+        timestamp,g_per_kwh,basis
+        \(Self.iso(step - 3600)),100,lifecycle
+        \(Self.iso(step)),500,lifecycle
+        \(Self.iso(step + 3600)),500,lifecycle
+
+        """.write(to: csv, atomically: true, encoding: .utf8)
+        let report = try Self.measure(seconds: 4, extra: ["--intensity-series", csv.path], in: directory)
+        let start = report.startedAt.timeIntervalSince1970
+        let end = report.endedAt.timeIntervalSince1970
+        #expect(start < step - 1 && end > step + 1, "the job spans the step")
+        // Injected: 176 W before the step at 100 g/kWh, after it at 500 g/kWh.
+        let expectedKg = (Self.watts * (step - start) * 100 + Self.watts * (end - step) * 500) / 3_600_000 / 1000
+        let kg = try #require(report.carbon.kgCo2e)
+        #expect(abs(kg - expectedKg) / expectedKg < 0.005, "\(kg) kg vs \(expectedKg) kg")
+        let once = (report.energy.joules ?? 0) / 3_600_000 * 100 / 1000
+        #expect(kg > once * 1.5, "not total × the first figure")
+        let series = try #require(report.carbon.intensitySeries)
+        #expect(series.usedForTotal && series.coverage.map { $0 > 0.999 } == true)
+        #expect(series.pointsUsed == 2 && series.minGPerKwh == 100 && series.maxGPerKwh == 500)
+        #expect(series.slices == "timeline")
+        #expect(report.carbon.intensityBasis == "lifecycle")
+        #expect(report.carbon.intensitySource.contains("hourly series"), "\(report.carbon.intensitySource)")
+        let printed = String(format: "%.0f", try #require(series.meanGPerKwh))
+        print("hourly carbon: \(kg) kg vs \(expectedKg) kg (\((kg / expectedKg - 1) * 100) %), mean \(printed) g/kWh")
+    }
+
+    @Test func aJobHalfCoveredSaysSoAndTheYearlyFigureFillsTheRest() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let edge = (Date().timeIntervalSince1970 + 2).rounded()
+        let file = directory.appendingPathComponent("half.json")
+        // The cache's own format: one period that ends 2 s into the job.
+        try """
+        {"schema": "sustain.intensity.v1", "provider": "uk-carbon-intensity", "zone": "GB", "region": "GB",
+         "basis": "lifecycle", "attribution": "test", "fetched_at": "\(Self.iso(edge - 60))",
+         "points": [{"start": "\(Self.iso(edge - 3600))", "end": "\(Self.iso(edge))", "g_per_kwh": 300}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let report = try Self.measure(
+            seconds: 4, extra: ["--intensity-series", file.path, "--region", "FR"], in: directory)
+        let start = report.startedAt.timeIntervalSince1970
+        let end = report.endedAt.timeIntervalSince1970
+        let series = try #require(report.carbon.intensitySeries)
+        let share = (edge - start) / (end - start)
+        let coverage = try #require(series.coverage)
+        #expect(abs(coverage - share) < 0.01, "coverage \(coverage) vs \(share)")
+        let yearly = series.fallbackGPerKwh
+        #expect(series.fallbackSource.contains("Ember"), "\(series.fallbackSource)")
+        let expectedKg =
+            (Self.watts * (edge - start) * 300 + Self.watts * (end - edge) * yearly) / 3_600_000 / 1000
+        let kg = try #require(report.carbon.kgCo2e)
+        #expect(abs(kg - expectedKg) / expectedKg < 0.005, "\(kg) kg vs \(expectedKg) kg")
+        #expect(report.carbon.intensitySource.contains("of the energy"), "\(report.carbon.intensitySource)")
+        #expect(report.carbon.resolvedFrom == "--region")
+    }
+
+    /// A configured series that is missing never stops a job: the report says which figure was used and why.
+    @Test func aMissingConfiguredSeriesIsSaidAndTheYearlyFigureUsed() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("sustain.toml")
+        try "[impact]\nregion = \"DE\"\nintensity_series = \"\(directory.path)/none.json\"\n".write(
+            to: config, atomically: true, encoding: .utf8)
+        let report = try Self.measure(seconds: 1, extra: ["--config", config.path], in: directory)
+        #expect(report.carbon.intensitySeries == nil)
+        #expect(report.carbon.kgCo2e != nil && report.carbon.regionCode == "DE")
+        #expect(report.warnings.contains { $0.contains("intensity series could not be used") }, "\(report.warnings)")
+    }
+}
