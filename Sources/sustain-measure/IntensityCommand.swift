@@ -29,6 +29,7 @@ extension SustainMeasure {
             var arguments: [String] = []
 
             func run() throws {
+                ChildProcess.prepareSignals()  // the child's end arrives through signalfd
                 let directory = CurrentProcess.executablePath.map {
                     String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)])
                 }

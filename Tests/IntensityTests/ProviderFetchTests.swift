@@ -148,4 +148,25 @@ struct ProviderFetchTests {
         #expect(badZone.status == 1 && badZone.stderr.contains("DK1 (west) or DK2 (east)"), "\(badZone.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty, "nothing written")
     }
+
+    /// `sustain-measure intensity fetch` runs sustain-intensity beside it and returns its exit code.
+    @Test(.enabled(if: pythonInstalled, "SKIPPED: python3 is missing: the provider stand-in cannot run"))
+    func theWrappersFetchRunsTheFetcherAndReturnsItsCode() throws {
+        let server = try Server()
+        let cache = try cacheDirectory()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let started = ContinuousClock.now
+        let ok = try Harness.run([
+            Harness.product("sustain-measure"), "intensity", "fetch", "--provider", "energinet", "--zone", "DK1",
+            "--cache", cache, "--endpoint", server.endpoint("ok"),
+        ])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(String(decoding: ok.stdout, as: UTF8.self).contains("energinet-DK1.json"))
+        let failed = try Harness.run([
+            Harness.product("sustain-measure"), "intensity", "fetch", "--provider", "energinet", "--zone", "DK1",
+            "--cache", cache, "--endpoint", server.endpoint("status/503"),
+        ])
+        #expect(failed.status == 1 && failed.stderr.contains("HTTP 503"), "\(failed.stderr)")
+        #expect(started.duration(to: .now) < .seconds(20), "no wait on the fetcher's end")
+    }
 }
