@@ -24,6 +24,17 @@ struct UnitFileTests {
         return copies
     }
 
+    /// The service's copy with the metrics drop-in beside it (`sustain-measured.service.d/metrics.conf`).
+    static func withMetricsDropIn() throws -> URL {
+        let copies = try installedCopies()
+        let dropIns = copies.appendingPathComponent("sustain-measured.service.d")
+        try FileManager.default.createDirectory(at: dropIns, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: directory.appendingPathComponent("sustain-measured.service.d/metrics.conf"),
+            to: dropIns.appendingPathComponent("metrics.conf"))
+        return copies
+    }
+
     @Test(arguments: ["sustain-measured.service", "sustain-intensity-fetch.service sustain-intensity-fetch.timer"])
     func verifyIsClean(units: String) throws {
         let copies = try Self.installedCopies()
@@ -70,5 +81,25 @@ struct UnitFileTests {
         #expect(unit.contains("Group=sustain"))
         #expect(unit.contains("RuntimeDirectory=sustain"))
         #expect(unit.contains("StateDirectory=sustain"))
+    }
+
+    /// The drop-in that opens TCP for /metrics is read, clean, and keeps the unit's exposure at most 2.0, with
+    /// every peer but the allowed ones refused.
+    @Test func theMetricsDropInOpensTCPAndNothingElse() throws {
+        let copies = try Self.withMetricsDropIn()
+        let unit = copies.appendingPathComponent("sustain-measured.service").path
+        let verify = try Harness.run(["/usr/bin/systemd-analyze", "verify", unit])
+        #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stderr)")
+        let security = try Harness.run(["/usr/bin/systemd-analyze", "security", "--offline=yes", unit])
+        let text = String(decoding: security.stdout, as: UTF8.self)
+        let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        #expect(line.split(separator: " ").compactMap { Double($0) }.first.map { $0 <= 2.0 } == true, "\(line)")
+        #expect(!text.contains("✗ PrivateNetwork=") || text.contains("IPAddressDeny"), "the drop-in was read")
+        let dropIn = try String(
+            contentsOf: Self.directory.appendingPathComponent("sustain-measured.service.d/metrics.conf"),
+            encoding: .utf8)
+        for line in ["PrivateNetwork=no", "IPAddressDeny=any", "IPAddressAllow=localhost"] {
+            #expect(dropIn.split(separator: "\n").contains { $0 == line }, "\(line)")
+        }
     }
 }
