@@ -22,6 +22,7 @@ extension JobRegistry {
     public static let maximumFinishedCounters = 10_000
 
     func keepCounter(of job: Job, report: Report) {
+        guard job.countedIn == nil else { return }  // its node energy is in another registration's counter
         var byKind: [String: Double] = [:]
         for domain in report.energy.domains where domain.counted {
             if let joules = domain.joules { byKind[domain.kind, default: 0] += joules }
@@ -40,7 +41,7 @@ extension JobRegistry {
     public func jobCounters(retention: Double, now: Date = Date()) -> [JobCounter] {
         finishedCounters.removeAll { ($0.endedAt.map { now.timeIntervalSince($0) } ?? 0) > retention }
         guard let checkpoint = sampler.checkpoint() else { return finishedCounters }
-        let open = jobs.values.map { job in
+        let open = jobs.values.filter { $0.countedIn == nil }.map { job in
             let measurement = sampler.measurement(from: job.checkpoint, to: checkpoint, job: job.attribution)
             var byKind: [String: Double] = [:]
             for channel in measurement.counted {

@@ -75,6 +75,9 @@ public actor JobRegistry {
         var phases: PhaseLog?
         /// Why the machine's energy is not attributed to this job, when it is not.
         var attributionNote: String?
+        /// The first open registration of the same SLURM job by the same user, which counts the node's energy
+        /// during this one (a rank's wrapper inside a job the prolog registered).
+        var countedIn: String?
     }
 
     var jobs: [String: Job] = [:]
@@ -125,6 +128,16 @@ public actor JobRegistry {
     }
 
     public var openJobs: Int { jobs.count }
+
+    /// The open registration that already counts a SLURM job's node energy for `identity`: the earliest open job
+    /// with the same `slurm_job_id` label and owner that is not itself counted in another. Only the same user's:
+    /// nobody can fold another user's job into theirs, or theirs into another's.
+    func slurmPrimary(of request: JobStart, for identity: Identity) -> Job? {
+        guard let slurm = request.labels?["slurm_job_id"], !slurm.isEmpty else { return nil }
+        return jobs.values.filter {
+            $0.countedIn == nil && $0.identity.uid == identity.uid && $0.start.labels?["slurm_job_id"] == slurm
+        }.min { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
+    }
 
     /// The configured `[impact] intensity_series`, read when a job ends (the fetch timer replaces it): carbon at
     /// the grid's intensity over time where it covers the job. A missing or unreadable file is said, never fatal.
@@ -239,6 +252,7 @@ public actor JobRegistry {
             id: id, identity: identity, start: request, startedAt: wallClock(of: checkpoint.instant),
             checkpoint: checkpoint,
             process: process)
+        job.countedIn = slurmPrimary(of: request, for: identity)?.id
         watch(&job)
         attach(&job, at: checkpoint)
         job.overlapping = jobs.count
@@ -381,6 +395,13 @@ public actor JobRegistry {
         report.measuredBy = "sustain-measured"
         report.gaps = job.gaps
         report.overlappingJobs = job.overlapping
+        if let primary = job.countedIn {
+            report.countedIn = primary
+            report.warnings.append(
+                "Another registration of SLURM job \(job.start.labels?["slurm_job_id"] ?? "") on this node (\(primary), "
+                    + "by the same user) already counts the node's energy during this one: counted_in names it. Sum "
+                    + "a SLURM job's energy over the reports without counted_in; this report keeps its own phases.")
+        }
         report.warnings += job.gaps.map(gapWarning) + warnings
         if job.overlapping > 0 {
             report.warnings.append(

@@ -23,6 +23,7 @@ public struct Report: Codable, Sendable, Equatable {
         case measuredBy = "measured_by"
         case gaps
         case overlappingJobs = "overlapping_jobs"
+        case countedIn = "counted_in"
         case phases, events
         case phaseTotals = "phase_totals"
         case unphasedJoules = "unphased_joules"
@@ -76,6 +77,10 @@ public struct Report: Codable, Sendable, Equatable {
     /// Other jobs the service measured on this machine while this one ran (their windows overlapped); null for
     /// the wrapper alone. The measured energy is the machine's during the window, shared with them.
     @Nullable public var overlappingJobs: Int? = nil
+    /// Service only: another registration of the same SLURM job on this node (by the same user) whose report
+    /// already counts the node's energy during this one: a rank's `srun sustain-measure` inside a job the prolog
+    /// registered. Sum a SLURM job's energy over the reports where this is null.
+    @Nullable public var countedIn: String? = nil
     /// The phases the job marked, in the order they ended (`Report.Phase`); empty when it marked none.
     public var phases: [Phase] = []
     /// The instants the job marked.

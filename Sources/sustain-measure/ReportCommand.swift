@@ -144,12 +144,24 @@ extension SustainMeasure.ReportCommand {
                 var filtered = options
                 filtered.label = "slurm_job_id=\(slurmJob)"
                 let jobs = try filtered.jobs()
-                guard let found = jobs.finished.first?.id ?? jobs.running.first?.id else {
+                // The registration that counts the node's energy: not `counted_in` another (ranks' wrappers inside a
+                // job the prolog registered are), the earliest of them.
+                let candidates =
+                    jobs.finished.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }.map(\.id)
+                    + jobs.running.map(\.id).sorted()
+                guard !candidates.isEmpty else {
                     throw ValidationError(
                         "No job for SLURM job \(slurmJob) in sustain-measured's log (was the prolog set up on this node?)."
                     )
                 }
-                target = found
+                for candidate in candidates {
+                    let body = try options.get(APIRoute.job(candidate))
+                    if (try? Report.decode(Data(body)))?.countedIn == nil {
+                        print(String(decoding: body, as: UTF8.self))
+                        return
+                    }
+                }
+                target = candidates.first
             }
             guard let target else { return }
             print(String(decoding: try options.get(APIRoute.job(target)), as: UTF8.self))

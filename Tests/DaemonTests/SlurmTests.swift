@@ -75,14 +75,17 @@ struct SlurmTests {
             for i in $(seq 1 100); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 0.1; done
             sinfo -h -o %t | grep -q idle || { echo "SLURM node not idle:"; sinfo; tail -5 $D/slurmctld.log \\
                 $D/slurmd.log; }
-            setpriv --reuid=65534 --regid=65534 --clear-groups timeout 60 sbatch --wait -o $D/job.out \\
-                --wrap 'echo hello from the job; sleep 3' > $D/sbatch.txt 2>&1
+            setpriv --reuid=65534 --regid=65534 --clear-groups timeout 60 sbatch --wait -n 2 -o $D/job.out \\
+                --wrap 'echo hello from the job; srun -n 2 sh -c "$D/sustain-measure --socket $SOCK -q \\
+                    --report $D/rank-\\$SLURM_PROCID.json -- sleep 1"; sleep 2' > $D/sbatch.txt 2>&1
             echo "sbatch=$?"
             JOB=$(sed -n 's/Submitted batch job //p' $D/sbatch.txt)
             for i in $(seq 1 50); do [ -s $D/job.out ] && grep -q '^sustain:' $D/job.out && break; sleep 0.1; done
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure report show --socket $SOCK \\
                 --slurm-job $JOB > $D/slurm.json
             echo "show=$? job=$JOB"
+            curl -s --unix-socket $SOCK http://x/metrics | grep "^sustain_job_energy_joules_total{" \\
+                | grep "slurm_job_id=\\"$JOB\\"" | sed 's/.*job="\\([^"]*\\)".*/\\1/' | sort -u > $D/metric-jobs.txt
             PIDS="$(cat $D/slurmd.pid) $(cat $D/slurmctld.pid) $(cat $D/munge/munged.pid)"
             kill $PIDS
             for p in $PIDS; do for i in $(seq 1 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done; done
@@ -100,6 +103,18 @@ struct SlurmTests {
         let injected = 176 * report.durationSeconds
         #expect(abs(joules - injected) / injected < 0.005, "\(joules) J vs \(injected) J")
         #expect(report.durationSeconds > 3, "the job's whole run, prolog to epilog")
+        // Two ranks wrapped with srun inside the job the prolog registered: each keeps its report, and neither
+        // adds the node's energy again (counted_in the prolog's registration, no counter of their own).
+        for rank in 0..<2 {
+            let path = directory.appendingPathComponent("rank-\(rank).json")
+            let rankReport = try Report.decode(Data(contentsOf: path))
+            #expect(rankReport.countedIn == report.id, "rank \(rank): \(rankReport.warnings)")
+            #expect(rankReport.labels["slurm_job_id"] == report.labels["slurm_job_id"])
+            #expect(rankReport.energy.joules != nil && rankReport.durationSeconds < report.durationSeconds)
+        }
+        #expect(report.countedIn == nil)
+        let counted = try String(contentsOf: directory.appendingPathComponent("metric-jobs.txt"), encoding: .utf8)
+        #expect(counted == report.id + "\n", "one per-job counter for the SLURM job on this node: \(counted)")
         let output = try String(contentsOf: directory.appendingPathComponent("job.out"), encoding: .utf8)
         #expect(output.hasPrefix("hello from the job\n"))
         #expect(
