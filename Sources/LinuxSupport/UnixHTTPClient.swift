@@ -1,8 +1,9 @@
 import Glibc
 
-/// A minimal blocking HTTP/1.1 client over a Unix socket, one request per connection (`Connection: close`). The
-/// wrapper talks to sustain-measured with it; a full HTTP stack would cost the wrapper more start-up time and
-/// memory than its budget allows.
+/// A minimal blocking HTTP/1.1 client over a Unix socket (or plain TCP), one request per connection
+/// (`Connection: close`). The wrapper talks to sustain-measured with it, and `report cluster` to a Prometheus on
+/// the cluster's network; a full HTTP stack would cost the wrapper more start-up time and memory than its budget
+/// allows. No TLS: the one program that speaks to the internet is sustain-intensity.
 public struct UnixHTTPClient: Sendable {
     public struct Response: Sendable {
         public var status: Int
@@ -11,10 +12,20 @@ public struct UnixHTTPClient: Sendable {
 
     public let socketPath: String
     public let timeoutSeconds: Int
+    /// Host and port for plain TCP instead of the socket.
+    public let tcp: (host: String, port: UInt16)?
 
     public init(socketPath: String, timeoutSeconds: Int = 30) {
         self.socketPath = socketPath
         self.timeoutSeconds = timeoutSeconds
+        tcp = nil
+    }
+
+    /// A client for `http://host:port` (plain TCP, IPv4 or IPv6, the first address that answers).
+    public init(host: String, port: UInt16, timeoutSeconds: Int = 30) {
+        socketPath = "\(host):\(port)"
+        self.timeoutSeconds = timeoutSeconds
+        tcp = (host, port)
     }
 
     /// True when something accepts connections at the socket.
@@ -36,7 +47,8 @@ public struct UnixHTTPClient: Sendable {
     {
         let fd = try connect()
         defer { close(fd) }
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: sustain\r\nConnection: close\r\n"
+        var head =
+            "\(method) \(target) HTTP/1.1\r\nHost: \(tcp.map { "\($0.host):\($0.port)" } ?? "sustain")\r\nConnection: close\r\n"
         for (name, value) in headers where name.lowercased() != "content-length" { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -69,6 +81,7 @@ public struct UnixHTTPClient: Sendable {
     }
 
     private func connect() throws(SystemError) -> Int32 {
+        if let tcp { return try connectTCP(host: tcp.host, port: tcp.port) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket", errno: errno) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -96,6 +109,34 @@ public struct UnixHTTPClient: Sendable {
             throw SystemError("connect", subject: socketPath, errno: code)
         }
         return fd
+    }
+
+    private func connectTCP(host: String, port: UInt16) throws(SystemError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, String(port), &hints, &list)
+        guard resolved == 0, let first = list else {
+            throw SystemError("resolve", subject: socketPath, errno: resolved == EAI_SYSTEM ? errno : EHOSTUNREACH)
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = ECONNREFUSED
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let address = entry {
+            entry = address.pointee.ai_next
+            let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else {
+                lastError = errno
+                continue
+            }
+            var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return fd }
+            lastError = errno
+            close(fd)
+        }
+        throw SystemError("connect", subject: socketPath, errno: lastError)
     }
 
     /// Status line, headers, then the body (Content-Length, chunked, or to the end).

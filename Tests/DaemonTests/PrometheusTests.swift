@@ -76,6 +76,11 @@ struct PrometheusTests {
             curl -sf -G 'http://127.0.0.1:\(prometheusPort)/api/v1/query' \\
                 --data-urlencode 'query=count by (host) (sustain_job_carbon_grams_total{slurm_job_id="4711"})' \\
                 > $D/hosts.json
+            \(Harness.product("sustain-measure")) report cluster --slurm-job 4711 \\
+                --prometheus http://127.0.0.1:\(prometheusPort) --range 10m --nodes nodeA,nodeB,nodeC -o $D/cluster.json \\
+                2> $D/cluster.err || echo "cluster failed: $(cat $D/cluster.err)"
+            \(Harness.product("sustain-measure")) report cluster --slurm-job 4712 \\
+                --prometheus http://127.0.0.1:\(prometheusPort) > /dev/null 2> $D/none.err; echo "none=$?"
             kill -KILL $P
             for i in $(seq 1 100); do pgrep -f "$D/node" > /dev/null || break; sleep 0.1; done
             true
@@ -97,5 +102,20 @@ struct PrometheusTests {
         #expect(abs(total - expected) / expected < 0.005, "\(total) J vs \(joules)")
         let hosts = try String(contentsOf: directory.appendingPathComponent("hosts.json"), encoding: .utf8)
         #expect(hosts.contains("nodeA") && hosts.contains("nodeB"), "\(hosts)")
+
+        // report cluster: the same total as one merged report, from Prometheus alone, with the missing node named.
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        #expect(!text.contains("cluster failed"), "\(text)")
+        let cluster = try Report.decode(Data(contentsOf: directory.appendingPathComponent("cluster.json")))
+        let clusterJoules = try #require(cluster.energy.joules)
+        #expect(abs(clusterJoules - expected) / expected < 0.005, "\(clusterJoules) J vs \(joules)")
+        #expect(cluster.nodes?.map(\.host).sorted() == ["nodeA", "nodeB"])
+        #expect(Set(cluster.nodes?.map(\.id) ?? []) == Set(reports.map(\.id)), "each node's job")
+        #expect(cluster.missingNodes == ["nodeC"])
+        #expect(cluster.warnings.contains { $0.contains("INCOMPLETE") })
+        let grams = reports.compactMap(\.carbon.kgCo2e).reduce(0, +)
+        #expect(cluster.carbon.kgCo2e.map { abs($0 - grams) / grams < 0.005 } == true)
+        #expect(text.contains("none=64"), "no counters for another job: said, exit 64: \(text)")
+        print("report cluster: \(clusterJoules) J from Prometheus vs \(expected) J in the reports")
     }
 }

@@ -1,0 +1,199 @@
+import ArgumentParser
+import FoundationEssentials
+import LinuxSupport
+import Reports
+import SustainCore
+
+extension SustainMeasure.ReportCommand {
+    /// `report cluster --slurm-job ID --prometheus URL`: the merged report of a multi-node job from the final
+    /// values of each node's per-job counters in Prometheus, for sites that collect metrics, not files.
+    struct Cluster: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One report for a SLURM job from Prometheus's per-job counters (no files to collect).",
+            discussion: """
+                Asks Prometheus's HTTP API (plain http://, on the cluster's network) for the last value of each \
+                node's sustain_job_energy_joules_total and sustain_job_carbon_grams_total with the job's \
+                slurm_job_id, within --range, and merges them as report merge does (nodes[], the sum; with --nodes \
+                the nodes that sent nothing are named and the total is marked incomplete). Times are Prometheus's \
+                scrape times (within a scrape interval).
+                """)
+
+        @Option(help: ArgumentHelp("The SLURM job id.", valueName: "id")) var slurmJob: String
+        @Option(help: ArgumentHelp("Prometheus's base URL (http://prometheus:9090).", valueName: "url"))
+        var prometheus: String
+        @Option(help: ArgumentHelp("How far back to look (Prometheus duration: 1h, 7d).", valueName: "range"))
+        var range: String = "7d"
+        @Option(help: ArgumentHelp("The job's node list, as SLURM writes it.", valueName: "list")) var nodes: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the report (- for stdout).", valueName: "file"))
+        var output: String = "-"
+
+        func validate() throws {
+            guard !slurmJob.isEmpty, slurmJob.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") }) else {
+                throw ValidationError(
+                    "--slurm-job takes a SLURM job id (digits), got \(slurmJob.escapingControlCharacters).")
+            }
+            guard range.allSatisfy({ $0.isASCII && ($0.isNumber || "smhdwy".contains($0)) }),
+                range.first?.isNumber == true
+            else { throw ValidationError("--range is a Prometheus duration (30m, 12h, 7d), got \(range).") }
+            _ = try endpoint()
+            if let nodes {
+                do throws(SlurmHostList.Malformed) {
+                    _ = try SlurmHostList.expand(nodes)
+                } catch {
+                    throw ValidationError("--nodes: \(error).")
+                }
+            }
+        }
+
+        /// Host, port and path prefix of `--prometheus`.
+        func endpoint() throws -> (host: String, port: UInt16, prefix: String) {
+            guard prometheus.hasPrefix("http://") else {
+                throw ValidationError(
+                    "--prometheus must be a plain http:// URL (the wrapper speaks no TLS; use a local proxy for "
+                        + "https), got \(prometheus.escapingControlCharacters).")
+            }
+            let rest = prometheus.dropFirst("http://".count)
+            let authority = rest.prefix { $0 != "/" }
+            let prefix = String(rest.dropFirst(authority.count)).trimmingSuffix("/")
+            var host = String(authority)
+            var port: UInt16 = 80
+            if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+                host = String(authority[authority.index(after: authority.startIndex)..<close])
+                if let colon = authority[close...].firstIndex(of: ":") {
+                    guard let value = UInt16(authority[authority.index(after: colon)...]) else {
+                        throw ValidationError("--prometheus: bad port in \(prometheus)")
+                    }
+                    port = value
+                }
+            } else if let colon = authority.lastIndex(of: ":") {
+                host = String(authority[..<colon])
+                guard let value = UInt16(authority[authority.index(after: colon)...]) else {
+                    throw ValidationError("--prometheus: bad port in \(prometheus)")
+                }
+                port = value
+            }
+            guard !host.isEmpty else { throw ValidationError("--prometheus: no host in \(prometheus)") }
+            return (host, port, prefix)
+        }
+
+        struct Answer: Decodable {
+            struct Series: Decodable {
+                var metric: [String: String]
+                var value: [ValueField]
+            }
+            enum ValueField: Decodable {
+                case time(Double)
+                case text(String)
+                init(from decoder: any Decoder) throws {
+                    let container = try decoder.singleValueContainer()
+                    if let number = try? container.decode(Double.self) {
+                        self = .time(number)
+                    } else {
+                        self = .text(try container.decode(String.self))
+                    }
+                }
+                var number: Double? {
+                    switch self {
+                    case .time(let value): value
+                    case .text(let text): Double(text)
+                    }
+                }
+            }
+            struct Payload: Decodable { var result: [Series] }
+            var status: String
+            var data: Payload?
+            var error: String?
+        }
+
+        /// One instant query; the series with their labels and values.
+        func query(_ client: UnixHTTPClient, prefix: String, _ promQL: String) throws -> [([String: String], Double)] {
+            // RFC 3986 query component: unreserved bytes as they are, every other byte as %XX.
+            let encoded = promQL.utf8.map { byte -> String in
+                let unreserved =
+                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
+                return unreserved
+                    ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded()
+            }.joined()
+            let response: UnixHTTPClient.Response
+            do {
+                response = try client.send("GET", "\(prefix)/api/v1/query?query=\(encoded)", headers: [], body: nil)
+            } catch {
+                throw ValidationError("Cannot reach Prometheus at \(prometheus): \(error)")
+            }
+            let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body))
+            guard response.status == 200, let answer, answer.status == "success", let data = answer.data else {
+                let said = answer?.error ?? String(decoding: response.body.prefix(200), as: UTF8.self)
+                throw ValidationError(
+                    "Prometheus at \(prometheus) answered HTTP \(response.status) to \(promQL): "
+                        + said.escapingControlCharacters)
+            }
+            return data.result.compactMap { series in series.value.last?.number.map { (series.metric, $0) } }
+        }
+
+        func run() throws {
+            let (host, port, prefix) = try endpoint()
+            let client = UnixHTTPClient(host: host, port: port, timeoutSeconds: 30)
+            let selector = "{slurm_job_id=\"\(slurmJob)\"}"
+            let energy = try query(
+                client, prefix: prefix, "last_over_time(sustain_job_energy_joules_total\(selector)[\(range)])")
+            let carbon = try query(
+                client, prefix: prefix, "last_over_time(sustain_job_carbon_grams_total\(selector)[\(range)])")
+            let first = try query(
+                client, prefix: prefix,
+                "min_over_time(timestamp(sustain_job_energy_joules_total\(selector))[\(range):15s])")
+            let last = try query(
+                client, prefix: prefix,
+                "max_over_time(timestamp(sustain_job_energy_joules_total\(selector))[\(range):15s])")
+            // Prometheus renames an exported `job` label to `exported_job` (its own `job` is the scrape job) unless
+            // the scrape config has honor_labels: true.
+            func job(_ labels: [String: String]) -> String? { labels["exported_job"] ?? labels["job"] }
+            func key(_ labels: [String: String]) -> String { (labels["host"] ?? "") + "\u{0}" + (job(labels) ?? "") }
+            var byNode: [String: Report.NodeCounters] = [:]
+            for (labels, value) in energy {
+                let id = key(labels)
+                var node =
+                    byNode[id]
+                    ?? Report.NodeCounters(
+                        host: labels["host"] ?? "unknown", job: job(labels) ?? "unknown", joulesByKind: [:],
+                        grams: nil, firstSeen: Date(), lastSeen: Date())
+                node.joulesByKind[labels["domain_kind"] ?? "unknown", default: 0] += value
+                byNode[id] = node
+            }
+            for (labels, value) in carbon {
+                let previous = byNode[key(labels)]?.grams ?? 0
+                byNode[key(labels)]?.grams = previous + value
+            }
+            for (labels, value) in first { byNode[key(labels)]?.firstSeen = Date(timeIntervalSince1970: value) }
+            for (labels, value) in last { byNode[key(labels)]?.lastSeen = Date(timeIntervalSince1970: value) }
+            guard !byNode.isEmpty else {
+                throw ValidationError(
+                    "Prometheus at \(prometheus) has no sustain_job_energy_joules_total for SLURM job \(slurmJob) in "
+                        + "the last \(range): are the nodes scraped, with per_job_metrics = true?")
+            }
+            let reports = byNode.keys.sorted().compactMap { byNode[$0] }.map {
+                Report(counters: $0, slurmJobID: slurmJob, source: "\(prometheus) (\(range))")
+            }
+            let expected = try nodes.map { list throws(SlurmHostList.Malformed) in try SlurmHostList.expand(list) }
+            guard var merged = Report.merge(reports, expected: expected) else { return }
+            merged.warnings.append(
+                "From Prometheus (\(prometheus)): each node's final per-job counters within the last \(range); times "
+                    + "are scrape times, and energy after a node's last scrape is not in it.")
+            do {
+                try merged.write(to: output)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded() -> String { count < 2 ? "0" + self : self }
+
+    fileprivate func trimmingSuffix(_ suffix: Character) -> String {
+        var text = self
+        while text.last == suffix { text.removeLast() }
+        return text
+    }
+}
