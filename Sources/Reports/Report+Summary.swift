@@ -189,9 +189,18 @@ extension Report {
 
     /// "carbon  12.3 g CO2e at 44 g/kWh (FR, Ember …, lifecycle), PUE 1.0 · cost 0.0012 EUR · ≈ 0.05 km by car".
     func carbonLine() -> String {
-        let grid =
+        var grid =
             "\(Quantity.fixed(carbon.intensityGPerKwh, 1)) g/kWh (\(carbon.regionCode ?? "given"), "
             + "\(carbon.intensityBasis), \(carbon.resolvedFrom))"
+        if let series = carbon.intensitySeries, let coverage = series.coverage, series.usedForTotal {
+            let source = "hourly series \(series.provider) \(series.zone)"
+            grid =
+                "\(Quantity.fixed(carbon.intensityGPerKwh, 1)) g/kWh energy-weighted ("
+                + (coverage >= 0.999_999
+                    ? source
+                    : "\(source) for \(Self.percent(coverage)) of the energy, \(carbon.regionCode ?? "given") yearly for the rest")
+                + ", \(carbon.intensityBasis))"
+        }
         guard let kilograms = carbon.kgCo2e else { return "  carbon  not computed: no energy measured; grid \(grid)" }
         var line = "  carbon  \(Quantity.carbon(kilograms)) CO2e at \(grid), PUE \(Quantity.fixed(carbon.pue, 2))"
         if let cost = carbon.cost { line += "; cost \(Quantity.significant(cost.amount)) \(cost.currency)" }

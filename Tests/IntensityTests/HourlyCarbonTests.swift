@@ -14,6 +14,13 @@ struct HourlyCarbonTests {
 
     /// `sustain-measure [extra] -- sleep SECONDS` in the fake tree; the report.
     static func measure(seconds: Double, extra: [String], in directory: URL) throws -> Report {
+        try measureWithSummary(seconds: seconds, extra: extra, in: directory).report
+    }
+
+    /// The report and the summary printed on stderr.
+    static func measureWithSummary(seconds: Double, extra: [String], in directory: URL) throws -> (
+        report: Report, summary: String
+    ) {
         let path = directory.appendingPathComponent("report.json").path
         let outcome = try Harness.run(
             [
@@ -21,7 +28,7 @@ struct HourlyCarbonTests {
                 "--scenario", "two-socket", "--", Harness.product("sustain-measure"), "--report", path,
             ] + extra + ["--", "/bin/sleep", String(seconds)])
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        return try Report.decode(Data(contentsOf: URL(fileURLWithPath: path)))
+        return (try Report.decode(Data(contentsOf: URL(fileURLWithPath: path))), outcome.stderr)
     }
 
     static func iso(_ seconds: Double) -> String {
@@ -73,8 +80,10 @@ struct HourlyCarbonTests {
          "basis": "lifecycle", "attribution": "test", "fetched_at": "\(Self.iso(edge - 60))",
          "points": [{"start": "\(Self.iso(edge - 3600))", "end": "\(Self.iso(edge))", "g_per_kwh": 300}]}
         """.write(to: file, atomically: true, encoding: .utf8)
-        let report = try Self.measure(
+        let (report, summary) = try Self.measureWithSummary(
             seconds: 4, extra: ["--intensity-series", file.path, "--region", "FR"], in: directory)
+        #expect(summary.contains("energy-weighted (hourly series uk-carbon-intensity GB for"), "\(summary)")
+        #expect(summary.contains("FR yearly for the rest"), "\(summary)")
         let start = report.startedAt.timeIntervalSince1970
         let end = report.endedAt.timeIntervalSince1970
         let series = try #require(report.carbon.intensitySeries)
