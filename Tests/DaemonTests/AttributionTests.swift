@@ -30,7 +30,7 @@ struct AttributionTests {
         let cgroup = "\(mount)/sustain-test-\(getpid())"
         defer {
             // Whatever is left in the test's cgroups goes back to the root, then they go.
-            for name in ["a", "b", "c", "d", ""] {
+            for name in ["a", "b", "c", "d", "e", ""] {
                 let procs = (try? String(contentsOfFile: "\(cgroup)/\(name)/cgroup.procs", encoding: .utf8)) ?? ""
                 for pid in procs.split(separator: "\n") {
                     try? String(pid).write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
@@ -50,7 +50,7 @@ struct AttributionTests {
         let outcome = try SocketTests.withDaemon(
             scenario: "unreadable", in: directory, fakesys: ["--power-follows-cpu"],
             """
-            CG=\(cgroup); mkdir -p $CG/a $CG/b $CG/c $CG/d
+            CG=\(cgroup); mkdir -p $CG/a $CG/b $CG/c $CG/d $CG/e
             sleep 2.5  # the service learns the machine's idle power (its lowest 1 s power) before the jobs
             job() {
                 name=$1; shift
@@ -63,9 +63,10 @@ struct AttributionTests {
             job d sleep 4 & E=$!
             ( sleep 1.5; for pid in $(cat $CG/d/cgroup.procs); do echo $pid > $CG/cgroup.procs; done; rmdir $CG/d ) &
             M=$!
+            ( sleep 2; job e sleep 0.1 ) & F=$!  # starts and ends inside one attribution second
             ID=$(curl -sf --unix-socket $SOCK -X POST -d '{"command":["no-process"]}' http://x/v1/jobs \\
                 | sed 's/.*"id":"\\([^"]*\\)".*/\\1/')
-            wait $A $B $C $E $M  # not the daemon
+            wait $A $B $C $E $F $M  # not the daemon
             curl -sf --unix-socket $SOCK -X POST -d '{"exit_code":0}' http://x/v1/jobs/$ID/stop > $D/none.json
             for name in a b c; do echo "$name $(sed -n 's/^usage_usec //p' $CG/$name/cpu.stat)"; done > $D/usage.txt
             sleep 1.2
@@ -100,6 +101,11 @@ struct AttributionTests {
         #expect(a.machineJoules <= measured * 1.001, "attribution covers CPU-side counted domains only")
         let carbon = try report("a").carbon
         #expect(carbon.attributedKgCo2e != nil)
+        // A job inside one attribution second still gets its (small) share, from its start and stop steps.
+        let short = try report("e")
+        let e = try #require(short.attribution, "\(short.warnings)")
+        #expect(short.durationSeconds < 1 && e.joules >= 0 && e.joules < 0.05 * a.joules, "\(e.joules) J")
+        #expect(e.machineJoules > 0 && e.machineJoules <= (short.energy.joules ?? 0) * 1.001)
         // The removed cgroup is said; the job with no process has no attribution, and says why.
         let removed = try report("d").warnings
         #expect(removed.contains { $0.contains("was removed") }, "\(removed)")
@@ -117,7 +123,7 @@ struct AttributionTests {
         let finished = try #require(view["finished_jobs_joules"] as? Double)
         let remainder = try #require(view["unattributed_joules"] as? Double)
         #expect(abs(finished + remainder - machine) / machine < 0.001)
-        let parts = [a, b, c].map(\.joules).reduce(0, +)
+        let parts = [a, b, c, e].map(\.joules).reduce(0, +)
         #expect(parts <= finished * 1.0001, "the reports' shares are part of what was attributed")
         let metrics = try String(contentsOf: directory.appendingPathComponent("metrics.txt"), encoding: .utf8)
         #expect(metrics.contains("sustain_unattributed_energy_joules_total"))
