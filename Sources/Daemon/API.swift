@@ -80,9 +80,26 @@ public enum API {
             return JobList(running: running, finished: finished)
         }
         router.get(RouterPath(APIRoute.snapshot)) { _, _ in Snapshot(sampler: sampler) }
-        router.get(RouterPath(APIRoute.attribution)) { _, context in
+        router.get(RouterPath(APIRoute.attribution)) { request, context -> Response in
             // Totals for everyone; job ids, users and cgroups only for their owners (and root and admins).
-            await registry.attributionView(by: try context.requireIdentity())
+            let identity = try context.requireIdentity()
+            let query = request.uri.queryParameters
+            guard query.has("from") || query.has("to") else {
+                return try json(await registry.attributionView(by: identity))
+            }
+            func time(_ name: String) throws -> Double? {
+                guard let text = query.get(name) else { return nil }
+                guard let seconds = UTCTimestamp.seconds(parsing: text) else {
+                    throw HTTPError(
+                        .badRequest, message: "\(name): an ISO 8601 time (2026-11-30T04:00:00Z), got \(text.prefix(40))"
+                    )
+                }
+                return seconds
+            }
+            let to = try time("to") ?? Date().timeIntervalSince1970
+            let from = try time("from") ?? to - 3600
+            guard from <= to else { throw HTTPError(.badRequest, message: "from must not be after to") }
+            return try json(await registry.attributionRange(from: from, to: to, by: identity))
         }
         router.get(RouterPath(APIRoute.metrics)) { _, context in
             // Per-job series name jobs and users: root and admins see every job's, a user their own.

@@ -1,3 +1,4 @@
+import Foundation
 import LinuxSupport
 import Meter
 import SustainCore
@@ -52,6 +53,23 @@ final class Attributor {
     private(set) var finishedJoules = 0.0
     private(set) var since: MonotonicInstant?
 
+    /// One minute of the history: the machine's attributed-domain energy, what no job got, and each job's part
+    /// (with its owner), for views over a time range. A step's energy goes to the minute its step ended in.
+    struct Minute {
+        var minute: Int64
+        var machine = 0.0
+        var unattributed = 0.0
+        var jobs: [String: (uid: UInt32, joules: Double)] = [:]
+    }
+    /// The last `historyMinutes` minutes, and at most `historyEntries` job-minutes (the oldest minutes go first):
+    /// a day of a few jobs, or a few hours of a thousand.
+    private(set) var history: [Minute] = []
+    private var historyJobEntries = 0
+    static let historyMinutes = 24 * 60
+    static let historyEntries = 100_000
+    /// The owner of each open job, for the history.
+    private var owners: [String: UInt32] = [:]
+
     init(sampler: Sampler, mount: String?, policy: CPUTimeAttribution.IdlePolicy) {
         self.policy = policy
         if let mount, SafeFile.kind(of: mount + "/cgroup.procs") == .regular {
@@ -86,7 +104,7 @@ final class Attributor {
     }
 
     /// Attributes the energy since the last step to the jobs open now, up to `checkpoint`.
-    func step(to checkpoint: SamplerCheckpoint) {
+    func step(to checkpoint: SamplerCheckpoint, at wallTime: Double = Date().timeIntervalSince1970) {
         guard mount != nil else { return }
         // The machine's busy CPU time: the root cgroup's, else /proc/stat's (a root cgroup without cpu.stat).
         let busyNow =
@@ -134,24 +152,55 @@ final class Attributor {
         }
         let stepEnergy = energy.reduce(0, +)
         for index in jobs.values.indices { jobs.values[index].machineJoules += stepEnergy }
+        var minute = openMinute(at: wallTime)
+        minute.machine += stepEnergy
+        var attributed = 0.0
         for (position, group) in groups.values.enumerated() where !group.jobs.isEmpty {
             // Jobs in one cgroup share its attribution.
             let each = 1 / Double(group.jobs.count)
             for job in group.jobs {
                 guard var ledger = jobs.removeValue(forKey: job) else { continue }
+                var part = 0.0
                 for domain in domains.indices {
                     let share = shares[domain][position]
                     ledger.joules[domain] += share.total * each
                     ledger.idleJoules += share.idle * each
                     unattributed[domain] -= share.total * each
+                    part += share.total * each
                 }
                 jobs[job] = ledger
+                if minute.jobs[job] == nil { historyJobEntries += 1 }
+                minute.jobs[job, default: (owners[job] ?? 0, 0)].joules += part
+                attributed += part
             }
         }
+        minute.unattributed += stepEnergy - attributed
+        history[history.count - 1] = minute
+    }
+
+    /// The history's minute holding `wallTime` (a new one when time moved on), the oldest dropped past the bounds.
+    private func openMinute(at wallTime: Double) -> Minute {
+        let index = Int64((wallTime / 60).rounded(.down))
+        if let last = history.last, last.minute >= index { return last }
+        history.append(Minute(minute: index))
+        while let first = history.first,
+            first.minute <= index - Int64(Self.historyMinutes) || historyJobEntries > Self.historyEntries
+        {
+            historyJobEntries -= first.jobs.count
+            history.removeFirst()
+        }
+        return history[history.count - 1]
+    }
+
+    /// The energy from `from` to `to` (seconds since 1970), in whole minutes: the minutes that overlap the range.
+    func history(from: Double, to: Double) -> [Minute] {
+        let first = Int64((from / 60).rounded(.down))
+        let last = Int64((to / 60).rounded(.up))
+        return history.filter { $0.minute >= first && $0.minute < last }
     }
 
     /// Starts attributing to job `id` from now (the caller has stepped to the job's start reading).
-    func add(job id: String, cgroup path: String) {
+    func add(job id: String, cgroup path: String, owner: UInt32 = 0) {
         guard let mount else { return }
         if groups[path] == nil {
             let stat = CgroupCPUStat(mount: mount, path: path)
@@ -161,11 +210,13 @@ final class Attributor {
         }
         groups[path]?.jobs.append(id)
         jobs[id] = JobLedger(cgroup: path, joules: Array(repeating: 0, count: domains.count))
+        owners[id] = owner
     }
 
     /// Stops attributing to job `id` (the caller has stepped to the job's stop reading) and returns its ledger.
     func remove(job id: String) -> JobLedger? {
         guard let ledger = jobs.removeValue(forKey: id) else { return nil }
+        owners[id] = nil
         groups[ledger.cgroup]?.jobs.removeAll { $0 == id }
         if groups[ledger.cgroup]?.jobs.isEmpty == true { groups[ledger.cgroup] = nil }
         finishedJoules += ledger.total

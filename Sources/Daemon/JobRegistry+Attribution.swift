@@ -1,3 +1,4 @@
+import Foundation
 import Impact
 import LinuxSupport
 import Meter
@@ -21,7 +22,7 @@ extension JobRegistry {
                 + "to it; energy.joules is the machine's during the job."
             return
         }
-        attributor.add(job: job.id, cgroup: cgroup)
+        attributor.add(job: job.id, cgroup: cgroup, owner: job.identity.uid)
         if restarted {
             job.attributionNote =
                 "The service restarted during this job: its attribution counts from the restart only."
@@ -76,6 +77,43 @@ extension JobRegistry {
             unattributedJoules: unattributed,
             conservationError: machine > 0 ? (attributed + unattributed - machine) / machine : nil,
             baselineWatts: attributor.baselineWatts)
+    }
+
+    /// The attribution over `[from, to)` (seconds since 1970), in the whole minutes the history holds.
+    public func attributionRange(from: Double, to: Double, by identity: Identity) -> AttributionRange {
+        if let now = sampler.latestCheckpoint { attributor.step(to: now) }
+        let minutes = attributor.history(from: from, to: to)
+        var byJob: [String: Double] = [:]
+        var others = 0.0
+        var machine = 0.0
+        var unattributed = 0.0
+        for minute in minutes {
+            machine += minute.machine
+            unattributed += minute.unattributed
+            for (id, part) in minute.jobs {
+                if part.uid == identity.uid || identity.isAdmin {
+                    byJob[id, default: 0] += part.joules
+                } else {
+                    others += part.joules
+                }
+            }
+        }
+        let attributed = byJob.values.reduce(0, +) + others
+        let first = minutes.first.map { Double($0.minute) * 60 } ?? from
+        let last = minutes.last.map { Double($0.minute + 1) * 60 } ?? to
+        return AttributionRange(
+            from: Date(timeIntervalSince1970: first), to: Date(timeIntervalSince1970: last), minutes: minutes.count,
+            machineJoules: machine,
+            jobs: byJob.map {
+                AttributionRange.Job(id: $0.key, joules: $0.value, share: machine > 0 ? $0.value / machine : nil)
+            }
+            .sorted { $0.joules > $1.joules },
+            otherUsersJoules: others, unattributedJoules: unattributed,
+            conservationError: machine > 0 ? (attributed + unattributed - machine) / machine : nil,
+            note: "Attributed, not measured: the machine's counted CPU-side energy (GPUs excluded) per minute, each "
+                + "second shared among the jobs open then by their cgroups' CPU time. The service keeps "
+                + "\(Attributor.historyMinutes / 60) h, at most \(Attributor.historyEntries) job-minutes; a second's "
+                + "energy is in the minute it ended in.")
     }
 
     /// For metrics: each open job's attributed energy, and the unattributed remainder.

@@ -377,3 +377,56 @@ public struct AttributionView: Codable, Sendable, Equatable {
         case baselineWatts = "baseline_watts"
     }
 }
+
+/// `GET /v1/attribution?from=&to=`: the machine's attributed-domain energy over a time range, in whole minutes,
+/// shared among the jobs that ran in it, and the remainder. A user sees their own jobs by id; other users' jobs
+/// are one sum (`other_users_joules`), so the parts still add up for everyone.
+public struct AttributionRange: Codable, Sendable, Equatable {
+    public struct Job: Codable, Sendable, Equatable {
+        public var id: String
+        public var joules: Double
+        /// Of the machine's energy over the range.
+        public var share: Double?
+
+        public init(id: String, joules: Double, share: Double?) {
+            self.id = id
+            self.joules = joules
+            self.share = share
+        }
+    }
+
+    /// The range actually covered: `from` and `to` widened to whole minutes, within what the service holds.
+    public var from: Date
+    public var to: Date
+    public var minutes: Int
+    public var machineJoules: Double
+    public var jobs: [Job]
+    public var otherUsersJoules: Double
+    public var unattributedJoules: Double
+    /// (Σ jobs + other users + unattributed − machine) ÷ machine.
+    public var conservationError: Double?
+    public var note: String
+
+    public init(
+        from: Date, to: Date, minutes: Int, machineJoules: Double, jobs: [Job], otherUsersJoules: Double,
+        unattributedJoules: Double, conservationError: Double?, note: String
+    ) {
+        self.from = from
+        self.to = to
+        self.minutes = minutes
+        self.machineJoules = machineJoules
+        self.jobs = jobs
+        self.otherUsersJoules = otherUsersJoules
+        self.unattributedJoules = unattributedJoules
+        self.conservationError = conservationError
+        self.note = note
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case from, to, minutes, jobs, note
+        case machineJoules = "machine_joules"
+        case otherUsersJoules = "other_users_joules"
+        case unattributedJoules = "unattributed_joules"
+        case conservationError = "conservation_error"
+    }
+}

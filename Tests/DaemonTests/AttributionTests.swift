@@ -52,6 +52,7 @@ struct AttributionTests {
             """
             CG=\(cgroup); mkdir -p $CG/a $CG/b $CG/c $CG/d $CG/e
             sleep 2.5  # the service learns the machine's idle power (its lowest 1 s power) before the jobs
+            FROM=$(date -u +%Y-%m-%dT%H:%M:%SZ)
             job() {
                 name=$1; shift
                 sh -c "echo \\$\\$ > $CG/$name/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
@@ -71,6 +72,12 @@ struct AttributionTests {
             for name in a b c; do echo "$name $(sed -n 's/^usage_usec //p' $CG/$name/cpu.stat)"; done > $D/usage.txt
             sleep 1.2
             curl -sf --unix-socket $SOCK http://x/v1/attribution > $D/attribution.json
+            TO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+            curl -sf --unix-socket $SOCK "http://x/v1/attribution?from=$FROM&to=$TO" > $D/range.json
+            setpriv --reuid=4242 --regid=4242 --clear-groups curl -sf --unix-socket $SOCK \\
+                "http://x/v1/attribution?from=$FROM&to=$TO" > $D/range-other.json
+            echo "bad-range=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket $SOCK \\
+                "http://x/v1/attribution?from=yesterday")"
             curl -sf --unix-socket $SOCK http://x/metrics > $D/metrics.txt
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -125,6 +132,31 @@ struct AttributionTests {
         #expect(abs(finished + remainder - machine) / machine < 0.001)
         let parts = [a, b, c, e].map(\.joules).reduce(0, +)
         #expect(parts <= finished * 1.0001, "the reports' shares are part of what was attributed")
+        // A time range: every job's part and the remainder add up to the machine's energy over those minutes; a
+        // job's part over a range that holds its whole life is its report's; another user sees one sum.
+        func object(_ name: String) throws -> [String: Any] {
+            try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(name)))
+                    as? [String: Any])
+        }
+        let range = try object("range.json")
+        #expect((range["conservation_error"] as? Double).map { abs($0) < 0.001 } == true, "\(range)")
+        let rangeJobs = (range["jobs"] as? [[String: Any]]) ?? []
+        for (name, part) in [("a", a), ("b", b)] {
+            let id = try report(name).id
+            let joules = rangeJobs.first { $0["id"] as? String == id }?["joules"] as? Double
+            #expect(joules.map { abs($0 - part.joules) <= 1e-6 * max(1, part.joules) } == true, "\(name): \(range)")
+        }
+        let other = try object("range-other.json")
+        #expect((other["jobs"] as? [Any])?.isEmpty == true, "another user sees no job ids")
+        let othersJoules = other["other_users_joules"] as? Double ?? -1
+        let all = rangeJobs.compactMap { $0["joules"] as? Double }.reduce(0, +)
+        #expect(abs(othersJoules - all) <= 1e-6 * max(1, all), "\(other)")
+        #expect((other["conservation_error"] as? Double).map { abs($0) < 0.001 } == true)
+        #expect(String(decoding: outcome.stdout, as: UTF8.self).contains("bad-range=400"))
+        print(
+            "attribution range: \(range["minutes"] ?? 0) minutes, machine \(range["machine_joules"] ?? 0) J, conservation \(range["conservation_error"] ?? 0)"
+        )
         let metrics = try String(contentsOf: directory.appendingPathComponent("metrics.txt"), encoding: .utf8)
         #expect(metrics.contains("sustain_unattributed_energy_joules_total"))
     }
