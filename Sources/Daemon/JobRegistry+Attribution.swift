@@ -90,9 +90,9 @@ extension JobRegistry {
         for minute in minutes {
             machine += minute.machine
             unattributed += minute.unattributed
-            for (id, part) in minute.jobs {
+            for part in minute.jobs {
                 if part.uid == identity.uid || identity.isAdmin {
-                    byJob[id, default: 0] += part.joules
+                    byJob[part.id, default: 0] += part.joules
                 } else {
                     others += part.joules
                 }
