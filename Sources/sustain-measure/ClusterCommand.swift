@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import LinuxSupport
 import Reports
+import SustainAPI
 import SustainCore
 
 extension SustainMeasure.ReportCommand {
@@ -107,14 +108,7 @@ extension SustainMeasure.ReportCommand {
 
         /// One instant query; the series with their labels and values.
         func query(_ client: UnixHTTPClient, prefix: String, _ promQL: String) throws -> [([String: String], Double)] {
-            // RFC 3986 query component: unreserved bytes as they are, every other byte as %XX.
-            let encoded = promQL.utf8.map { byte -> String in
-                let unreserved =
-                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                    || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
-                return unreserved
-                    ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded()
-            }.joined()
+            let encoded = APIRoute.percentEncoded(promQL)
             let response: UnixHTTPClient.Response
             do {
                 response = try client.send("GET", "\(prefix)/api/v1/query?query=\(encoded)", headers: [], body: nil)
@@ -189,8 +183,6 @@ extension SustainMeasure.ReportCommand {
 }
 
 extension String {
-    fileprivate func leftPadded() -> String { count < 2 ? "0" + self : self }
-
     fileprivate func trimmingSuffix(_ suffix: Character) -> String {
         var text = self
         while text.last == suffix { text.removeLast() }
