@@ -15,6 +15,8 @@ final class Attributor {
     /// One job's attributed energy so far.
     struct JobLedger {
         var cgroup: String
+        /// The job's owner, for the history's per-user view.
+        var uid: UInt32
         /// Per attributed domain, in `Attributor.domains` order.
         var joules: [Double]
         var idleJoules = 0.0
@@ -70,8 +72,6 @@ final class Attributor {
     private var historyJobEntries = 0
     static let historyMinutes = 24 * 60
     static let historyEntries = 50_000
-    /// The owner of each open job, for the history.
-    private var owners: [String: UInt32] = [:]
 
     init(sampler: Sampler, mount: String?, policy: CPUTimeAttribution.IdlePolicy) {
         self.policy = policy
@@ -155,8 +155,9 @@ final class Attributor {
         }
         let stepEnergy = energy.reduce(0, +)
         for index in jobs.values.indices { jobs.values[index].machineJoules += stepEnergy }
-        var minute = openMinute(at: wallTime)
-        minute.machine += stepEnergy
+        // The minute is changed in place: a copy would copy its jobs array at every step.
+        let minute = openMinute(at: wallTime)
+        history[minute].machine += stepEnergy
         var attributed = 0.0
         for (position, group) in groups.values.enumerated() where !group.jobs.isEmpty {
             // Jobs in one cgroup share its attribution.
@@ -173,23 +174,23 @@ final class Attributor {
                 }
                 jobs[job] = ledger
                 if let position = openPositions[job] {
-                    minute.jobs[position].joules += part
+                    history[minute].jobs[position].joules += part
                 } else {
-                    openPositions[job] = minute.jobs.count
-                    minute.jobs.append((job, owners[job] ?? 0, part))
+                    openPositions[job] = history[minute].jobs.count
+                    history[minute].jobs.append((job, ledger.uid, part))
                     historyJobEntries += 1
                 }
                 attributed += part
             }
         }
-        minute.unattributed += stepEnergy - attributed
-        history[history.count - 1] = minute
+        history[minute].unattributed += stepEnergy - attributed
     }
 
-    /// The history's minute holding `wallTime` (a new one when time moved on), the oldest dropped past the bounds.
-    private func openMinute(at wallTime: Double) -> Minute {
+    /// The index in `history` of the minute holding `wallTime` (a new one when time moved on), the oldest dropped
+    /// past the bounds.
+    private func openMinute(at wallTime: Double) -> Int {
         let index = Int64((wallTime / 60).rounded(.down))
-        if let last = history.last, last.minute >= index { return last }
+        if let last = history.last, last.minute >= index { return history.count - 1 }
         history.append(Minute(minute: index))
         openPositions.removeAll(keepingCapacity: true)
         while let first = history.first,
@@ -198,7 +199,7 @@ final class Attributor {
             historyJobEntries -= first.jobs.count
             history.removeFirst()
         }
-        return history[history.count - 1]
+        return history.count - 1
     }
 
     /// The energy from `from` to `to` (seconds since 1970), in whole minutes: the minutes that overlap the range.
@@ -218,14 +219,12 @@ final class Attributor {
                 cpus: CgroupV2.allocatedCPUs(mount: mount, path: path))
         }
         groups[path]?.jobs.append(id)
-        jobs[id] = JobLedger(cgroup: path, joules: Array(repeating: 0, count: domains.count))
-        owners[id] = owner
+        jobs[id] = JobLedger(cgroup: path, uid: owner, joules: Array(repeating: 0, count: domains.count))
     }
 
     /// Stops attributing to job `id` (the caller has stepped to the job's stop reading) and returns its ledger.
     func remove(job id: String) -> JobLedger? {
         guard let ledger = jobs.removeValue(forKey: id) else { return nil }
-        owners[id] = nil
         groups[ledger.cgroup]?.jobs.removeAll { $0 == id }
         if groups[ledger.cgroup]?.jobs.isEmpty == true { groups[ledger.cgroup] = nil }
         finishedJoules += ledger.total
