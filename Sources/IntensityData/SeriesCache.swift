@@ -32,24 +32,21 @@ public enum SeriesCache {
         keepSeconds: Double = 30 * 86_400
     ) throws(IntensityDataError) -> (path: String, series: IntensitySeries, note: String?) {
         let path = path(directory: directory, provider: fetched.provider, zone: fetched.zone)
-        var merged = fetched
+        // What the cache holds, if it can be read; else the fetched series alone (merged with itself: pruned).
+        var cached = fetched
         var note: String?
         if SafeFile.kind(of: path) != nil {
             do {
-                let cached = try SeriesFile.load(path).series
-                merged = try cached.merged(with: fetched, keepAfter: now - keepSeconds)
-            } catch let error as ImpactError {
-                throw IntensityDataError("\(path): \(error.description)")
+                cached = try SeriesFile.load(path).series
             } catch {
                 note = "The cache file \(path) could not be read (\(error)); it was replaced."
             }
         }
-        if merged == fetched {
-            do {
-                merged = try fetched.merged(with: fetched, keepAfter: now - keepSeconds)
-            } catch {
-                throw IntensityDataError(error.description)
-            }
+        let merged: IntensitySeries
+        do {
+            merged = try cached.merged(with: fetched, keepAfter: now - keepSeconds)
+        } catch {
+            throw IntensityDataError("\(path): \(error.description)")
         }
         do {
             try SafeFile.makeDirectories(directory, mode: 0o755)
