@@ -41,7 +41,7 @@ public struct IntensitySeries: Sendable, Hashable {
     ) throws(ImpactError) {
         let sorted = points.sorted { $0.start < $1.start }
         for (index, point) in sorted.enumerated() {
-            let when = UTCTimestamp.string(millisecondsSince1970: Int64((point.start * 1000).rounded()))
+            let when = UTCTimestamp.string(secondsSince1970: point.start)
             guard point.gramsPerKilowattHour.isFinite, point.gramsPerKilowattHour >= 0,
                 point.gramsPerKilowattHour <= 5000
             else {

@@ -105,7 +105,7 @@ public enum IntensityProvider: String, Sendable, CaseIterable {
             (endpoint ?? defaultEndpoint).hasSuffix("/")
             ? String((endpoint ?? defaultEndpoint).dropLast()) : (endpoint ?? defaultEndpoint)
         func minute(_ seconds: Double) -> String {  // 2026-11-29T14:00Z
-            String(UTCTimestamp.string(millisecondsSince1970: Int64(seconds * 1000)).prefix(16)) + "Z"
+            String(UTCTimestamp.string(secondsSince1970: seconds).prefix(16)) + "Z"
         }
         func local(_ seconds: Double) -> String { String(minute(seconds).dropLast()) }  // 2026-11-29T14:00
         switch self {

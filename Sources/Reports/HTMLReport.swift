@@ -823,7 +823,7 @@ public enum HTMLReport {
     }
 
     static func timestamp(_ date: Date) -> String {
-        UTCTimestamp.string(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        UTCTimestamp.string(secondsSince1970: date.timeIntervalSince1970)
     }
 
     /// A number with two decimals at most.

@@ -30,7 +30,7 @@ extension Report {
     /// ISO 8601 UTC with milliseconds, rounded to the nearest millisecond (the formatter truncates, and a parsed
     /// `.800` is stored as `.7999…`: without the nudge a report would not survive a read and a write unchanged).
     public static func timestamp(_ date: Date) -> String {
-        UTCTimestamp.string(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        UTCTimestamp.string(secondsSince1970: date.timeIntervalSince1970)
     }
 
     /// Reads a report written by `write(to:)`.

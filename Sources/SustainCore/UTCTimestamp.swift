@@ -14,6 +14,11 @@ public enum UTCTimestamp {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millisecond, 3))Z"
     }
 
+    /// The timestamp of `seconds` since 1970-01-01T00:00:00Z, to the nearest millisecond.
+    public static func string(secondsSince1970 seconds: Double) -> String {
+        string(millisecondsSince1970: Int64((seconds * 1000).rounded()))
+    }
+
     /// Seconds since 1970-01-01T00:00:00Z of an ISO 8601 date-time as grid-data services write them:
     /// `2026-11-29T14:00Z` (no seconds), `2026-11-29T14:00:00` (no zone: UTC), `2026-11-29 14:00:00.000Z`,
     /// `2026-11-29T14:00:00+01:00`. Nil for anything else, a date that does not exist included.

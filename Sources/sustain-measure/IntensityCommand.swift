@@ -131,7 +131,7 @@ extension SustainMeasure {
                 let now = at.flatMap { UTCTimestamp.seconds(parsing: $0) } ?? Date().timeIntervalSince1970
                 let start = now - hours * 3600
                 func time(_ seconds: Double) -> String {
-                    let text = UTCTimestamp.string(millisecondsSince1970: Int64(seconds * 1000))
+                    let text = UTCTimestamp.string(secondsSince1970: seconds)
                     return text.prefix(10) + " " + text.dropFirst(11).prefix(5)
                 }
                 var lines = [
