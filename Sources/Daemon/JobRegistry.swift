@@ -96,6 +96,8 @@ public actor JobRegistry {
     let logger: Logger
     /// Shares the machine's energy among the open jobs by their cgroups' CPU time.
     let attributor: Attributor
+    /// The configured intensity series as last read: parsed again only when the file's bytes change.
+    var intensitySeries: SeriesFile.Cached?
     /// Finished jobs' final counters, kept `[daemon] finished_job_metrics_seconds` for Prometheus's last scrape.
     var finishedCounters: [JobCounter] = []
     /// How far back the machine's power timeline reaches (1 s buckets): a job's report carries the timeline of
@@ -144,7 +146,9 @@ public actor JobRegistry {
     func applyIntensitySeries(to report: inout Report, settings: CarbonSettings) {
         guard let path = configuration.impact.intensitySeries else { return }
         do {
-            report.apply(intensitySeries: try SeriesFile.load(path).series, settings: settings)
+            let cached = try SeriesFile.load(path, reusing: intensitySeries)
+            intensitySeries = cached
+            report.apply(intensitySeries: cached.loaded.series, settings: settings)
         } catch {
             report.warnings.append(
                 "The configured intensity series could not be used (\(error)): the yearly figure was used. The "

@@ -67,20 +67,36 @@ public enum SeriesFile {
         public var region: String?
     }
 
+    /// A loaded series with the bytes it was read from.
+    public struct Cached: Sendable {
+        public var bytes: [UInt8]
+        public var loaded: Loaded
+    }
+
     /// Reads `path` (CSV or JSON, by content). `basis` applies to a CSV or array without a basis column
     /// (default lifecycle, like the yearly figures).
     public static func load(_ path: String, basis: IntensityBasis = .lifecycle) throws(IntensityDataError) -> Loaded {
+        try load(path, basis: basis, reusing: nil).loaded
+    }
+
+    /// Reads `path` again and parses it only if its bytes changed since `cached` (a service reads the configured
+    /// series at every job's end; the fetch timer replaces it every 30 minutes).
+    public static func load(
+        _ path: String, basis: IntensityBasis = .lifecycle, reusing cached: Cached?
+    ) throws(IntensityDataError) -> Cached {
         let bytes: [UInt8]
         do {
             bytes = try SafeFile.readRegular(path, limit: sizeLimit)
         } catch {
             throw IntensityDataError("Cannot read the intensity series \(path): \(error)")
         }
+        if let cached, cached.bytes == bytes { return cached }
         let name = String(path.split(separator: "/").last ?? Substring(path))
         let first = bytes.first { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
         do throws(IntensityDataError) {
+            let loaded: Loaded
             switch first {
-            case UInt8(ascii: "{"): return try decodeDocument(Data(bytes), name: name)
+            case UInt8(ascii: "{"): loaded = try decodeDocument(Data(bytes), name: name)
             case UInt8(ascii: "["):
                 let rows: [Row]
                 do {
@@ -89,12 +105,13 @@ public enum SeriesFile {
                     throw IntensityDataError(
                         "not an array of {\"timestamp\": ISO 8601, \"g_per_kwh\": number} (\(error))")
                 }
-                return Loaded(series: try series(rows, basis: basis, name: name), region: nil)
+                loaded = Loaded(series: try series(rows, basis: basis, name: name), region: nil)
             default:
-                return Loaded(
+                loaded = Loaded(
                     series: try parseCSV(String(decoding: bytes, as: UTF8.self), basis: basis, name: name),
                     region: nil)
             }
+            return Cached(bytes: bytes, loaded: loaded)
         } catch {
             throw IntensityDataError("\(path): \(error.description)")
         }
@@ -170,7 +187,7 @@ public enum SeriesFile {
             }
             guard end > start else {
                 throw IntensityDataError(
-                    "two rows at \(UTCTimestamp.string(millisecondsSince1970: Int64(start * 1000)))")
+                    "two rows at \(UTCTimestamp.string(secondsSince1970: start))")
             }
             points.append(IntensityPoint(start: start, end: end, gramsPerKilowattHour: value))
         }
@@ -218,9 +235,7 @@ public enum SeriesFile {
 
     /// The cache's JSON for `series`.
     public static func encode(_ series: IntensitySeries, region: String?) -> [UInt8] {
-        func time(_ seconds: Double) -> String {
-            UTCTimestamp.string(millisecondsSince1970: Int64((seconds * 1000).rounded()))
-        }
+        let time = UTCTimestamp.string(secondsSince1970:)
         let document = Document(
             schema: schema, provider: series.provider, zone: series.zone, region: region,
             basis: series.basis.rawValue, attribution: series.attribution, fetchedAt: series.fetchedAt.map(time),
