@@ -48,7 +48,7 @@ public enum API {
             let id = try context.parameters.require("id")
             let marks = try await decode(StrictJobMarks.self, request, context).value
             let accepted = try await jobError {
-                try await registry.mark(id, marks.marks, by: context.requireIdentity())
+                try await registry.mark(id, marks.marks, at: marks.at, by: context.requireIdentity())
             }
             return MarksAccepted(accepted: accepted)
         }

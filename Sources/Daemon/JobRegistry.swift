@@ -275,11 +275,28 @@ public actor JobRegistry {
         }
         guard job.identity.uid == identity.uid || identity.isAdmin else { throw .forbidden(id) }
         jobs[id] = nil
-        return finish(job, request, state: "finished")
+        // The window ends when the command ended, when the wrapper says when (a stop delayed by a flood of marks
+        // does not stretch it); never before the job's last mark or start, never after now.
+        let end = request.endedAtMonotonic.flatMap { nanoseconds -> SamplerCheckpoint? in
+            let floor = max(job.checkpoint.instant, job.phases?.lastInstant ?? job.checkpoint.instant)
+            return sampler.checkpoint(resolving: max(floor, MonotonicInstant(nanoseconds: nanoseconds)))?.checkpoint
+        }
+        let shed = request.marksShed.flatMap { $0 > 0 ? $0 : nil }
+        return finish(
+            job, request, state: "finished", end: end,
+            warnings: shed.map {
+                [
+                    "\($0) phase mark(s) were shed by the wrapper: they came faster than it could relay them to the "
+                        + "service (the job's window and total are unaffected; its phases miss those marks)."
+                ]
+            } ?? [])
     }
 
-    /// Takes a running job's phase marks: each is a fresh reading now. Only the owner or an admin may mark it.
-    public func mark(_ id: String, _ lines: [String], by identity: Identity) throws(JobError) -> Int {
+    /// Takes a running job's phase marks, each at its instant (`at`: when the wrapper read it; else now). Only the
+    /// owner or an admin may mark it.
+    public func mark(_ id: String, _ lines: [String], at instants: [UInt64]? = nil, by identity: Identity)
+        throws(JobError) -> Int
+    {
         guard var job = jobs[id] else {
             if pending.contains(where: { $0.id == id }) || (try? store.job(id: id)) != nil { throw .alreadyStopped(id) }
             throw .notFound(id)
@@ -293,7 +310,16 @@ public actor JobRegistry {
             job.phases = log
             jobs[id] = job
         }
-        for line in lines { log.record(Array(line.utf8)) }
+        if let instants {
+            guard instants.count == lines.count else {
+                throw .invalid("at must give one instant per mark (\(lines.count) marks, \(instants.count) instants)")
+            }
+            for (line, instant) in zip(lines, instants) {
+                log.record(Array(line.utf8), at: MonotonicInstant(nanoseconds: instant))
+            }
+        } else {
+            for line in lines { log.record(Array(line.utf8)) }
+        }
         return lines.count
     }
 

@@ -79,7 +79,17 @@ public final class PhaseLog: Sendable {
         var outsideUnknown = false
         var droppedPhases = 0
         var droppedEvents = 0
+        /// `end NAME` with no open phase of that name: the first few names, and how many in all.
         var unmatchedEnds: [String: Int] = [:]
+        var unmatchedEndCount = 0
+        /// Phases closed because one they began inside ended first (`begin a; begin b; end a`): their own later
+        /// `end` is expected, not unmatched. At most `maximumOpen` names.
+        var closedWithParent: [String: Int] = [:]
+        var closedWithParentNames: Set<String> = []
+        /// Marks whose instant was older than every reading the sampler keeps: placed at the oldest.
+        var late = 0
+        /// The instant of the latest mark: marks are placed in the order they came, never earlier.
+        var lastInstant: MonotonicInstant?
         var invalid = 0
         var firstInvalid: String?
         var afterEnd = 0
@@ -104,8 +114,12 @@ public final class PhaseLog: Sendable {
         state = Mutex(initial)
     }
 
-    /// One line from the job.
-    public func record(_ line: [UInt8]) {
+    /// The most distinct names listed for `end` marks that matched no phase (all are counted).
+    public static let maximumUnmatchedNames = 10
+
+    /// One line from the job, made at `instant` (when the reader took it from the job's pipe; nil: now). A mark
+    /// that reaches the log late (relayed in a batch) is placed at its instant between the sampler's readings.
+    public func record(_ line: [UInt8], at instant: MonotonicInstant? = nil) {
         let mark: Mark
         do {
             mark = try Mark.parse(line)
@@ -126,9 +140,25 @@ public final class PhaseLog: Sendable {
             }
             return
         }
-        guard let now = sampler.checkpointNow() else { return }
-        state.withLock { state in apply(mark, at: now, to: &state) }
+        let now: SamplerCheckpoint
+        var late = false
+        if let instant {
+            let placed = max(instant, state.withLock { $0.lastInstant } ?? origin)
+            guard let resolved = sampler.checkpoint(resolving: placed) else { return }
+            (now, late) = resolved
+        } else {
+            guard let reading = sampler.checkpointNow() else { return }
+            now = reading
+        }
+        state.withLock { state in
+            if late { state.late += 1 }
+            state.lastInstant = max(state.lastInstant ?? now.instant, now.instant)
+            apply(mark, at: now, to: &state)
+        }
     }
+
+    /// The instant of the latest mark placed, if any: a job's end is never before it.
+    public var lastInstant: MonotonicInstant? { state.withLock { $0.lastInstant } }
 
     /// The innermost phase open now, for the live line.
     public var current: String? { state.withLock { $0.open.last?.name } }
@@ -147,7 +177,7 @@ public final class PhaseLog: Sendable {
                 state.open.removeLast()
             }
             if let start = state.outsideStart, state.outside != nil || state.outsideUnknown {
-                addOutside(energy(from: start, to: end).joules, to: &state)
+                addOutside(from: start, to: end, to: &state)
             }
             state.ended = true
             var summary = state.summary
@@ -169,7 +199,7 @@ public final class PhaseLog: Sendable {
                 return
             }
             if state.open.isEmpty, let start = state.outsideStart {
-                addOutside(energy(from: start, to: now).joules, to: &state)
+                addOutside(from: start, to: now, to: &state)
                 state.outsideStart = nil
             }
             state.open.append(Open(name: name, parent: state.open.last?.name, start: now))
@@ -178,8 +208,27 @@ public final class PhaseLog: Sendable {
             }
         case .end(let name, let units, let unit):
             guard let index = state.open.lastIndex(where: { $0.name == name }) else {
-                state.unmatchedEnds[name.excerpt(40), default: 0] += 1
+                if let expected = state.closedWithParent[name] {
+                    state.closedWithParent[name] = expected > 1 ? expected - 1 : nil
+                    return
+                }
+                state.unmatchedEndCount += 1
+                let key = name.excerpt(40)
+                if state.unmatchedEnds[key] != nil || state.unmatchedEnds.count < Self.maximumUnmatchedNames {
+                    state.unmatchedEnds[key, default: 0] += 1
+                }
                 return
+            }
+            // Phases nest: what began inside this phase and is still open ends with it, at the same reading, so
+            // the top-level phases and the time outside them always add up to the job.
+            while state.open.count > index + 1, let inner = state.open.popLast() {
+                close(inner, at: now, units: nil, unit: nil, closedAtJobEnd: false, into: &state)
+                if state.closedWithParent[inner.name] != nil || state.closedWithParent.count < Self.maximumOpen {
+                    state.closedWithParent[inner.name, default: 0] += 1
+                }
+                if state.closedWithParentNames.count < Self.maximumUnmatchedNames {
+                    state.closedWithParentNames.insert(inner.name.excerpt(40))
+                }
             }
             close(state.open[index], at: now, units: units, unit: unit, closedAtJobEnd: false, into: &state)
             state.open.remove(at: index)
@@ -194,8 +243,18 @@ public final class PhaseLog: Sendable {
         }
     }
 
-    private func addOutside(_ joules: Double?, to state: inout State) {
-        if let joules { state.outside = (state.outside ?? 0) + joules } else { state.outsideUnknown = true }
+    /// Adds the energy outside top-level phases from `start` to `end`; a window of no time adds nothing (marks
+    /// read together, or after the job's last sample, fall on one instant).
+    private func addOutside(from start: SamplerCheckpoint, to end: SamplerCheckpoint, to state: inout State) {
+        guard start.instant < end.instant else {
+            state.outside = state.outside ?? 0
+            return
+        }
+        if let joules = energy(from: start, to: end).joules {
+            state.outside = (state.outside ?? 0) + joules
+        } else {
+            state.outsideUnknown = true
+        }
     }
 
     private func close(
@@ -239,9 +298,12 @@ public final class PhaseLog: Sendable {
         state.summary.aggregates[position] = aggregate
     }
 
+    /// The counted energy between two readings; none for a window of no time (a phase whose marks were read
+    /// together cannot be told apart from nothing: it is not measured, never 0 J).
     private func energy(from start: SamplerCheckpoint, to end: SamplerCheckpoint) -> (
         joules: Double?, domains: [(id: String, joules: Double)]
     ) {
+        guard start.instant < end.instant else { return (nil, []) }
         let result = sampler.measurement(from: start, to: end)
         let domains = result.counted.compactMap { channel in
             channel.energy.map { (channel.descriptor.id.rawValue, $0.value) }
@@ -256,8 +318,25 @@ public final class PhaseLog: Sendable {
                 "\(state.invalid) mark(s) were not understood and were ignored (the first: \(state.firstInvalid ?? "?"))."
             )
         }
-        for (name, count) in state.unmatchedEnds.sorted(by: { $0.key < $1.key }).prefix(10) {
+        for (name, count) in state.unmatchedEnds.sorted(by: { $0.key < $1.key }) {
             result.append("\"end \(name)\" came \(count) time(s) with no open phase of that name: ignored.")
+        }
+        let unlisted = state.unmatchedEndCount - state.unmatchedEnds.values.reduce(0, +)
+        if unlisted > 0 {
+            result.append(
+                "\(unlisted) more end mark(s) with other names matched no open phase: ignored (the first "
+                    + "\(Self.maximumUnmatchedNames) names are listed).")
+        }
+        if !state.closedWithParentNames.isEmpty {
+            result.append(
+                "Phase(s) still open when a phase they began inside ended were closed with it: "
+                    + "\(state.closedWithParentNames.sorted().joined(separator: ", ")) (phases nest: `end a` ends "
+                    + "what began inside a; their own later end marks are ignored).")
+        }
+        if state.late > 0 {
+            result.append(
+                "\(state.late) mark(s) reached the sampler after the readings around them were discarded: placed at "
+                    + "the oldest reading kept (their phases' energy is approximate).")
         }
         let open = state.summary.phases.filter(\.closedAtJobEnd).map(\.name)
         if !open.isEmpty {

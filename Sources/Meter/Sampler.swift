@@ -43,6 +43,10 @@ public final class Sampler: @unchecked Sendable {
     private let logger: Logger
     private let publishesCheckpoints: Bool
     private let latest = Mutex<SamplerCheckpoint?>(nil)
+    /// The last published readings, for instants a client reports late (`checkpoint(resolving:)`).
+    private let recent = Mutex(RecentReadings())
+    /// Set once `stop()` has taken the last sample: no reading is taken after it.
+    private let stopped = Atomic<Bool>(false)
     private let sampling = Atomic<UInt64>(0)
     /// Serialises ticks: the sampling thread's and the fresh readings a daemon takes at a job's start or stop.
     private let ticking = Mutex(())
@@ -155,6 +159,7 @@ public final class Sampler: @unchecked Sendable {
         timer?.stop()
         thread?.join()
         thread = nil
+        ticking.withLock { _ in stopped.store(true, ordering: .releasing) }  // a reading in progress ends first
         return result()
     }
 
@@ -191,6 +196,7 @@ public final class Sampler: @unchecked Sendable {
         if publishesCheckpoints {
             let checkpoint = state.checkpoint(ids: slotChannels.map(\.id))
             latest.withLock { $0 = checkpoint }
+            recent.withLock { $0.append(checkpoint) }
             sampling.add(UInt64(max(0, realBegan.seconds(to: .now)) * 1e9), ordering: .relaxed)
         }
         return reading
@@ -213,12 +219,44 @@ public final class Sampler: @unchecked Sendable {
     /// mark) is exact to the reading, not to the tick, and the checkpoint's instant is the reading's. Nil before
     /// the first tick or without `publishesCheckpoints`. Safe from any thread; one read of every zone costs a few
     /// microseconds.
+    /// After `stop()` it is the last sample: nothing is read once the sampler has stopped.
     public func checkpointNow() -> SamplerCheckpoint? {
         guard publishesCheckpoints, latestCheckpoint != nil else { return nil }
         // The checkpoint's instant is when the reads began: a read preempted midway (a loaded machine) would put
         // the counters later than that instant. Such a reading is taken again, at most seven more times.
-        for _ in 0..<8 where ticking.withLock({ _ in tick() }) > Self.tightReading {}
+        for _ in 0..<8
+        where ticking.withLock({ _ in stopped.load(ordering: .acquiring) ? 0 : tick() }) > Self.tightReading {}
         return latestCheckpoint
+    }
+
+    /// The running totals when something happened at `instant`, learnt of later (a mark relayed in a batch, a job
+    /// whose stop request was delayed): between the two readings around `instant`, a fresh one taken when none is
+    /// after it yet (after `stop()`, the last sample stands for every later instant). `late` is true when
+    /// `instant` is older than every reading kept: the oldest is returned. Nil before the first tick or without
+    /// `publishesCheckpoints`.
+    public func checkpoint(resolving instant: MonotonicInstant) -> (checkpoint: SamplerCheckpoint, late: Bool)? {
+        guard let newest = latestCheckpoint else { return nil }
+        guard newest.instant < instant else { return resolved(instant, newest: newest) }
+        let reading = checkpointNow() ?? newest
+        // Told within `promptness` of the instant: the fresh reading stands for it, as if the mark came at once
+        // (spreading it over the span since the last tick would blur a power step just before it).
+        if reading.instant <= instant || instant.seconds(to: reading.instant) <= Self.promptness {
+            return (reading, false)
+        }
+        return resolved(instant, newest: reading)
+    }
+
+    /// A mark or stop learnt of within this many seconds is taken at a fresh reading; later ones between readings.
+    static let promptness = 0.03
+
+    /// `instant` (no later than `newest`) between the kept readings; the oldest kept when it is older than all.
+    private func resolved(_ instant: MonotonicInstant, newest: SamplerCheckpoint) -> (
+        checkpoint: SamplerCheckpoint, late: Bool
+    ) {
+        recent.withLock { recent in
+            if let resolved = recent.checkpoint(at: instant) { return (resolved, false) }
+            return (recent.oldest ?? newest, true)
+        }
     }
 
     /// The running totals at the latest tick, not extrapolated (raw counters and totals agree): what a daemon
@@ -284,7 +322,7 @@ public final class Sampler: @unchecked Sendable {
                 ?? ChannelTotal(
                     id: descriptor.id, joules: 0, measured: false, watts: 0, readings: 0, errors: 0, wraps: 0,
                     resets: 0, counter: nil)
-            result.readings = last.readings - first.readings
+            result.readings = last.readings - (first.readingsBefore ?? first.readings)
             result.errors = last.errors - first.errors
             result.wraps = last.wraps - first.wraps
             result.resets = last.resets - first.resets
@@ -495,6 +533,9 @@ public struct ChannelTotal: Sendable, Equatable, Codable {
     /// The latest raw reading of a counter channel (nil for others): after a restart, the delta to the new
     /// sampler's first reading recovers the energy of the gap.
     public var counter: UInt64?
+    /// For totals interpolated between two readings (`SamplerCheckpoint.interpolated`): the earlier reading's
+    /// count. `readings` is the later one's, so a window that starts or ends here rests on both real readings.
+    public var readingsBefore: Int?
 
     public init(
         id: ChannelID, joules: Double, measured: Bool, watts: Double, readings: Int, errors: Int, wraps: Int,

@@ -94,10 +94,16 @@ public struct CarbonRequest: Codable, Sendable, Equatable {
 
 /// `POST /v1/jobs/{id}/marks`: phase marks of a running job, one line each (`begin NAME`, `end NAME units=N
 /// unit=WORD`, `event NAME`), as the job wrote them to `SUSTAIN_MARKS`. Only its owner (or an admin) may mark it.
+/// `at`, when given, holds each mark's instant (CLOCK_MONOTONIC nanoseconds, when the wrapper read it): the
+/// service places a mark relayed late at that instant between its readings, never later than it arrived.
 public struct JobMarks: Codable, Sendable, Equatable {
     public var marks: [String]
-    public init(marks: [String]) { self.marks = marks }
-    enum CodingKeys: String, CodingKey, CaseIterable { case marks }
+    public var at: [UInt64]?
+    public init(marks: [String], at: [UInt64]? = nil) {
+        self.marks = marks
+        self.at = at
+    }
+    enum CodingKeys: String, CodingKey, CaseIterable { case marks, at }
     public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
     /// The most marks in one request.
     public static let maximumPerRequest = 1000
@@ -115,14 +121,22 @@ public struct JobStop: Codable, Sendable, Equatable {
     public var signal: Int32?
     public var signalsReceived: [String]?
     public var interrupted: Bool?
+    /// When the command ended (CLOCK_MONOTONIC nanoseconds, taken by the wrapper as it reaped the child): the
+    /// job's window ends there however late this request arrives (after a flood of marks, say).
+    public var endedAtMonotonic: UInt64?
+    /// Marks the wrapper could not relay (its queue was full, or the last ones missed the deadline at the end).
+    public var marksShed: Int?
 
     public init(
-        exitCode: Int32? = nil, signal: Int32? = nil, signalsReceived: [String]? = nil, interrupted: Bool? = nil
+        exitCode: Int32? = nil, signal: Int32? = nil, signalsReceived: [String]? = nil, interrupted: Bool? = nil,
+        endedAtMonotonic: UInt64? = nil, marksShed: Int? = nil
     ) {
         self.exitCode = exitCode
         self.signal = signal
         self.signalsReceived = signalsReceived
         self.interrupted = interrupted
+        self.endedAtMonotonic = endedAtMonotonic
+        self.marksShed = marksShed
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -130,6 +144,8 @@ public struct JobStop: Codable, Sendable, Equatable {
         case signal
         case signalsReceived = "signals_received"
         case interrupted
+        case endedAtMonotonic = "ended_at_monotonic_ns"
+        case marksShed = "marks_shed"
     }
 
     public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
