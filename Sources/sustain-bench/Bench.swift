@@ -94,7 +94,7 @@ enum Bench {
         // Marking a phase: what the child pays per mark (open the FIFO, one write, close), against a reader as
         // the wrapper holds it; and `sustain-measure mark` as a process, for shells.
         let pipe = try MarkPipe(base: "/tmp")
-        try pipe.start { _ in }
+        try pipe.start { _, _ in }
         let marks = quick ? 2_000 : 10_000
         let markStart = ContinuousClock.now
         for _ in 0..<marks { try? MarkPipe.send(Array("event step".utf8), to: pipe.path) }

@@ -2,6 +2,7 @@ import FoundationEssentials
 import LinuxSupport
 import Meter
 import SustainAPI
+import SustainCore
 
 /// The wrapper's side of phase marks: the FIFO the child writes to (`SUSTAIN_MARKS`) and the log that turns each
 /// mark into a fresh reading.
@@ -15,24 +16,33 @@ struct PhaseMarks {
         CurrentProcess.removeVariable("SUSTAIN_MARKS")  // an outer job's channel is not this job's
         guard let first = sampler.latestCheckpoint else { return nil }
         let log = PhaseLog(sampler: sampler, first: first)
-        return channel { log.record($0) }.map { PhaseMarks(pipe: $0, log: log) }
-    }
-
-    /// For a job the service measures: the FIFO, each mark relayed to the service as it comes (the service takes
-    /// the reading). Nil (said) when the channel cannot be made.
-    static func relay(to client: UnixHTTPClient, job id: String) -> MarkPipe? {
-        CurrentProcess.removeVariable("SUSTAIN_MARKS")
-        let target = APIRoute.marks(id)
-        return channel { line in
-            let marks = JobMarks(marks: [String(decoding: line, as: UTF8.self)])
-            guard let body = try? JSONEncoder().encode(marks) else { return }
-            _ = try? client.send("POST", target, json: Array(body))
+        return channel { log.record($0, at: MonotonicInstant(nanoseconds: $1)) }.map {
+            PhaseMarks(pipe: $0, log: log)
         }
     }
 
-    /// The FIFO under `$XDG_RUNTIME_DIR` (else /tmp), read on its own thread into `received`, and named to the
-    /// child in `SUSTAIN_MARKS`; nil, said once, when it cannot be made (nothing is left behind).
-    private static func channel(_ received: @escaping @Sendable ([UInt8]) -> Void) -> MarkPipe? {
+    /// For a job the service measures: the FIFO, its marks relayed to the service in batches, each with the
+    /// instant it was read (the service places it there). Nil (said) when the channel cannot be made.
+    static func relay(to client: UnixHTTPClient, job id: String) -> (pipe: MarkPipe, relay: MarkRelay)? {
+        CurrentProcess.removeVariable("SUSTAIN_MARKS")
+        let relay: MarkRelay
+        do {
+            relay = try MarkRelay(client: client, job: id)
+        } catch {
+            Terminal.warning("phase marks are off for this job: \(error)")
+            return nil
+        }
+        guard let pipe = channel({ relay.enqueue($0, at: $1) }) else {
+            _ = relay.finish()
+            return nil
+        }
+        return (pipe, relay)
+    }
+
+    /// The FIFO under `$XDG_RUNTIME_DIR` (else /tmp), read on its own thread into `received` (each line with the
+    /// monotonic instant it was read), and named to the child in `SUSTAIN_MARKS`; nil, said once, when it cannot
+    /// be made (nothing is left behind).
+    private static func channel(_ received: @escaping @Sendable ([UInt8], UInt64) -> Void) -> MarkPipe? {
         let runtime = CurrentProcess.variable("XDG_RUNTIME_DIR").flatMap { $0.hasPrefix("/") ? $0 : nil }
         let pipe: MarkPipe
         do {

@@ -63,19 +63,25 @@ extension SustainMeasure.Run {
         do {
             child = try ChildProcess(executable: executable, arguments: wrapped)
         } catch {
-            relay?.finish()
+            relay?.pipe.finish()
+            _ = relay?.relay.finish()
             _ = try? client.send("POST", APIRoute.stop(started.id), json: Array(#"{"exit_code": 127}"#.utf8))
             Terminal.error("sustain-measure: \(error)")
             throw ExitCode(error.shellCode)
         }
         var received: [Int32] = []
         let exit = child.wait { received.append($0.signal) }
-        relay?.finish()  // every mark written before the command ended reaches the service before the stop
+        let endedAt = MarkPipe.monotonicNanoseconds()
+        // The marks written before the command ended go to the service before the stop, within a deadline; the
+        // stop names the instant the command ended, so that the time they take is not the job's.
+        relay?.pipe.finish()
+        let shed = relay?.relay.finish()
         let stop = JobStop(
             exitCode: { if case .exited(let code) = exit { code } else { nil } }(),
             signal: { if case .signaled(let signal) = exit { signal } else { nil } }(),
             signalsReceived: received.map(CurrentProcess.signalName),
-            interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) })
+            interrupted: received.contains { ChildProcess.interruptingSignals.contains($0) },
+            endedAtMonotonic: endedAt, marksShed: shed)
         var result: Report
         do {
             let response = try client.send("POST", APIRoute.stop(started.id), json: Array(try encoder.encode(stop)))

@@ -233,8 +233,10 @@ extension SustainMeasure {
             let status = LiveStatus.startIfTerminal(enabled: !quiet, sampler: sampler, phase: marks?.log)
             var received: [Int32] = []
             let exit = child.wait { received.append($0.signal) }
-            marks?.pipe.finish()  // every mark written before the command ended is read first
+            // The window ends now, at the command's end; the marks still in the pipe are read after, each placed
+            // at the instant it was read, never past the last sample.
             var measurement = sampler.stop()
+            marks?.pipe.finish()
             var delay: (name: String, seconds: Double?)?
             if let name = startAtMark {
                 // Like perf stat --delay: the window starts at the first `begin NAME`.

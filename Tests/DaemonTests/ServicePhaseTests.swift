@@ -69,4 +69,71 @@ struct ServicePhaseTests {
             counted >= inPhases * 0.999 && counted <= inPhases + 3 * 176 * outsideSeconds + 0.001 * inPhases,
             "\(counted) J counted, \(inPhases) J in phases, \(outsideSeconds) s outside")
     }
+
+    /// A flood of marks does not stretch the job (hostile input, round 3): a Python loop of `phase("step")` for 2 s
+    /// at about 1,000 phases a second and a raw burst of 20,000 lines, as an unprivileged user through the service.
+    /// The report's window is the command's life (the script prints its own), its energy 176 W over that window,
+    /// the marks reach the service in batches (each at the instant the wrapper read it), and whatever was shed is
+    /// said; the wrapper exits within a few seconds of the command.
+    @Test func aFloodOfMarksDoesNotStretchTheJob() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.copyItem(
+            atPath: PhasedTraining.clients + "/sustain_marks",
+            toPath: directory.appendingPathComponent("sustain_marks").path)
+        try """
+        import os, sys, time
+        sys.path.insert(0, sys.argv[1])
+        import sustain_marks
+        began = time.monotonic()
+        steps = 0
+        while time.monotonic() - began < 2.0:
+            with sustain_marks.phase("step"):
+                time.sleep(0.0005)
+            steps += 1
+        fd = os.open(os.environ["SUSTAIN_MARKS"], os.O_WRONLY | os.O_NONBLOCK)
+        burst = 0
+        for _ in range(10000):
+            try:
+                os.write(fd, b"begin raw\\nend raw\\n")
+                burst += 1
+            except BlockingIOError:
+                pass
+        print(f"steps={steps} burst={burst} seconds={time.monotonic() - began:.4f}", flush=True)
+        """.write(to: directory.appendingPathComponent("flood.py"), atomically: true, encoding: .utf8)
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory,
+            """
+            chmod -R a+rX $D/sustain_marks $D/flood.py
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK -q \\
+                --report $D/r.json -- /usr/bin/env python3 $D/flood.py $D > $D/out.txt
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let printed = try String(contentsOf: directory.appendingPathComponent("out.txt"), encoding: .utf8)
+        let fields = Dictionary(
+            uniqueKeysWithValues: printed.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pair in
+                let parts = pair.split(separator: "=")
+                return parts.count == 2 ? (String(parts[0]), Double(parts[1]) ?? -1) : nil
+            })
+        let steps = try #require(fields["steps"])
+        let childSeconds = try #require(fields["seconds"])
+        #expect(steps > 500, "\(printed)")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        #expect(report.measuredBy == "sustain-measured")
+        // The window is the command's life: its own timing plus Python's start and exit, never the relay's time.
+        #expect(
+            report.durationSeconds > childSeconds && report.durationSeconds < childSeconds + 0.5,
+            "\(report.durationSeconds) s reported for a \(childSeconds) s loop")
+        let joules = try #require(report.energy.joules)
+        let injected = 176 * report.durationSeconds
+        #expect(abs(joules - injected) / injected < 0.005, "\(joules) J vs \(injected) J")
+        // Every step mark was relayed or said to be shed.
+        let step = try #require(report.phaseTotals.first { $0.name == "step" })
+        let shed = report.warnings.first { $0.contains("shed by the wrapper") }
+        #expect(step.count == Int(steps) || shed != nil, "\(step.count) of \(steps) steps, \(report.warnings)")
+        let total = joules
+        let topLevel = report.phaseTotals.compactMap(\.joules).reduce(0, +)
+        let outside = try #require(report.unphasedJoules)
+        #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
+    }
 }

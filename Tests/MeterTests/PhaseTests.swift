@@ -155,6 +155,72 @@ struct PhaseTests {
         #expect(late.contains("late=1") && late.contains("No such file"), "\(late)")
     }
 
+    /// No byte sequence from the job stops the mark reader or holds the wrapper: a NUL line (once the reader's quit
+    /// sentinel), a full pipe of them written non-blocking, an endless line. Crossing phases (`begin a; begin b;
+    /// end a; end b`) keep top-level + unphased = total: `end a` ends b too. A wrapper killed with SIGKILL leaves its
+    /// private FIFO directory; the next wrapper of that user removes it.
+    @Test func hostileStreamsNeverHoldTheWrapperAndCrossingPhasesAddUp() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let runtime = directory.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
+        chmod(runtime.path, 0o700)
+        let script = directory.appendingPathComponent("job.sh")
+        try """
+        printf '\\000\\n' > "$SUSTAIN_MARKS"
+        echo "begin a" > "$SUSTAIN_MARKS"; sleep 0.2
+        echo "begin b" > "$SUSTAIN_MARKS"; sleep 0.2
+        echo "end a" > "$SUSTAIN_MARKS"; sleep 0.2
+        echo "end b" > "$SUSTAIN_MARKS"; sleep 0.1
+        python3 -c '
+        import os
+        fd = os.open(os.environ["SUSTAIN_MARKS"], os.O_WRONLY | os.O_NONBLOCK)
+        for chunk in (b"\\0\\n" * 4096, b"x" * 100000, b"\\0" * 100000 + b"\\n"):
+            for _ in range(64):
+                try:
+                    os.write(fd, chunk)
+                except BlockingIOError:
+                    pass
+        '
+        """.write(to: script, atomically: true, encoding: .utf8)
+        // A wrapper killed with SIGKILL mid-job: its directory stays until the next wrapper of the user starts.
+        let killed = try Harness.run(
+            [
+                "/bin/sh", "-c",
+                "\(Harness.product("sustain-measure")) --no-daemon -q --report \(directory.path)/k.json -- sleep 3 &"
+                    + " sleep 1; ls \(runtime.path); kill -9 $!; sleep 0.2; ls \(runtime.path)",
+            ], environment: ["XDG_RUNTIME_DIR": runtime.path, "PATH": "/usr/bin:/bin"])
+        let left = String(decoding: killed.stdout, as: UTF8.self).split(separator: "\n")
+        #expect(left.count == 2 && left.allSatisfy { $0.hasPrefix("sustain-marks-") }, "\(left)")
+
+        let reportPath = directory.appendingPathComponent("r.json").path
+        let started = ContinuousClock.now
+        let outcome = try Harness.run(
+            [
+                "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
+                "two-socket", "--", Harness.product("sustain-measure"), "--report", reportPath, "--", "/bin/sh",
+                script.path,
+            ], environment: ["XDG_RUNTIME_DIR": runtime.path, "PATH": "/usr/bin:/bin"], timeout: .seconds(60))
+        let wall = (ContinuousClock.now - started) / .seconds(1)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        #expect(wall < report.durationSeconds + 3, "the wrapper took \(wall) s for a \(report.durationSeconds) s job")
+        let leftAfter = try FileManager.default.contentsOfDirectory(atPath: runtime.path)
+        #expect(leftAfter.isEmpty, "the killed wrapper's directory was removed: \(leftAfter)")
+        // Crossing phases: b ends with a; its own `end b` is expected, not unmatched.
+        let a = try #require(report.phases.first { $0.name == "a" })
+        let b = try #require(report.phases.first { $0.name == "b" })
+        #expect(b.parent == "a" && abs(b.endedAt.timeIntervalSince(a.endedAt)) < 0.001)
+        #expect(abs((a.joules ?? 0) - 176 * a.seconds) / (176 * a.seconds) < 0.005, "\(a)")
+        #expect(report.warnings.contains { $0.contains("closed with it: b") }, "\(report.warnings)")
+        #expect(!report.warnings.contains { $0.contains("\"end b\"") }, "\(report.warnings)")
+        let total = try #require(report.energy.joules)
+        let topLevel = report.phases.filter { $0.parent == nil }.compactMap(\.joules).reduce(0, +)
+        let outside = try #require(report.unphasedJoules)
+        #expect(abs(topLevel + outside - total) / total < 0.001, "\(topLevel) + \(outside) J vs \(total) J")
+        #expect(report.warnings.contains { $0.contains("not understood") }, "\(report.warnings)")
+    }
+
     @Test func outsideAJobMarkSaysSoAtOnce() throws {
         let started = ContinuousClock.now
         let outcome = try Harness.run(

@@ -1,0 +1,100 @@
+import FoundationEssentials
+import Glibc
+import LinuxSupport
+import SustainAPI
+import Synchronization
+
+/// Relays a job's marks to the service in batches, each mark with the instant the wrapper read it, so that the
+/// service places it where it was made however late it arrives, and a flood of marks neither slows the job nor
+/// stretches its window. A thread of its own sends; the mark reader only queues. What cannot keep up is shed and
+/// counted, never waited for: at most `maximumQueued` marks wait, and at the end the rest get `finalDeadline`.
+final class MarkRelay: @unchecked Sendable {
+    /// The most marks waiting to be sent (about 1 MB).
+    static let maximumQueued = 20_000
+    /// How long the wrapper spends, after the command ended, sending the marks still queued.
+    static let finalDeadline = 2.0
+
+    private struct State {
+        var lines: [String] = []
+        var instants: [UInt64] = []
+        var shed = 0
+        /// Set by `finish()`: send what is queued until the deadline (monotonic nanoseconds), then stop.
+        var deadline: UInt64?
+    }
+
+    private let client: UnixHTTPClient
+    private let target: String
+    private let state = Mutex(State())
+    /// Counts wake-ups of the sending thread (a POSIX semaphore: no busy waiting).
+    private let ready: UnsafeMutablePointer<sem_t>
+    private var thread: NativeThread?
+
+    init(client: UnixHTTPClient, job id: String) throws(SystemError) {
+        self.client = client
+        target = APIRoute.marks(id)
+        ready = .allocate(capacity: 1)
+        sem_init(ready, 0, 0)
+        thread = try NativeThread(name: "sustain-relay") { [self] in send() }
+    }
+
+    deinit {
+        sem_destroy(ready)
+        ready.deallocate()
+    }
+
+    /// Queues one mark read at `nanoseconds` (CLOCK_MONOTONIC); sheds it when the queue is full.
+    func enqueue(_ line: [UInt8], at nanoseconds: UInt64) {
+        let queued = state.withLock { state -> Bool in
+            guard state.deadline == nil, state.lines.count < Self.maximumQueued else {
+                state.shed += 1
+                return false
+            }
+            state.lines.append(String(decoding: line, as: UTF8.self))
+            state.instants.append(nanoseconds)
+            return true
+        }
+        if queued { sem_post(ready) }
+    }
+
+    /// Sends what is queued (for at most `finalDeadline`), stops the thread and returns how many marks were shed.
+    func finish() -> Int {
+        state.withLock { $0.deadline = MarkPipe.monotonicNanoseconds() + UInt64(Self.finalDeadline * 1e9) }
+        sem_post(ready)
+        thread?.join()
+        thread = nil
+        return state.withLock { $0.shed }
+    }
+
+    private func send() {
+        let encoder = JSONEncoder()
+        while true {
+            while sem_wait(ready) != 0 && errno == EINTR {}
+            while true {
+                let batch = state.withLock { state -> (lines: [String], instants: [UInt64], done: Bool) in
+                    let late = state.deadline.map { MarkPipe.monotonicNanoseconds() > $0 } ?? false
+                    if late {
+                        state.shed += state.lines.count
+                        state.lines.removeAll()
+                        state.instants.removeAll()
+                    }
+                    let count = min(state.lines.count, JobMarks.maximumPerRequest)
+                    defer {
+                        state.lines.removeFirst(count)
+                        state.instants.removeFirst(count)
+                    }
+                    return (
+                        Array(state.lines.prefix(count)), Array(state.instants.prefix(count)),
+                        state.deadline != nil && state.lines.count == count
+                    )
+                }
+                if !batch.lines.isEmpty,
+                    let body = try? encoder.encode(JobMarks(marks: batch.lines, at: batch.instants))
+                {
+                    _ = try? client.send("POST", target, json: Array(body))
+                }
+                if batch.done { return }
+                if batch.lines.isEmpty { break }
+            }
+        }
+    }
+}
