@@ -87,11 +87,16 @@ public enum CodeCarbonCSV {
         return header.map { fields[$0] ?? "" }
     }
 
-    /// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+    /// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. A text that a spreadsheet
+    /// would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not a
+    /// number) gets a leading `'`, as OWASP's CSV-injection rule says: a label or command such as
+    /// `=HYPERLINK(…)` or `+cmd|…` is shown, never evaluated.
     public static func field(_ value: String) -> String {
-        value.contains(where: { ",\"\n\r".contains($0) })
-            ? "\"" + value.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-            : value
+        let neutral =
+            value.first.map { "=+-@\t\r".contains($0) } == true && Double(value)?.isFinite != true ? "'" + value : value
+        return neutral.contains(where: { ",\"\n\r".contains($0) })
+            ? "\"" + neutral.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+            : neutral
     }
 
     static func text(_ value: Double) -> String { "\(value)" }
