@@ -31,7 +31,7 @@ public enum HTMLReport {
             <html lang="en">
             <head>
             <meta charset="utf-8">
-            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="generator" content="sustain-measure \(Report.toolVersion)">
             <title>\(escape(title))</title>
@@ -77,6 +77,7 @@ public enum HTMLReport {
     }
 
     static func cards(_ report: Report) -> String {
+        // Plain text, from the report (a crafted file may hold anything): escaped where the cards are written.
         var cards: [(id: String, label: String, value: String, detail: String)] = []
         let method = report.energy.method
         if let joules = report.energy.joules {
@@ -97,8 +98,8 @@ public enum HTMLReport {
         if let cost = carbon.cost {
             cards.append(
                 (
-                    "cost", "Cost", "\(Quantity.significant(cost.amount, 3)) \(escape(cost.currency))",
-                    "at \(Quantity.significant(cost.pricePerKwh, 3)) \(escape(cost.currency))/kWh"
+                    "cost", "Cost", "\(Quantity.significant(cost.amount, 3)) \(cost.currency)",
+                    "at \(Quantity.significant(cost.pricePerKwh, 3)) \(cost.currency)/kWh"
                 ))
         } else {
             cards.append(("cost", "Cost", "no price", "give --price or [impact] price to see it"))
@@ -118,8 +119,9 @@ public enum HTMLReport {
         var html = "<section class=\"cards\" aria-label=\"Totals\">\n"
         for card in cards {
             html += """
-                <div class="card" data-card="\(card.id)"><span class="card-label">\(card.label)</span>\
-                <span class="card-value">\(card.value)</span><span class="card-detail">\(card.detail)</span></div>
+                <div class="card" data-card="\(escape(card.id))"><span class="card-label">\(escape(card.label))</span>\
+                <span class="card-value">\(escape(card.value))</span>\
+                <span class="card-detail">\(escape(card.detail))</span></div>
 
                 """
         }

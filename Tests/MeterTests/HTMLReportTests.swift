@@ -119,6 +119,53 @@ struct HTMLReportTests {
 
     /// Several reports: one table, energy and carbon bars, and each metric against energy and carbon with the
     /// Pareto front; a 24-hour job with 1,000 phases stays under 1 MB.
+    /// A crafted report (hostile input, round 3): markup in `energy.method`, the currency, a label and the command
+    /// (a `<meta refresh>` that redirected Chromium, a form, a link, a script) is text on the page, in one report
+    /// and in a comparison; the page's policy also forbids forms, a base URL and framing.
+    @Test func markupInACraftedReportStaysText() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let reportPath = directory.appendingPathComponent("r.json").path
+        let outcome = try Harness.run([
+            Harness.product("sustain-measure"), "--no-daemon", "-q", "--price", "0.2", "--currency", "EUR",
+            "--report", reportPath, "--", "/bin/true",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let attack =
+            #"<meta http-equiv="refresh" content="0;url=http://127.0.0.1:9/x"><form id="evil"><a id="link" href="http://127.0.0.1:9/">x</a><script id="s">1</script>"#
+        var json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath)))
+                as? [String: Any])
+        var energy = try #require(json["energy"] as? [String: Any])
+        energy["method"] = attack
+        energy["joules"] = 12.5
+        json["energy"] = energy
+        var carbon = try #require(json["carbon"] as? [String: Any])
+        var cost = (carbon["cost"] as? [String: Any]) ?? [:]
+        cost["currency"] = attack
+        carbon["cost"] = cost
+        json["carbon"] = carbon
+        json["labels"] = ["team": attack]
+        json["command"] = [attack]
+        let crafted = directory.appendingPathComponent("crafted.json")
+        try JSONSerialization.data(withJSONObject: json).write(to: crafted)
+        for (name, files) in [("one", [crafted.path]), ("two", [crafted.path, crafted.path])] {
+            let page = directory.appendingPathComponent("\(name).html")
+            let written = try Harness.run(
+                [Harness.product("sustain-measure"), "report", "html", "-o", page.path] + files)
+            #expect(written.status == 0, "\(written.stderr)")
+            let html = try String(contentsOf: page, encoding: .utf8)
+            #expect(html.contains("form-action 'none'") && html.contains("base-uri 'none'"))
+            let (dom, requests) = try Self.render(page, in: directory)
+            #expect(!dom.contains("<meta http-equiv=\"refresh\""), "a meta refresh element was made")
+            #expect(
+                !dom.contains("<form") && !dom.contains("<a id=\"link\"") && !dom.contains("<script id=\"s\""),
+                "\(name)")
+            #expect(dom.contains("&lt;meta http-equiv"), "the markup is shown as text")
+            #expect(requests.isEmpty, "the page requested \(requests)")
+        }
+    }
+
     @Test func theComparisonMarksTheParetoFrontAndLongJobsStaySmall() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
