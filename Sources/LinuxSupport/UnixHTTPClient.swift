@@ -65,17 +65,23 @@ public struct UnixHTTPClient: Sendable {
             }
             offset += sent
         }
+        // One deadline for the whole answer, not per read: a server that drips a byte just inside each read's
+        // timeout cannot hold the caller longer than `timeoutSeconds` in all.
+        let deadline = Self.monotonicSeconds() + Double(timeoutSeconds)
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
+            let left = deadline - Self.monotonicSeconds()
+            guard left > 0 else { throw SystemError("read", subject: socketPath, errno: ETIMEDOUT) }
+            setTimeouts(fd, seconds: left)
             let count = read(fd, &buffer, buffer.count)
             if count < 0 {
                 if errno == EINTR { continue }
-                throw SystemError("read", subject: socketPath, errno: errno)
+                throw SystemError("read", subject: socketPath, errno: errno == EAGAIN ? ETIMEDOUT : errno)
             }
             if count == 0 { break }
             data += buffer[0..<count]
-            if data.count > 64 * 1024 * 1024 { throw SystemError("read", subject: socketPath, errno: EFBIG) }
+            if data.count > Self.maximumResponse { throw SystemError("read", subject: socketPath, errno: EFBIG) }
         }
         return try Self.parse(data, subject: socketPath)
     }
@@ -109,9 +115,19 @@ public struct UnixHTTPClient: Sendable {
         return fd
     }
 
-    /// Reads and writes on `fd` give up after `timeoutSeconds`.
-    private func setTimeouts(_ fd: Int32) {
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    /// The largest answer read, in bytes.
+    public static let maximumResponse = 64 * 1024 * 1024
+
+    static func monotonicSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
+    }
+
+    /// Reads and writes on `fd` give up after `seconds` (default `timeoutSeconds`).
+    private func setTimeouts(_ fd: Int32, seconds: Double? = nil) {
+        let seconds = max(0.001, seconds ?? Double(timeoutSeconds))
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -157,7 +173,8 @@ public struct UnixHTTPClient: Sendable {
         if headers.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.contains("chunked") }) {
             body = try dechunk(body, subject: subject)
         } else if let length = headers.first(where: { $0.hasPrefix("content-length:") })
-            .flatMap({ Int($0.dropFirst("content-length:".count).drop(while: { $0 == " " })) }), length <= body.count
+            .flatMap({ Int($0.dropFirst("content-length:".count).drop(while: { $0 == " " })) }), length >= 0,
+            length <= body.count
         {
             body = Array(body.prefix(length))
         }
@@ -174,7 +191,10 @@ public struct UnixHTTPClient: Sendable {
             else { throw SystemError("HTTP chunk", subject: subject, errno: EPROTO) }
             if size == 0 { break }
             let start = lineEnd + 2
-            guard start + size <= data.count else { throw SystemError("HTTP chunk", subject: subject, errno: EPROTO) }
+            // A size from the server is checked before any arithmetic: 7fffffffffffffff or -5 is an error, not a trap.
+            guard size > 0, size <= data.count - start else {
+                throw SystemError("HTTP chunk", subject: subject, errno: EPROTO)
+            }
             result += data[start..<(start + size)]
             index = start + size + 2
         }

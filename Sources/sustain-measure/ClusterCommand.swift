@@ -27,6 +27,11 @@ extension SustainMeasure.ReportCommand {
         @Option(help: ArgumentHelp("The job's node list, as SLURM writes it.", valueName: "list")) var nodes: String?
         @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the report (- for stdout).", valueName: "file"))
         var output: String = "-"
+        @Option(
+            help: ArgumentHelp(
+                "Count only the registrations of this user (needed when several users labelled jobs with the id).",
+                valueName: "name"))
+        var user: String?
 
         func validate() throws {
             guard !slurmJob.isEmpty, slurmJob.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") }) else {
@@ -125,22 +130,55 @@ extension SustainMeasure.ReportCommand {
             return data.result.compactMap { series in series.value.last?.number.map { (series.metric, $0) } }
         }
 
+        /// A counter's value or a scrape time as Prometheus gave it, if it can be one: finite, not negative, below
+        /// 1e15 (277 GWh or 1,000 t CO2e on one node) and, for times, before the year 2200. Anything else (NaN,
+        /// 1e308, −5 J) is left out and counted.
+        static func plausible(_ value: Double, isTime: Bool) -> Bool {
+            value.isFinite && value >= 0 && value < (isTime ? 7_258_118_400 : 1e15)
+        }
+
         func run() throws {
             let (host, port, prefix) = try endpoint()
             let client = UnixHTTPClient(host: host, port: port, timeoutSeconds: 30)
             let selector = "{slurm_job_id=\"\(slurmJob)\"}"
-            let energy = try query(
+            let energyAnswer = try query(
                 client, prefix: prefix, "last_over_time(sustain_job_energy_joules_total\(selector)[\(range)])")
-            let carbon = try query(
+            let carbonAnswer = try query(
                 client, prefix: prefix, "last_over_time(sustain_job_carbon_grams_total\(selector)[\(range)])")
-            let first = try query(
+            let firstAnswer = try query(
                 client, prefix: prefix,
                 "min_over_time(timestamp(sustain_job_energy_joules_total\(selector))[\(range):15s])")
-            let last = try query(
+            let lastAnswer = try query(
                 client, prefix: prefix,
                 "max_over_time(timestamp(sustain_job_energy_joules_total\(selector))[\(range):15s])")
             // Prometheus renames an exported `job` label to `exported_job` (its own `job` is the scrape job) unless
             // the scrape config has honor_labels: true.
+            // Another user may label a job of theirs with this SLURM id: only one user's registrations count.
+            let users = Set(energyAnswer.map { $0.0["user"] ?? "" })
+            let owner: String?
+            if let user {
+                owner = user
+            } else if users.count > 1 {
+                throw ValidationError(
+                    "Several users registered jobs labelled slurm_job_id=\(slurmJob): "
+                        + "\(users.sorted().map(\.escapingControlCharacters).joined(separator: ", ")). Give --user "
+                        + "with the SLURM job's owner (squeue -o %u, sacct -o user).")
+            } else {
+                owner = nil
+            }
+            var ignored = 0
+            func kept(_ series: [([String: String], Double)], isTime: Bool) -> [([String: String], Double)] {
+                series.filter { labels, value in
+                    guard owner == nil || labels["user"] == owner else { return false }
+                    guard Self.plausible(value, isTime: isTime) else {
+                        ignored += 1
+                        return false
+                    }
+                    return true
+                }
+            }
+            let (energy, carbon) = (kept(energyAnswer, isTime: false), kept(carbonAnswer, isTime: false))
+            let (first, last) = (kept(firstAnswer, isTime: true), kept(lastAnswer, isTime: true))
             func job(_ labels: [String: String]) -> String? { labels["exported_job"] ?? labels["job"] }
             func key(_ labels: [String: String]) -> String { (labels["host"] ?? "") + "\u{0}" + (job(labels) ?? "") }
             var byNode: [String: Report.NodeCounters] = [:]
@@ -162,7 +200,7 @@ extension SustainMeasure.ReportCommand {
             for (labels, value) in last { byNode[key(labels)]?.lastSeen = Date(timeIntervalSince1970: value) }
             guard !byNode.isEmpty else {
                 throw ValidationError(
-                    "Prometheus at \(prometheus) has no sustain_job_energy_joules_total for SLURM job \(slurmJob) in "
+                    "Prometheus at \(prometheus) has no usable sustain_job_energy_joules_total for SLURM job \(slurmJob) in "
                         + "the last \(range): are the nodes scraped, with per_job_metrics = true?")
             }
             let reports = byNode.keys.sorted().compactMap { byNode[$0] }.map {
@@ -173,6 +211,11 @@ extension SustainMeasure.ReportCommand {
             merged.warnings.append(
                 "From Prometheus (\(prometheus)): each node's final per-job counters within the last \(range); times "
                     + "are scrape times, and energy after a node's last scrape is not in it.")
+            if ignored > 0 {
+                merged.warnings.append(
+                    "\(ignored) value(s) from Prometheus were not finite, non-negative numbers (or not plausible "
+                        + "times) and were left out: the total may be short.")
+            }
             do {
                 try merged.write(to: output)
             } catch {

@@ -27,7 +27,7 @@ struct PhaseMarks {
         CurrentProcess.removeVariable("SUSTAIN_MARKS")
         let relay: MarkRelay
         do {
-            relay = try MarkRelay(client: client, job: id)
+            relay = try MarkRelay(client: UnixHTTPClient(socketPath: client.socketPath, timeoutSeconds: 5), job: id)
         } catch {
             Terminal.warning("phase marks are off for this job: \(error)")
             return nil
