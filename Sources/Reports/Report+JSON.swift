@@ -33,14 +33,16 @@ extension Report {
         UTCTimestamp.string(secondsSince1970: date.timeIntervalSince1970)
     }
 
-    /// Reads a report written by `write(to:)`.
+    /// Reads a report written by `write(to:)`, and checks it (`validate()`): a file or an answer is not trusted.
     public static func decode(_ data: Data) throws -> Report {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
             return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
         }
-        return try decoder.decode(Report.self, from: data)
+        let report = try decoder.decode(Report.self, from: data)
+        try report.validate()
+        return report
     }
 
     /// Writes the report to `path` atomically and privately (mode 0600, whatever the umask), creating missing

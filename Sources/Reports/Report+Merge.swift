@@ -14,15 +14,22 @@ extension Report {
     public static func merge(_ reports: [Report], expected: [String]? = nil) -> Report? {
         guard var merged = reports.first else { return nil }
         var warnings: [String] = []
-        var seen: Set<String> = []
         var parts: [Report] = []
+        var seen: [String: Report] = [:]
         for report in reports {
             let key = report.host.hostname + "\u{0}" + report.id
-            if seen.insert(key).inserted {
-                parts.append(report)
-            } else {
+            if let first = seen[key] {
+                let same = first.energy.joules == report.energy.joules && first.endedAt == report.endedAt
                 warnings.append(
-                    "\(report.host.hostname)'s report \(report.id) was given more than once: counted once.")
+                    same
+                        ? "\(report.host.hostname)'s report \(report.id) was given more than once: counted once."
+                        : "CONFLICT: \(report.host.hostname)'s report \(report.id) was given twice with different "
+                            + "contents (\(first.energy.joules.map { "\($0) J" } ?? "no energy") and "
+                            + "\(report.energy.joules.map { "\($0) J" } ?? "no energy")): the first given is counted; "
+                            + "check which file is right.")
+            } else {
+                seen[key] = report
+                parts.append(report)
             }
         }
         let hosts = Set(parts.map(\.host.hostname))
