@@ -18,7 +18,11 @@ extension SustainMeasure.Run {
             }
             result[parts[0]] = parts[1]
         }
-        if result["slurm_job_id"] == nil, let slurm = CurrentProcess.variable("SLURM_JOB_ID") {
+        // SLURM's job id, when it is one (digits, `_` for arrays): a label that any value could fill would let a
+        // job pass for another in `report show --slurm-job` and `report cluster`.
+        if result["slurm_job_id"] == nil, let slurm = CurrentProcess.variable("SLURM_JOB_ID"), !slurm.isEmpty,
+            slurm.utf8.count <= 32, slurm.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") })
+        {
             result["slurm_job_id"] = slurm
         }
         return result

@@ -46,6 +46,21 @@ extension SustainMeasure.Slurm {
 
         func run() throws {
             let job = try options.slurmJobID()
+            // The job's owner: a uid slurmd gives; never "none, so root" (SLURM_JOB_UID=-1 registered for root).
+            guard let text = CurrentProcess.variable("SLURM_JOB_UID"), let uid = UInt32(text), uid != UInt32.max
+            else {
+                throw ValidationError(
+                    "SLURM_JOB_UID is not a uid (\((CurrentProcess.variable("SLURM_JOB_UID") ?? "unset").escapingControlCharacters)): "
+                        + "job \(job) is not measured.")
+            }
+            // Where the epilog will find the job's id, made before the job is registered: a registration whose id
+            // cannot be kept would stay open until the service gives up on it.
+            do {
+                try SafeFile.makeDirectories(options.stateDirectory, mode: 0o700)
+            } catch {
+                throw ValidationError(
+                    "cannot keep job ids in \(options.stateDirectory): \(error); job \(job) is not measured.")
+            }
             var labels = ["slurm_job_id": job]
             for (label, variable) in [
                 ("slurm_cluster", "SLURM_CLUSTER_NAME"), ("slurm_partition", "SLURM_JOB_PARTITION"),
@@ -57,13 +72,13 @@ extension SustainMeasure.Slurm {
             let cgroup = CgroupV2.mountPoint().flatMap { mount in
                 [
                     "/system.slice/slurmstepd.scope/job_\(job)",
-                    "/slurm/uid_\(CurrentProcess.variable("SLURM_JOB_UID") ?? "")/job_\(job)",
+                    "/slurm/uid_\(uid)/job_\(job)",
                 ]
                 .first { SafeFile.kind(of: mount + $0) == .directory }
             }
             let start = JobStart(
                 command: ["slurm-job", job], labels: labels, cgroup: cgroup,
-                uid: CurrentProcess.variable("SLURM_JOB_UID").flatMap(UInt32.init))
+                uid: uid)
             do {
                 let body = try JSONEncoder().encode(start)
                 let response = try UnixHTTPClient(socketPath: options.socket).send(
@@ -76,8 +91,14 @@ extension SustainMeasure.Slurm {
                 let decoder = JSONDecoder()
                 decoder.dateDecodingStrategy = .iso8601
                 let running = try decoder.decode(RunningJob.self, from: Data(response.body))
-                try SafeFile.makeDirectories(options.stateDirectory, mode: 0o700)
-                try SafeFile.replace(options.statePath(job), with: Array(running.id.utf8), mode: 0o600)
+                do {
+                    try SafeFile.replace(options.statePath(job), with: Array(running.id.utf8), mode: 0o600)
+                } catch {
+                    // The epilog could not close it: close it now, rather than leave it open for days.
+                    _ = try? UnixHTTPClient(socketPath: options.socket).send(
+                        "POST", APIRoute.stop(running.id), json: Array(try JSONEncoder().encode(JobStop())))
+                    throw error
+                }
             } catch {
                 Terminal.error("sustain-measure slurm prolog: job \(job) is not measured: \(error)")
             }

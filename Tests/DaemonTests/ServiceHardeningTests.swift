@@ -1,5 +1,6 @@
 import Foundation
 import Reports
+import SustainAPI
 import SustainTestSupport
 import Testing
 
@@ -142,6 +143,38 @@ struct ServiceHardeningTests {
 
     /// The database deleted while the daemon runs: noticed, made anew with the open job written back; the job
     /// that finishes after it and the one that was open are both in the log after a restart.
+    /// The SLURM prolog (hostile input, round 3): `SLURM_JOB_UID=-1` registered the job for root; a state file that
+    /// could not be written after the registration left the job open for days. Now the first is refused before
+    /// anything is registered, and the second job is closed at once.
+    @Test func thePrologRegistersForNoOneByMistakeAndLeaksNoJob() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try SocketTests.withDaemon(
+            scenario: "two-socket", in: directory,
+            """
+            mkdir -p $D/state/93
+            SLURM_JOB_ID=91 SLURM_JOB_UID=-1 $D/sustain-measure slurm prolog --socket $SOCK \
+                --state-directory $D/state 2> $D/uid.err
+            echo "uid=$?"
+            SLURM_JOB_ID=93 SLURM_JOB_UID=65534 $D/sustain-measure slurm prolog --socket $SOCK \
+                --state-directory $D/state 2> $D/state.err
+            curl -sf --unix-socket $SOCK http://x/v1/jobs > $D/jobs.json
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let text = Self.text(outcome)
+        let uidError = try String(contentsOf: directory.appendingPathComponent("uid.err"), encoding: .utf8)
+        #expect(text.contains("uid=64") && uidError.contains("SLURM_JOB_UID is not a uid"), "\(text) \(uidError)")
+        let stateError = try String(contentsOf: directory.appendingPathComponent("state.err"), encoding: .utf8)
+        #expect(stateError.contains("job 93 is not measured"), "\(stateError)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let jobs = try decoder.decode(
+            JobList.self, from: Data(contentsOf: directory.appendingPathComponent("jobs.json")))
+        #expect(jobs.running.isEmpty, "no job left open: \(jobs.running)")
+        #expect(jobs.finished.count == 1 && jobs.finished.first?.labels["slurm_job_id"] == "93", "\(jobs.finished)")
+        #expect(jobs.finished.allSatisfy { $0.uid == 65534 })
+    }
+
     @Test func aDeletedDatabaseIsMadeAnewAndLosesNoJob() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

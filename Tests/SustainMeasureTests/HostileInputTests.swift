@@ -18,6 +18,17 @@ struct HostileInputTests {
         return (outcome, directory)
     }
 
+    /// SLURM_JOB_ID becomes the `slurm_job_id` label only when it is a job id (hostile input, round 3).
+    @Test(arguments: [("4711", "4711"), ("4711_3", "4711_3"), ("1; rm -rf /", nil), ("../../x", nil), ("", nil)])
+    func slurmJobIDIsLabelledOnlyWhenItIsOne(value: String, label: String?) throws {
+        let (outcome, directory) = try Self.shell(
+            "SLURM_JOB_ID='\(value)' $B --no-daemon -q --report $D/r.json -- /bin/true")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        #expect(report.labels["slurm_job_id"] == label)
+    }
+
     // MARK: Files written as root
 
     @Test(arguments: ["/dev/null", "FIFO", "DIR", "LINK"])
