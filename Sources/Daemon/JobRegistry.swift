@@ -146,13 +146,17 @@ public actor JobRegistry {
     func applyIntensitySeries(to report: inout Report, settings: CarbonSettings) {
         guard let path = configuration.impact.intensitySeries else { return }
         do {
-            let cached = try SeriesFile.load(path, reusing: intensitySeries)
+            let cached = try SeriesFile.load(path, reusing: intensitySeries, trusted: true)
             intensitySeries = cached
             report.apply(intensitySeries: cached.loaded.series, settings: settings)
         } catch {
+            // The reason may quote the file, which the job's owner may not be allowed to read: it goes to the
+            // service's log, and the report says only where to look.
+            logger.warning(
+                "configured intensity series not used", metadata: ["path": "\(path)", "error": "\(error)"])
             report.warnings.append(
-                "The configured intensity series could not be used (\(error)): the yearly figure was used. The "
-                    + "sustain-intensity-fetch timer writes it.")
+                "The configured intensity series could not be used (the service's log says why): the yearly figure "
+                    + "was used. The sustain-intensity-fetch timer writes it.")
         }
     }
 

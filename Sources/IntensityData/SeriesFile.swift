@@ -81,12 +81,16 @@ public enum SeriesFile {
 
     /// Reads `path` again and parses it only if its bytes changed since `cached` (a service reads the configured
     /// series at every job's end; the fetch timer replaces it every 30 minutes).
+    /// `trusted`: read as a root service must (`SafeFile.readTrusted`: no symbolic link, no hard link, owned by
+    /// root or the directory's owner).
     public static func load(
-        _ path: String, basis: IntensityBasis = .lifecycle, reusing cached: Cached?
+        _ path: String, basis: IntensityBasis = .lifecycle, reusing cached: Cached?, trusted: Bool = false
     ) throws(IntensityDataError) -> Cached {
         let bytes: [UInt8]
         do {
-            bytes = try SafeFile.readRegular(path, limit: sizeLimit)
+            bytes =
+                trusted
+                ? try SafeFile.readTrusted(path, limit: sizeLimit) : try SafeFile.readRegular(path, limit: sizeLimit)
         } catch {
             throw IntensityDataError("Cannot read the intensity series \(path): \(error)")
         }

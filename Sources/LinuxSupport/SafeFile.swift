@@ -87,8 +87,13 @@ public enum SafeFile {
     public static func readRegular(_ path: String, limit: Int) throws(SafeFileError) -> [UInt8] {
         let (fd, info) = try openRegular(path, flags: O_RDONLY)
         defer { close(fd) }
-        guard info.st_size <= limit else { throw .tooLarge(path: path, size: Int(info.st_size), limit: limit) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+        return try readAll(fd, path: path, size: Int(info.st_size), limit: limit)
+    }
+
+    /// Reads an open file of `size` bytes (it may have grown), at most `limit`.
+    static func readAll(_ fd: Int32, path: String, size: Int, limit: Int) throws(SafeFileError) -> [UInt8] {
+        guard size <= limit else { throw .tooLarge(path: path, size: size, limit: limit) }
+        var bytes = [UInt8](repeating: 0, count: size + 1)
         var count = 0
         while count < bytes.count {
             let read = bytes.withUnsafeMutableBytes {
@@ -101,6 +106,32 @@ public enum SafeFile {
             if count > limit { throw .tooLarge(path: path, size: count, limit: limit) }
         }
         return Array(bytes.prefix(count))
+    }
+
+    /// Reads a file a root service trusts (a configured data file that another program writes): the last
+    /// component is not followed if it is a symbolic link (`O_NOFOLLOW`), and the file must be regular, have one
+    /// name (a hard link to a file elsewhere is refused), be writable by its owner alone, and be owned by root or
+    /// by the owner of the directory that holds it. So the writer of that directory cannot make root read (and
+    /// quote) a file it could not read itself.
+    public static func readTrusted(_ path: String, limit: Int) throws(SafeFileError) -> [UInt8] {
+        let (fd, info) = try openRegular(path, flags: O_RDONLY | O_NOFOLLOW)
+        defer { close(fd) }
+        let (directory, _) = try split(path)
+        var parent = stat()
+        guard lstat(directory, &parent) == 0 else {
+            throw .system(path: path, SystemError("lstat", subject: directory, errno: errno))
+        }
+        if info.st_nlink != 1 {
+            throw .untrustedFile(path: path, reason: "has \(info.st_nlink) names (a hard link)")
+        }
+        if info.st_mode & 0o022 != 0 {
+            throw .untrustedFile(path: path, reason: "writable by its group or by others")
+        }
+        if info.st_uid != 0 && info.st_uid != parent.st_uid {
+            throw .untrustedFile(
+                path: path, reason: "owned by uid \(info.st_uid), neither root nor its directory's owner")
+        }
+        return try readAll(fd, path: path, size: Int(info.st_size), limit: limit)
     }
 
     /// Creates `path` and its missing parents with `mode` exactly (whatever the umask); an existing directory is
@@ -253,6 +284,8 @@ public enum SafeFileError: Error, CustomStringConvertible, Sendable, Equatable {
     case tooLarge(path: String, size: Int, limit: Int)
     /// A directory another user could change.
     case untrustedDirectory(path: String, reason: String)
+    /// A file a root service will not read: it could be another file under a planted name.
+    case untrustedFile(path: String, reason: String)
     case system(path: String, SystemError)
 
     public var description: String {
@@ -263,6 +296,8 @@ public enum SafeFileError: Error, CustomStringConvertible, Sendable, Equatable {
             "\(path) is \(size) bytes, more than the \(limit) allowed"
         case .untrustedDirectory(let path, let reason):
             "\(path) is \(reason): another user could replace what is in it (use a directory only root can write)"
+        case .untrustedFile(let path, let reason):
+            "\(path) is \(reason): not read (a root service reads only files their writer owns)"
         case .system(let path, let error):
             "\(path): \(error.subject.map { "\(error.call) \($0)" } ?? error.call) failed: \(error.reason)"
         }
@@ -274,7 +309,7 @@ public enum SafeFileError: Error, CustomStringConvertible, Sendable, Equatable {
         case .system(_, let error): error.reason
         case .notRegularFile(_, let kind): "it is \(kind.rawValue), not a regular file"
         case .tooLarge(_, let size, let limit): "it is \(size) bytes, more than the \(limit) allowed"
-        case .untrustedDirectory(_, let reason): reason
+        case .untrustedDirectory(_, let reason), .untrustedFile(_, let reason): reason
         }
     }
 }

@@ -45,4 +45,37 @@ struct ServiceHourlyCarbonTests {
         #expect(report.carbon.intensityBasis == "direct")
         print("service hourly carbon: \(kg) kg vs \(expectedKg) kg (\((kg / expectedKg - 1) * 100) %)")
     }
+
+    /// The configured series as an attacker who owns the fetcher's cache would plant it (hostile input, round 3):
+    /// a symbolic link or a hard link to a root-only file, a file owned by another user, and a file whose first
+    /// line is a secret. The service reads none of the planted files, and no user's report quotes any of them: it
+    /// says the yearly figure was used and the service's log says why.
+    @Test func aPlantedSeriesIsNotReadAndNothingOfItIsQuoted() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cache = directory.appendingPathComponent("cache")
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory,
+            config: "[impact]\nintensity_series = \"\(cache.path)/series.csv\"\n",
+            """
+            mkdir -p $D/cache && chmod 755 $D/cache
+            printf 'SECRET-SHADOW-LINE,1\\n' > $D/secret && chmod 600 $D/secret
+            job() { setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK -q \\
+                --report $D/$1.json -- /bin/true; }
+            ln -s $D/secret $D/cache/series.csv; job link
+            rm $D/cache/series.csv; ln $D/secret $D/cache/series.csv; job hard
+            rm $D/cache/series.csv; cp $D/secret $D/cache/series.csv; chown 65534 $D/cache/series.csv; job owner
+            rm $D/cache/series.csv; cp $D/secret $D/cache/series.csv; chmod 644 $D/cache/series.csv; job content
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        for name in ["link", "hard", "owner", "content"] {
+            let text = try String(contentsOf: directory.appendingPathComponent("\(name).json"), encoding: .utf8)
+            #expect(!text.contains("SECRET"), "\(name): the report quotes the planted file")
+            let report = try Report.decode(Data(text.utf8))
+            #expect(report.warnings.contains { $0.contains("intensity series could not be used") }, "\(name)")
+            #expect(report.carbon.intensitySeries == nil)
+        }
+        let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
+        #expect(log.contains("hard link") && log.contains("owned by uid 65534"), "\(log.suffix(2000))")
+    }
 }
