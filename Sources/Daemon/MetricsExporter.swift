@@ -62,40 +62,54 @@ public actor MetricsExporter {
             name: "sustain_process_cpu_seconds_total", help: "CPU time (user + system) of the daemon, in seconds"
         ).increment(by: ResourceUsage.ofThisProcess().cpuSeconds)
         // Per-job counters across nodes: sum by (slurm_job_id) in PromQL totals a multi-node job. One series per
-        // job and domain kind (a handful), for open jobs and those finished within the retention (at most 10,000).
-        for counter in await registry.jobCounters(retention: finishedRetention) {
+        // job and domain kind (a handful), for open jobs and those finished within the retention (at most 10,000),
+        // written by `JobSeriesText` (linear; the registry is quadratic in label sets).
+        func shown(_ uid: UInt32) -> Bool {
             switch visible {
-            case .all: break
-            case .none: continue
-            case .ofUser(let uid): if counter.uid != uid { continue }
+            case .all: true
+            case .none: false
+            case .ofUser(let owner): uid == owner
             }
-            let labels = [
-                ("job", counter.id), ("user", counter.user), ("host", host), ("slurm_job_id", counter.slurmJobID),
-            ]
-            for (kind, joules) in counter.joules.sorted(by: { $0.key < $1.key }) {
-                prometheus.makeCounter(
-                    name: "sustain_job_energy_joules_total", labels: labels + [("domain_kind", kind)],
-                    help: "Counted energy of a job by domain kind, in joules; kept a while after the job ends"
-                ).increment(by: joules)
+        }
+        let counters = await registry.jobCounters(retention: finishedRetention).filter { shown($0.uid) }
+        var jobSeries = JobSeriesText()
+        if !counters.isEmpty {
+            jobSeries.family(
+                "sustain_job_energy_joules_total", type: "counter",
+                help: "Counted energy of a job by domain kind, in joules; kept a while after the job ends")
+            for counter in counters {
+                let labels = [
+                    ("job", counter.id), ("user", counter.user), ("host", host), ("slurm_job_id", counter.slurmJobID),
+                ]
+                for (kind, joules) in counter.joules.sorted(by: { $0.key < $1.key }) {
+                    jobSeries.sample(
+                        "sustain_job_energy_joules_total", labels: labels + [("domain_kind", kind)], value: joules)
+                }
             }
-            if let grams = counter.grams {
-                prometheus.makeCounter(
-                    name: "sustain_job_carbon_grams_total", labels: labels,
-                    help: "Emissions of a job at its carbon settings, in grams CO2e; kept a while after it ends"
-                ).increment(by: grams)
+        }
+        if counters.contains(where: { $0.grams != nil }) {
+            jobSeries.family(
+                "sustain_job_carbon_grams_total", type: "counter",
+                help: "Emissions of a job at its carbon settings, in grams CO2e; kept a while after it ends")
+            for counter in counters {
+                guard let grams = counter.grams else { continue }
+                let labels = [
+                    ("job", counter.id), ("user", counter.user), ("host", host), ("slurm_job_id", counter.slurmJobID),
+                ]
+                jobSeries.sample("sustain_job_carbon_grams_total", labels: labels, value: grams)
             }
         }
         let attributed = await registry.attributedEnergies()
-        for job in attributed.jobs {
-            switch visible {
-            case .all: break
-            case .none: continue
-            case .ofUser(let uid): if job.uid != uid { continue }
+        let attributedJobs = attributed.jobs.filter { shown($0.uid) }
+        if !attributedJobs.isEmpty {
+            jobSeries.family(
+                "sustain_job_attributed_energy_joules_total", type: "counter",
+                help: "A running job's attributed share of the machine's CPU-side energy (cgroup CPU time), in joules")
+            for job in attributedJobs {
+                jobSeries.sample(
+                    "sustain_job_attributed_energy_joules_total", labels: [("job", job.id), ("user", job.user)],
+                    value: job.joules)
             }
-            prometheus.makeCounter(
-                name: "sustain_job_attributed_energy_joules_total", labels: [("job", job.id), ("user", job.user)],
-                help: "A running job's attributed share of the machine's CPU-side energy (cgroup CPU time), in joules"
-            ).increment(by: job.joules)
         }
         prometheus.makeCounter(
             name: "sustain_unattributed_energy_joules_total",
@@ -112,6 +126,7 @@ public actor MetricsExporter {
         ).set(Double(store.pendingJobs))
         var buffer: [UInt8] = []
         prometheus.emit(into: &buffer)
+        buffer += jobSeries.bytes
         return String(decoding: buffer, as: UTF8.self)
     }
 }

@@ -68,6 +68,20 @@ extension Bench {
         for id in ids { _ = try client.send("POST", "/v1/jobs/\(id)/stop", json: Array("{\"exit_code\":0}".utf8)) }
         let stopSeconds = stopped.duration(to: .now).seconds
         let after = memory(of: pid)
+        // /metrics keeps finished jobs' counters (up to 10,000): its time with 1,000 and with 10,000 of them.
+        let metricsAt = { () throws -> Double in
+            let began = ContinuousClock.now
+            _ = try client.send("GET", "/metrics")
+            return began.duration(to: .now).seconds
+        }
+        let finishedThousand = try metricsAt()
+        for index in count..<10_000 {
+            let body = Array("{\"command\":[\"bench\",\"\(index)\"],\"pid\":\(getpid())}".utf8)
+            guard let id = jobID(try client.send("POST", "/v1/jobs", json: body).body) else { break }
+            _ = try client.send("POST", "/v1/jobs/\(id)/stop", json: Array("{\"exit_code\":0}".utf8))
+        }
+        let finishedTenThousand = try metricsAt()
+        let afterMany = memory(of: pid)
 
         row(
             "daemon CPU, \(count) open jobs",
@@ -85,6 +99,12 @@ extension Bench {
             "per request over the socket, one connection each; /metrics with \(count) "
                 + "jobs: \(ms(metricsSeconds))", ratio: nil, target: "(info)", ok: true,
             value: "\(ms(startSeconds / Double(count))) / \(ms(stopSeconds / Double(count)))")
+        row(
+            "daemon /metrics, 10,000 finished jobs",
+            "the per-job counters kept after jobs end (the cap); with 1,000: \(ms(finishedThousand)); RSS after "
+                + "10,000 jobs \(fixed(afterMany.rss, 1)) MB (private \(fixed(afterMany.anonymous, 1)) MB)",
+            ratio: finishedTenThousand / max(finishedThousand, 1e-9), target: "<= 1 s, linear",
+            ok: finishedTenThousand <= 1, value: ms(finishedTenThousand))
     }
 
     static func spawnDaemon(_ arguments: [String], log: String) throws -> pid_t {
