@@ -15,36 +15,74 @@ public enum SafeFile {
     public static func replace(
         _ path: String, with bytes: UnsafeRawBufferPointer, mode: mode_t = 0o600, createDirectories: Bool = false
     ) throws(SafeFileError) {
-        let (directory, name) = try split(path)
-        if createDirectories, directory != "." { try makeDirectories(directory, mode: 0o700) }
-        let directoryFD = try openDirectory(directory, for: path)
-        defer { close(directoryFD) }
-        if let kind = try existingKind(name, in: directoryFD, path: path), kind != .regular {
-            throw .notRegularFile(path: path, kind: kind)
+        try Destination(path, createDirectories: createDirectories).replace(with: bytes, mode: mode)
+    }
+
+    /// Where a file will be written, fixed before anything runs: its directory is opened once, and the file is
+    /// replaced inside that open directory. A directory renamed, or replaced by a symbolic link to another, while a
+    /// command runs does not move the write (root writing a user's report writes where the user named at the start).
+    public final class Destination: @unchecked Sendable {
+        public let path: String
+        private let directory: Int32
+        private let name: String
+
+        /// Opens the directory of `path` (made first, mode 0700, with `createDirectories`); refuses a `path` that
+        /// exists and is not a regular file.
+        public init(_ path: String, createDirectories: Bool = false) throws(SafeFileError) {
+            let (directoryPath, name) = try split(path)
+            if createDirectories, directoryPath != "." { try makeDirectories(directoryPath, mode: 0o700) }
+            let directory = try openDirectory(directoryPath, for: path)
+            do throws(SafeFileError) {
+                if let kind = try existingKind(name, in: directory, path: path), kind != .regular {
+                    throw .notRegularFile(path: path, kind: kind)
+                }
+            } catch {
+                close(directory)
+                throw error
+            }
+            (self.path, self.directory, self.name) = (path, directory, name)
         }
-        var temporary = ""
-        var fd: Int32 = -1
-        for _ in 0..<8 {
-            temporary = ".\(name.prefix(200)).\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
-            fd = openat(directoryFD, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            if fd >= 0 || errno != EEXIST { break }
+
+        deinit { close(directory) }
+
+        /// Writes `bytes` to a new file beside the target and renames it over the target: atomic, mode `mode`
+        /// exactly, synced.
+        public func replace(with bytes: UnsafeRawBufferPointer, mode: mode_t = 0o600) throws(SafeFileError) {
+            if let kind = try existingKind(name, in: directory, path: path), kind != .regular {
+                throw .notRegularFile(path: path, kind: kind)
+            }
+            var temporary = ""
+            var fd: Int32 = -1
+            for _ in 0..<8 {
+                temporary = ".\(name.prefix(200)).\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
+                fd = openat(directory, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if fd >= 0 || errno != EEXIST { break }
+            }
+            guard fd >= 0 else { throw .system(path: path, SystemError("create a temporary file", errno: errno)) }
+            do throws(SystemError) {
+                if fchmod(fd, mode) != 0 { throw SystemError("fchmod", errno: errno) }
+                try writeAll(fd, bytes)
+                if fsync(fd) != 0 { throw SystemError("fsync", errno: errno) }
+                close(fd)
+                fd = -1
+                // The check above and this rename are not one step, but whatever stands at `name` now is only a
+                // directory entry: renameat replaces the entry (a symlink planted since is replaced, not followed).
+                if renameat(directory, temporary, directory, name) != 0 { throw SystemError("rename", errno: errno) }
+            } catch {
+                if fd >= 0 { close(fd) }
+                unlinkat(directory, temporary, 0)
+                throw .system(path: path, error)
+            }
+            fsync(directory)
         }
-        guard fd >= 0 else { throw .system(path: path, SystemError("create a temporary file", errno: errno)) }
-        do throws(SystemError) {
-            if fchmod(fd, mode) != 0 { throw SystemError("fchmod", errno: errno) }
-            try writeAll(fd, bytes)
-            if fsync(fd) != 0 { throw SystemError("fsync", errno: errno) }
-            close(fd)
-            fd = -1
-            // The check above and this rename are not one step, but whatever stands at `name` now is only a
-            // directory entry: renameat replaces the entry (a symlink planted since is replaced, not followed).
-            if renameat(directoryFD, temporary, directoryFD, name) != 0 { throw SystemError("rename", errno: errno) }
-        } catch {
-            if fd >= 0 { close(fd) }
-            unlinkat(directoryFD, temporary, 0)
-            throw .system(path: path, error)
+
+        /// `replace(with:mode:)` for an array of bytes.
+        public func replace(with bytes: [UInt8], mode: mode_t = 0o600) throws(SafeFileError) {
+            let result = bytes.withUnsafeBytes { raw in
+                Result { () throws(SafeFileError) in try replace(with: raw, mode: mode) }
+            }
+            try result.get()
         }
-        fsync(directoryFD)
     }
 
     /// `replace(_:with:mode:createDirectories:)` for an array of bytes.

@@ -49,17 +49,27 @@ extension Report {
     /// directories (mode 0700); `-` writes it to standard output. A path that exists and is not a regular file
     /// (`/dev/null`, a FIFO, a symbolic link) is refused and left as it is (`SafeFile.replace`).
     public func write(to path: String) throws {
+        if path == "-" {
+            try jsonData().withUnsafeBytes { try writeAll(1, $0) }
+            return
+        }
+        let destination: SafeFile.Destination
+        do {
+            destination = try SafeFile.Destination(path, createDirectories: true)
+        } catch {
+            throw ReportError("Cannot write report: \(error). Choose another --report path.")
+        }
+        try write(to: destination)
+    }
+
+    /// Writes the report into a destination opened before the job ran (`SafeFile.Destination`): atomically and
+    /// privately (mode 0600), in the directory the path named then, whatever was moved since.
+    public func write(to destination: SafeFile.Destination) throws {
         let data = try jsonData()
         do {
-            if path == "-" {
-                try data.withUnsafeBytes { try writeAll(1, $0) }
-                return
-            }
-            try SafeFile.replace(path, with: [UInt8](data), mode: 0o600, createDirectories: true)
-        } catch let error as SafeFileError {
-            throw ReportError("Cannot write report: \(error). Choose another --report path.")
+            try destination.replace(with: [UInt8](data), mode: 0o600)
         } catch {
-            throw ReportError("Cannot write report \(path): \(error). Choose another --report path.")
+            throw ReportError("Cannot write report: \(error). Choose another --report path.")
         }
     }
 }

@@ -30,9 +30,9 @@ extension SustainMeasure.Run {
 
     /// Runs the command measured by sustain-measured: registers the job (this process's pid), runs the child,
     /// reports its exit, and prints the daemon's report. Never returns: throws the child's exit code.
-    func runThroughDaemon(_ client: UnixHTTPClient, executable: [UInt8], carbonSettings: CarbonSettings) throws
-        -> Never
-    {
+    func runThroughDaemon(
+        _ client: UnixHTTPClient, executable: [UInt8], carbonSettings: CarbonSettings, outputs: Outputs
+    ) throws -> Never {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let recorded = recorded.truncated()  // any command runs; what the service stores of it is bounded
@@ -99,15 +99,8 @@ extension SustainMeasure.Run {
                 reason: "\(error)")
         }
         try carbon.applySeries(to: &result, settings: carbonSettings)
-        let path = report ?? ReportLocation.defaultPath(id: result.id)
-        var written: String? = path
-        do {
-            try result.write(to: path)
-        } catch {
-            Terminal.error("sustain-measure: \(error)")
-            written = nil
-        }
-        writeHTML(result)
+        let written = writeReport(result, to: outputs)
+        writeHTML(result, to: outputs)
         if !quiet { Terminal.write(result.summary(reportPath: written)) }
         throw ExitCode(exit.shellCode)
     }

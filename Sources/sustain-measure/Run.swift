@@ -99,14 +99,52 @@ extension SustainMeasure {
             return values
         }
 
-        /// Writes the `--html` page of `report`; says so when it cannot (the JSON report is already written).
-        func writeHTML(_ report: Report) {
-            guard let html else { return }
+        /// Where `--report` and `--html` go, opened before the command runs: a directory the user moves or swaps for
+        /// a link while the command runs does not move where root writes. The default report path (the user's own
+        /// state directory, named after the job's id) is resolved at the end.
+        struct Outputs {
+            var report: SafeFile.Destination?
+            var html: SafeFile.Destination?
+        }
+
+        func openOutputs() throws -> Outputs {
+            func open(_ path: String?, _ flag: String) throws -> SafeFile.Destination? {
+                guard let path, path != "-" else { return nil }
+                do {
+                    return try SafeFile.Destination(path, createDirectories: true)
+                } catch {
+                    throw ValidationError("\(flag) \(path.escapingControlCharacters): \(error).")
+                }
+            }
+            return Outputs(report: try open(report, "--report"), html: try open(html, "--html"))
+        }
+
+        /// Writes the report where `--report` said (else stdout for `-`, else the default path); returns the path
+        /// written, nil (said) when it could not be.
+        func writeReport(_ result: Report, to outputs: Outputs) -> String? {
             do {
-                try SafeFile.replace(
-                    html, with: Array(HTMLReport.page(for: [report]).utf8), mode: 0o644, createDirectories: true)
+                if let destination = outputs.report {
+                    try result.write(to: destination)
+                    return destination.path
+                }
+                let path = report ?? ReportLocation.defaultPath(id: result.id)
+                try result.write(to: path)
+                return path
             } catch {
-                Terminal.error("sustain-measure: cannot write --html \(html): \(error). Choose another path.")
+                Terminal.error("sustain-measure: \(error)")
+                return nil
+            }
+        }
+
+        /// Writes the `--html` page of `report`, private like the JSON (0600); says so when it cannot (the JSON
+        /// report is already written).
+        func writeHTML(_ report: Report, to outputs: Outputs) {
+            guard let destination = outputs.html else { return }
+            do {
+                try destination.replace(with: Array(HTMLReport.page(for: [report]).utf8), mode: 0o600)
+            } catch {
+                Terminal.error(
+                    "sustain-measure: cannot write --html \(destination.path): \(error). Choose another path.")
             }
         }
 
@@ -164,6 +202,7 @@ extension SustainMeasure {
                 throw ExitCode(error.shellCode)
             }
 
+            let outputs = try openOutputs()
             var serviceWarning: String?
             if !noDaemon {
                 let path = socket ?? configuration.daemon.socket
@@ -186,7 +225,8 @@ extension SustainMeasure {
                     }
                 } else {
                     do {
-                        try runThroughDaemon(client, executable: executable, carbonSettings: carbonSettings)
+                        try runThroughDaemon(
+                            client, executable: executable, carbonSettings: carbonSettings, outputs: outputs)
                     } catch is DaemonFallback {
                         // fall through: measure here
                     }
@@ -283,15 +323,8 @@ extension SustainMeasure {
             result.addMetrics(given: metricValues)
             result.labels = (try? jobLabels()) ?? [:]  // validated before the command ran
             if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
-            let path = report ?? ReportLocation.defaultPath(id: id)
-            var written: String? = path
-            do {
-                try result.write(to: path)
-            } catch {
-                Terminal.error("sustain-measure: \(error)")
-                written = nil
-            }
-            writeHTML(result)
+            let written = writeReport(result, to: outputs)
+            writeHTML(result, to: outputs)
             if !quiet { Terminal.write(result.summary(reportPath: written, alreadyShown: shown)) }
             throw ExitCode(exit.shellCode)
         }

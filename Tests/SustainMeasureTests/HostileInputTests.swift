@@ -31,6 +31,31 @@ struct HostileInputTests {
 
     // MARK: Files written as root
 
+    /// The report's directory swapped mid-run (hostile input, round 3): the user moves it away and plants a link to
+    /// another directory in its place while the command runs. The report and the page go into the directory the
+    /// path named when the run started, never through the link; the page is as private as the JSON (0600).
+    @Test func aDirectorySwappedMidRunDoesNotMoveTheReport() throws {
+        let (outcome, directory) = try Self.shell(
+            """
+            mkdir $D/user $D/target
+            $B --no-daemon -q --report $D/user/r.json --html $D/user/r.html -- \\
+                /bin/sh -c "mv $D/user $D/moved && ln -s $D/target $D/user"
+            echo "status=$?"
+            """)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(String(decoding: outcome.stdout, as: UTF8.self).contains("status=0"), "\(outcome.stderr)")
+        let target = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/target")
+        #expect(target.isEmpty, "written through the planted link: \(target)")
+        let moved = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/moved").sorted()
+        #expect(moved == ["r.html", "r.json"], "\(moved)")
+        for name in moved {
+            let mode =
+                try FileManager.default.attributesOfItem(atPath: directory.path + "/moved/" + name)[
+                    .posixPermissions] as? Int
+            #expect(mode == 0o600, "\(name): \(String(mode ?? 0, radix: 8))")
+        }
+    }
+
     @Test(arguments: ["/dev/null", "FIFO", "DIR", "LINK"])
     func aReportPathThatIsNotARegularFileIsRefusedBeforeTheCommandRuns(target: String) throws {
         let (outcome, directory) = try Self.shell(
