@@ -30,7 +30,7 @@ extension JobRegistry {
             report.warnings.append("The daemon could not record this job in its database: \(error).")
             return
         }
-        if pending.isEmpty {
+        if pending.isEmpty, storeFileIsCurrent() {
             do {
                 try store.insert(record)
                 return
@@ -47,17 +47,7 @@ extension JobRegistry {
     /// Every checkpoint: reopens a database that was deleted or replaced (writing the open jobs back), then
     /// retries the finished jobs the store could not take.
     public func maintainStore() {
-        do {
-            if try store.reopenIfReplaced() {
-                logger.critical(
-                    "the database file was deleted or replaced while the daemon ran: made anew, open jobs written back",
-                    metadata: ["database": "\(store.path)", "open_jobs": "\(jobs.count)"])
-                for job in jobs.values { persist(job) }
-            }
-        } catch {
-            storeFailed(error, doing: "reopen the replaced database")
-            return
-        }
+        guard storeFileIsCurrent() else { return }
         var taken = 0
         for record in pending {
             do {
@@ -73,6 +63,24 @@ extension JobRegistry {
         if pending.isEmpty, storeFailure != nil {
             logger.notice("the database works again")
             storeFailure = nil
+        }
+    }
+
+    /// Reopens a database that was deleted or replaced under the daemon (writing the open jobs back) before
+    /// anything is written to it: at every write, not only every checkpoint, so a job that finishes in between is
+    /// not logged to an unlinked file and lost. One `stat` of the path. False (said) when it cannot be reopened.
+    func storeFileIsCurrent() -> Bool {
+        do {
+            if try store.reopenIfReplaced() {
+                logger.critical(
+                    "the database file was deleted or replaced while the daemon ran: made anew, open jobs written back",
+                    metadata: ["database": "\(store.path)", "open_jobs": "\(jobs.count)"])
+                for job in jobs.values { persistOpen(job) }
+            }
+            return true
+        } catch {
+            storeFailed(error, doing: "reopen the replaced database")
+            return false
         }
     }
 

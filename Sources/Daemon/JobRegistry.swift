@@ -361,6 +361,12 @@ public actor JobRegistry {
     }
 
     func persist(_ job: Job) {
+        guard storeFileIsCurrent() else { return }
+        persistOpen(job)
+    }
+
+    /// Writes an open job's start to the store as it is now.
+    func persistOpen(_ job: Job) {
         do {
             try store.saveOpen(try OpenJobRecord(job))
             storeWorked()

@@ -200,6 +200,29 @@ struct ServiceHardeningTests {
         #expect(try Self.log(directory).contains("the database file was deleted or replaced"))
     }
 
+    /// The database deleted just before a job ends (hostile input, round 3): the job was logged to the unlinked
+    /// file and lost when it finished before the next checkpoint noticed. The store is checked at every write.
+    @Test func aJobEndingRightAfterTheDatabaseIsDeletedIsLogged() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try SocketTests.withDaemon(
+            scenario: "two-socket", in: directory,
+            """
+            ID=$(curl -sf --unix-socket $SOCK -X POST -d '{"command":["quick"]}' http://x/v1/jobs \
+                | sed 's/.*"id":"\\([^"]*\\)".*/\\1/')
+            rm $D/jobs.sqlite $D/jobs.sqlite-wal $D/jobs.sqlite-shm
+            curl -sf --unix-socket $SOCK -X POST -d '{"exit_code":0}' http://x/v1/jobs/$ID/stop > /dev/null
+            echo "id=$ID"
+            sleep 1.5
+            $D/sustain-measure report list --socket $SOCK > $D/list.txt
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let text = Self.text(outcome)
+        let id = try #require(text.split(separator: "\n").first { $0.hasPrefix("id=") }?.dropFirst(3))
+        let list = try String(contentsOf: directory.appendingPathComponent("list.txt"), encoding: .utf8)
+        #expect(!id.isEmpty && list.contains(id), "\(id) not in \(list)")
+    }
+
     /// A full file system under the database: the finished job is answered with its report and a warning, the
     /// health route says 503 "degraded" and /metrics `sustain_store_up 0`; when space returns the job is logged,
     /// nothing lost. (A read-only remount is refused while the database is open for writing, so a full disk is
