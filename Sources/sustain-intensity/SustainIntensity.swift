@@ -72,23 +72,17 @@ struct Fetch: AsyncParsableCommand {
                 throw ValidationError("Cannot read the token file \(tokenFile): \(error.localizedDescription)")
             }
         }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout * 2
-        let session = URLSession(configuration: configuration)
+        let timeout = timeout
         let transport: IntensityFetch.Transport = { request in
             guard let url = URL(string: request.url) else { throw URLError(.badURL) }
             var urlRequest = URLRequest(url: url)
             urlRequest.setValue("sustain-intensity/\(toolVersion)", forHTTPHeaderField: "User-Agent")
             urlRequest.setValue("application/json", forHTTPHeaderField: "Accept")
             for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
-            let data: Data
-            let response: URLResponse
-            do {
-                (data, response) = try await session.data(for: urlRequest)
-            } catch let error as URLError {
-                throw TransportFailure(error: error, timeout: timeout)
-            }
+            // The answer is capped at the size a cache file may have, and the exchange has one deadline.
+            let (data, response) = try await BoundedExchange.run(
+                urlRequest, credentialHeaders: request.headers.map(\.0), limit: SeriesFile.sizeLimit,
+                deadline: timeout)
             let http = response as? HTTPURLResponse
             var headers: [String: String] = [:]
             for (name, value) in http?.allHeaderFields ?? [:] {
@@ -125,11 +119,10 @@ let toolVersion = "0.1.0"
 /// A request that got no answer, in words.
 struct TransportFailure: Error, CustomStringConvertible {
     var error: URLError
-    var timeout: Double
 
     var description: String {
         switch error.code {
-        case .timedOut: "no answer within \(timeout) s (--timeout)"
+        case .timedOut: "no answer in time (--timeout)"
         case .cannotConnectToHost: "connection refused"
         case .cannotFindHost, .dnsLookupFailed: "the host name does not resolve"
         case .notConnectedToInternet, .networkConnectionLost: "no network"

@@ -11,6 +11,11 @@ killed. The first path segment picks the behaviour, the rest is the provider's o
   /truncated/...   200 with JSON cut in half
   /gaps/...        the documented payload with null figures and a missing period
   /empty/...       the documented payload with no figures
+  /huge/...        200 with a 40 MB body (past the fetcher's 16 MiB cap), written in 1 MB pieces
+  /drip/...        200 with a 1,000-byte length and one byte every 0.5 s
+  /redirect/...    302 to the same path under /ok/ on http://localhost:PORT (another origin: the token must not go)
+
+Every request's Host and auth-token/Authorization headers are appended to PORT_FILE.requests.
 
 Carbon Intensity API: https://carbon-intensity.github.io/api-definitions/ . Energi Data Service:
 https://www.energidataservice.dk/tso-electricity/CO2Emis . Electricity Maps: https://static.electricitymaps.com/api/docs/
@@ -68,6 +73,39 @@ class Handler(BaseHTTPRequestHandler):
         parts = url.path.split("/")
         mode = parts[1]
         rest = parts[2:]
+        with open(sys.argv[1] + ".requests", "a") as log:
+            log.write(f"{self.headers.get('Host')} {self.headers.get('auth-token')} "
+                      f"{self.headers.get('Authorization')}\n")
+        if mode == "huge":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for _ in range(40):
+                    self.wfile.write(b" " * 1_000_000)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if mode == "drip":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if mode == "redirect":
+            port = self.server.server_address[1]
+            target = f"http://localhost:{port}/ok/" + "/".join(rest) + (f"?{url.query}" if url.query else "")
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if mode == "status":
             status = int(rest[0])
             headers = {"Retry-After": "120"} if status == 429 else {}

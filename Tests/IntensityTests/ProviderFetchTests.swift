@@ -15,11 +15,15 @@ struct ProviderFetchTests {
     final class Server: Sendable {
         let process: Harness.Background
         let port: Int
+        /// Each request's Host, auth-token and Authorization headers, a line each.
+        let requestLog: String
+        let directory: URL
 
         init() throws {
             let directory = try Harness.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
+            self.directory = directory
             let portFile = directory.appendingPathComponent("port").path
+            requestLog = portFile + ".requests"
             process = try Harness.Background([
                 "/usr/bin/python3",
                 URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -35,6 +39,8 @@ struct ProviderFetchTests {
         }
 
         func endpoint(_ mode: String) -> String { "http://127.0.0.1:\(port)/\(mode)" }
+
+        deinit { try? FileManager.default.removeItem(at: directory) }
     }
 
     static let pythonInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
@@ -168,5 +174,29 @@ struct ProviderFetchTests {
         ])
         #expect(failed.status == 1 && failed.stderr.contains("HTTP 503"), "\(failed.stderr)")
         #expect(started.duration(to: .now) < .seconds(20), "no wait on the fetcher's end")
+    }
+
+    /// Hostile answers (round 3): a 40 MB body (the fetcher held 624 MB for a 300 MB one), a server dripping a byte
+    /// every half second (a 5 s timeout still ran at 604 s), and a redirect to another origin (the token followed
+    /// it). Each is refused within the timeout, with the reason; the token never reaches the other origin.
+    @Test(.enabled(if: pythonInstalled, "SKIPPED: python3 is missing: the provider stand-in cannot run"))
+    func hugeDrippingAndRedirectedAnswersAreRefusedAndTheTokenStays() throws {
+        let server = try Server()
+        let cache = try cacheDirectory()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let base = ["--provider", "electricity-maps", "--zone", "DE", "--cache", cache, "--timeout", "3"]
+        let started = ContinuousClock.now
+        let huge = try fetch(base + ["--endpoint", server.endpoint("huge")], token: "test-token")
+        #expect(huge.status == 1 && huge.stderr.contains("larger than 16 MiB"), "\(huge.stderr)")
+        let drip = try fetch(base + ["--endpoint", server.endpoint("drip")], token: "test-token")
+        #expect(drip.status == 1 && drip.stderr.contains("within 3.0 s"), "\(drip.stderr)")
+        #expect(started.duration(to: .now) < .seconds(15), "each refused within its timeout")
+        let redirected = try fetch(base + ["--endpoint", server.endpoint("redirect")], token: "test-token")
+        #expect(redirected.status == 1, "\(redirected.stderr)")
+        let log = try String(contentsOfFile: server.requestLog, encoding: .utf8)
+        let other = log.split(separator: "\n").filter { $0.hasPrefix("localhost:") }
+        #expect(!other.isEmpty, "the redirect was followed: \(log)")
+        #expect(other.allSatisfy { !$0.contains("test-token") }, "the token went to another origin: \(other)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty, "nothing written")
     }
 }
