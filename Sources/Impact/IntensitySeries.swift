@@ -41,7 +41,8 @@ public struct IntensitySeries: Sendable, Hashable {
     ) throws(ImpactError) {
         let sorted = points.sorted { $0.start < $1.start }
         for (index, point) in sorted.enumerated() {
-            let when = UTCTimestamp.string(secondsSince1970: point.start)
+            // Formatted only for a message: a 640,000-point file formatted every start for nothing.
+            var when: String { UTCTimestamp.string(secondsSince1970: point.start) }
             guard point.gramsPerKilowattHour.isFinite, point.gramsPerKilowattHour >= 0,
                 point.gramsPerKilowattHour <= 5000
             else {
@@ -142,6 +143,20 @@ public struct IntensitySeries: Sendable, Hashable {
     }
 
     /// The index of the first point whose period ends after `time` (binary search).
+    /// The series without the periods that ended by `time` (seconds since 1970): what a job that starts then can
+    /// use, for a process that keeps it while the job runs. A series that ended before `time` keeps its first and
+    /// last periods (its report still says which span it covered).
+    public func ending(after time: Double) -> IntensitySeries {
+        var result = self
+        let index = firstIndex(endingAfter: time)
+        if index < points.count {
+            result.points = Array(points[index...])
+        } else if let first = points.first, let last = points.last {
+            result.points = points.count > 1 ? [first, last] : [last]
+        }
+        return result
+    }
+
     private func firstIndex(endingAfter time: Double) -> Int {
         var low = 0
         var high = points.count

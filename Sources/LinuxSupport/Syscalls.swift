@@ -100,6 +100,12 @@ enum Syscalls {
     }
 }
 
+/// Gives the memory malloc holds free back to the system (`malloc_trim(0)`): after a large transient parse (an
+/// intensity series) in a process that then waits a long time (the wrapper while its command runs).
+public func releaseFreeMemory() {
+    _ = malloc_trim(0)
+}
+
 /// Caps glibc's malloc arenas (`mallopt(M_ARENA_MAX)`): a daemon whose many threads make small allocations
 /// otherwise gets an arena per thread, each keeping its freed memory.
 public func limitMallocArenas(_ count: Int32) {

@@ -23,10 +23,15 @@ public enum UTCTimestamp {
     /// `2026-11-29T14:00Z` (no seconds), `2026-11-29T14:00:00` (no zone: UTC), `2026-11-29 14:00:00.000Z`,
     /// `2026-11-29T14:00:00+01:00`. Nil for anything else, a date that does not exist included.
     public static func seconds(parsing text: some StringProtocol) -> Double? {
-        let bytes = Array(text.utf8)
-        var index = 0
+        seconds(parsingUTF8: Array(text.utf8)[...])
+    }
+
+    /// `seconds(parsing:)` of UTF-8 bytes (a field cut from a file, with no String made for it).
+    public static func seconds(parsingUTF8 slice: ArraySlice<UInt8>) -> Double? {
+        let bytes = slice
+        var index = bytes.startIndex
         func number(_ digits: Int) -> Int64? {
-            guard index + digits <= bytes.count else { return nil }
+            guard index + digits <= bytes.endIndex else { return nil }
             var value: Int64 = 0
             for byte in bytes[index..<index + digits] {
                 guard byte >= 0x30, byte <= 0x39 else { return nil }
@@ -36,12 +41,12 @@ public enum UTCTimestamp {
             return value
         }
         func expect(_ byte: UInt8) -> Bool {
-            guard index < bytes.count, bytes[index] == byte else { return false }
+            guard index < bytes.endIndex, bytes[index] == byte else { return false }
             index += 1
             return true
         }
         guard let year = number(4), expect(0x2D), let month = number(2), expect(0x2D), let day = number(2),
-            index < bytes.count, bytes[index] == 0x54 || bytes[index] == 0x20
+            index < bytes.endIndex, bytes[index] == 0x54 || bytes[index] == 0x20
         else { return nil }
         index += 1
         guard let hour = number(2), expect(0x3A), let minute = number(2) else { return nil }
@@ -53,7 +58,7 @@ public enum UTCTimestamp {
                 var fraction: Int64 = 0
                 var scale: Int64 = 1
                 let start = index
-                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, scale < 1_000_000_000 {
+                while index < bytes.endIndex, bytes[index] >= 0x30, bytes[index] <= 0x39, scale < 1_000_000_000 {
                     fraction = fraction * 10 + Int64(bytes[index] - 0x30)
                     scale *= 10
                     index += 1
@@ -63,7 +68,7 @@ public enum UTCTimestamp {
             }
         }
         var offsetMinutes: Int64 = 0
-        if index < bytes.count {
+        if index < bytes.endIndex {
             if bytes[index] == 0x5A {
                 index += 1
             } else if bytes[index] == 0x2B || bytes[index] == 0x2D {
@@ -75,7 +80,7 @@ public enum UTCTimestamp {
                 offsetMinutes = sign * (hours * 60 + minutes)
             }
         }
-        guard index == bytes.count, (1...12).contains(month), hour < 24, minute < 60, second < 61 else { return nil }
+        guard index == bytes.endIndex, (1...12).contains(month), hour < 24, minute < 60, second < 61 else { return nil }
         let days = self.days(fromCivil: year, month, day)
         guard civil(fromDays: days) == (year, month, day) else { return nil }
         return Double((days * 86_400) + hour * 3600 + minute * 60 - offsetMinutes * 60) + second

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import Impact
 import IntensityData
 import LinuxSupport
@@ -109,15 +110,23 @@ struct CarbonOptions: ParsableArguments {
         try Self.loadedSeries.withLock { cache in
             if let cache { return cache }
             var result: (SeriesFile.Loaded?, String?) = (nil, nil)
+            // Read before the command runs, kept while it runs: only the periods from now on (a job cannot
+            // start in the past), so a long file costs its parse, not its memory.
+            let now = Date().timeIntervalSince1970 - 1
+            func load(_ path: String) throws(IntensityDataError) -> SeriesFile.Loaded {
+                var loaded = try SeriesFile.load(path)
+                loaded.series = loaded.series.ending(after: now)
+                return loaded
+            }
             if let path = intensitySeries {
                 do {
-                    result = (try SeriesFile.load(path), nil)
+                    result = (try load(path), nil)
                 } catch {
                     throw ValidationError("--intensity-series: \(error)")
                 }
             } else if let path = try configuration().impact.intensitySeries {
                 do {
-                    result = (try SeriesFile.load(path), nil)
+                    result = (try load(path), nil)
                 } catch {
                     result = (
                         nil,

@@ -193,7 +193,9 @@ extension SustainMeasure {
             let logger = Terminal.bootstrapLogging(verbose: verbose)
             let configuration = try carbon.configuration()
             let carbonSettings = try carbon.settings()
-            _ = try carbon.series()  // a bad --intensity-series stops here, before the command runs
+            // A bad --intensity-series stops here, before the command runs; the parse's transient memory (a long
+            // file) goes back before the command starts.
+            if try carbon.series().loaded != nil { releaseFreeMemory() }
             let executable: [UInt8]
             do {
                 executable = try ChildProcess.resolve(wrapped[0])

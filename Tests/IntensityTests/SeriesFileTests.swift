@@ -1,4 +1,5 @@
 import Foundation
+import SustainCore
 import SustainTestSupport
 import Testing
 
@@ -10,6 +11,18 @@ import Testing
 struct SeriesFileTests {
     static let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("docs/intensity-gb-sample.csv").path
+
+    /// What the wrapper keeps of a long series while its job runs: the periods from the job's start on; a series
+    /// that ended before keeps its first and last periods (the report names its span).
+    @Test func aSeriesKeepsWhatAJobStartingNowCanUse() throws {
+        let series = try SeriesFile.parseCSV(
+            "timestamp,g_per_kwh\n2026-11-28T00:00Z,100\n2026-11-28T01:00Z,200\n2026-11-28T02:00Z,300\n",
+            basis: .lifecycle, name: "x.csv")
+        let at = { (text: String) in try #require(UTCTimestamp.seconds(parsing: text)) }
+        #expect(series.ending(after: try at("2026-11-28T01:30Z")).points.map(\.gramsPerKilowattHour) == [200, 300])
+        #expect(series.ending(after: try at("2026-11-27T00:00Z")).points.count == 3)
+        #expect(series.ending(after: try at("2026-11-29T00:00Z")).points.map(\.gramsPerKilowattHour) == [100, 300])
+    }
 
     @Test func aCSVBecomesPeriodsThatLastUntilTheNextRow() throws {
         let series = try SeriesFile.parseCSV(
@@ -29,6 +42,9 @@ struct SeriesFileTests {
         ("timestamp,g_per_kwh,basis\n2026-11-28T00:00Z,1,direct\n2026-11-28T01:00Z,1,marginal\n", "different bases"),
         ("timestamp,g_per_kwh\n2026-11-28T00:00Z,1\n2026-11-28T00:00Z,2\n", "two rows at"),
         ("timestamp,g_per_kwh\n", "no rows"),
+        ("timestamp,g_per_kwh,basis\n2026-11-28T00:00Z,1,direct,extra\n", "line 2: expected 3 fields"),
+        ("timestamp,g_per_kwh\n2026-11-28T00:00Z,1,direct\n", "line 2: expected 2 fields"),
+        ("timestamp,g_per_kwh\n2026-11-28T00:00Z,\n", "line 2: expected 2 fields"),
     ])
     func aBadCSVSaysWhereAndWhy(text: String, message: String) {
         #expect {
