@@ -450,6 +450,8 @@ public actor JobRegistry {
                     + "job's alone; GPUs are charged by which job's processes ran on them.")
         }
         record(&report, identity: job.identity, state: state)
+        // A job's marks can have made a lot of short-lived memory (a flood is bounded, not free): give it back.
+        if job.phases != nil { releaseFreeMemory() }
         let command = job.start.command.joined(separator: " ")
         logger.info(
             "job \(state)",

@@ -37,6 +37,12 @@ struct RecentReadings {
     private var next = 0
 
     mutating func append(_ checkpoint: SamplerCheckpoint) {
+        // A reading at the same instant as the newest replaces it (a stopped clock must not push out the past).
+        let newest = ring.count < Self.capacity ? ring.count - 1 : (next + Self.capacity - 1) % Self.capacity
+        if ring.indices.contains(newest), ring[newest].instant == checkpoint.instant {
+            ring[newest] = checkpoint
+            return
+        }
         if ring.count < Self.capacity {
             ring.append(checkpoint)
         } else {
