@@ -22,11 +22,33 @@ extension JobRegistry {
                 + "to it; energy.joules is the machine's during the job."
             return
         }
+        // A cgroup registered with the job (root, an admin, the SLURM prolog) is the job's. One found from the
+        // job's process must hold nothing else: the root cgroup (a VM, a container, a host without systemd) or
+        // a login session's scope is everyone's, and its CPU time would charge this job for others' work.
+        if job.start.cgroup == nil, let process = job.process, let reason = sharedCgroup(cgroup, of: process.pid) {
+            job.attributionNote =
+                "Not attributed: the job's cgroup \(cgroup) \(reason), so its CPU time is not the job's; "
+                + "energy.joules is the machine's during the job. Run the job in a cgroup of its own (systemd-run "
+                + "--scope, SLURM's cgroup plugin) to get its share."
+            return
+        }
         attributor.add(job: job.id, cgroup: cgroup, owner: job.identity.uid)
         if restarted {
             job.attributionNote =
                 "The service restarted during this job: its attribution counts from the restart only."
         }
+    }
+
+    /// Why the cgroup `path` that process `pid` is in is not the job's own, if it is not: the root cgroup, or one
+    /// holding a process outside the job's tree.
+    func sharedCgroup(_ path: String, of pid: Int32) -> String? {
+        if path == "/" { return "is the root cgroup, which every process without one of its own shares" }
+        guard let mount = attributor.mount, let processes = CgroupV2.processes(mount: mount, path: path) else {
+            return nil
+        }
+        let others = processes.filter { $0 != pid && !ProcessTree.isDescendant($0, of: pid) }
+        guard !others.isEmpty else { return nil }
+        return "also holds \(others.count) process(es) outside the job (a login session's or a service's cgroup)"
     }
 
     /// The job's `attribution` object, and its attributed carbon beside the measured one.

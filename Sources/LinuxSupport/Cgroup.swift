@@ -28,6 +28,14 @@ public enum CgroupV2 {
         return nil
     }
 
+    /// The processes in the cgroup at `path` under `mount` (`cgroup.procs`); nil when it cannot be read.
+    public static func processes(mount: String, path: String) -> [Int32]? {
+        guard let bytes = readFile(mount + (path == "/" ? "" : path) + "/cgroup.procs", limit: 1 << 22) else {
+            return nil
+        }
+        return bytes.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+    }
+
     /// A cgroup path is one the daemon may read: absolute, no `..`, no control characters, at most 4096 bytes.
     public static func isPlausible(_ path: String) -> Bool {
         path.hasPrefix("/") && path.utf8.count <= 4096 && !path.split(separator: "/").contains("..")

@@ -83,6 +83,39 @@ extension Bench {
         let finishedTenThousand = try metricsAt()
         let afterMany = memory(of: pid)
 
+        // A flood of 400,000 marks into one job (distinct unmatched ends and begin/end pairs, 1,000 a request),
+        // with another job started and stopped after every request: those starts' and stops' p99, and the
+        // daemon's memory before, after the flood and after the flooded job ended.
+        let beforeFlood = memory(of: pid)
+        let floodBody = Array("{\"command\":[\"flood\"],\"pid\":\(getpid())}".utf8)
+        var starts: [Double] = []
+        var stops: [Double] = []
+        if let flooded = jobID(try client.send("POST", "/v1/jobs", json: floodBody).body) {
+            for batch in 0..<400 {
+                let marks = (0..<750).map { index in  // 500 distinct unmatched ends, 250 begin/end pairs
+                    index < 500 ? "\"end gone-\(batch)-\(index)\"" : "\"begin p\", \"end p\""
+                }
+                let body = Array("{\"marks\":[\(marks.joined(separator: ","))]}".utf8)
+                _ = try client.send("POST", "/v1/jobs/\(flooded)/marks", json: body)
+                let began = ContinuousClock.now
+                guard let other = jobID(try client.send("POST", "/v1/jobs", json: floodBody).body) else { break }
+                starts.append(began.duration(to: .now).seconds)
+                let stopping = ContinuousClock.now
+                _ = try client.send("POST", "/v1/jobs/\(other)/stop", json: Array("{\"exit_code\":0}".utf8))
+                stops.append(stopping.duration(to: .now).seconds)
+            }
+            let flooded400k = memory(of: pid)
+            _ = try client.send("POST", "/v1/jobs/\(flooded)/stop", json: Array("{\"exit_code\":0}".utf8))
+            let afterFlood = memory(of: pid)
+            let p99 = { (values: [Double]) in values.sorted()[max(0, Int(Double(values.count) * 0.99) - 1)] }
+            row(
+                "daemon RSS, 400k-mark flood",
+                "before \(fixed(beforeFlood.rss, 1)) MB, after the job ended \(fixed(afterFlood.rss, 1)) MB (private "
+                    + "\(fixed(afterFlood.anonymous, 1)) MB); start / stop p99 during the flood "
+                    + "\(ms(p99(starts))) / \(ms(p99(stops)))", ratio: nil, target: "bounded, given back",
+                ok: afterFlood.rss <= beforeFlood.rss + 10, value: "\(fixed(flooded400k.rss, 1)) MB")
+        }
+
         row(
             "daemon CPU, \(count) open jobs",
             "10 Hz, \(cgroups == nil ? "no cgroup v2: no attribution" : "each in its own cgroup, attributed every second"), "

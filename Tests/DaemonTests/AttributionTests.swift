@@ -161,6 +161,45 @@ struct AttributionTests {
         #expect(metrics.contains("sustain_unattributed_energy_joules_total"))
     }
 
+    /// A job whose cgroup is not its own (hostile input, round 3): in the root cgroup (this VM, containers, hosts
+    /// without systemd) or in a cgroup with its launching shell (a login session's scope), an idle `sleep` was
+    /// given a share of other users' work. Such a job gets no attributed share, and the report says why; a job
+    /// alone in its cgroup still gets one.
+    @Test func aJobInASharedOrRootCgroupIsNotAttributed() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mount = try #require(cgroupMount)
+        let cgroup = "\(mount)/sustain-shared-\(getpid())"
+        defer {
+            for name in ["shared", "own", ""] {
+                let procs = (try? String(contentsOfFile: "\(cgroup)/\(name)/cgroup.procs", encoding: .utf8)) ?? ""
+                for pid in procs.split(separator: "\n") {
+                    try? String(pid).write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
+                }
+                rmdir("\(cgroup)/\(name)")
+            }
+        }
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory,
+            """
+            CG=\(cgroup); mkdir -p $CG/shared $CG/own
+            wrapper="setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure --socket $SOCK -q"
+            sh -c "echo \\$\\$ > $CG/shared/cgroup.procs; $wrapper --report $D/shared.json -- sleep 1.5"
+            sh -c "echo \\$\\$ > \(mount)/cgroup.procs; $wrapper --report $D/root.json -- sleep 1.5"
+            sh -c "echo \\$\\$ > $CG/own/cgroup.procs; exec $wrapper --report $D/own.json -- sleep 1.5"
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        for (name, says) in [("shared", "also holds 1 process(es) outside the job"), ("root", "is the root cgroup")] {
+            let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("\(name).json")))
+            #expect(report.attribution == nil, "\(name)")
+            #expect(
+                report.warnings.contains { $0.hasPrefix("Not attributed") && $0.contains(says) }, "\(report.warnings)")
+            #expect(report.energy.joules != nil, "the measured energy is as ever")
+        }
+        let own = try Report.decode(Data(contentsOf: directory.appendingPathComponent("own.json")))
+        #expect(own.attribution?.cgroup.hasSuffix("/own") == true, "\(own.warnings)")
+    }
+
     /// Without a cgroup v2 hierarchy the report has no attribution and says why; the measured energy is as ever.
     @Test func withoutCgroupV2TheReportSaysWhy() throws {
         let directory = try Harness.temporaryDirectory()
