@@ -68,7 +68,8 @@ let package = Package(
         .target(
             name: "Reports",
             dependencies: [
-                "SustainCore", "Meter", "Impact", "LinuxSupport", .product(name: "Logging", package: "swift-log"),
+                "SustainCore", "Meter", "Impact", "LinuxSupport", "SustainAPI",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

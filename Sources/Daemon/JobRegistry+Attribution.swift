@@ -51,15 +51,15 @@ extension JobRegistry {
         return "also holds \(others.count) process(es) outside the job (a login session's or a service's cgroup)"
     }
 
-    /// The job's `attribution` object, and its attributed carbon beside the measured one.
-    func addAttribution(
-        _ ledger: Attributor.JobLedger?, note: String?, to report: inout Report, carbon settings: CarbonSettings
+    /// The job's `attribution` object (its attributed carbon beside the measured one) and what to say about it.
+    func attributionSection(_ ledger: Attributor.JobLedger?, note: String?, carbon settings: CarbonSettings) -> (
+        section: Report.Attribution?, warnings: [String]
     ) {
-        if let note { report.warnings.append(note) }
-        guard let ledger else { return }
+        var warnings = note.map { [$0] } ?? []
+        guard let ledger else { return (nil, warnings) }
         let joules = ledger.total
         let kilograms = CarbonAssessment(energy: Joules(joules), settings: settings).emissions?.kilograms
-        report.attribution = Report.Attribution(
+        let section = Report.Attribution(
             method: "cgroup-cpu-time", joules: joules,
             share: ledger.machineJoules > 0 ? joules / ledger.machineJoules : nil,
             domains: attributor.byDomain(ledger.joules),
@@ -69,12 +69,12 @@ extension JobRegistry {
                 + "the jobs open in each second by their cgroups' CPU time; the static part "
                 + (attributor.policy == .cpuset ? "split by allocated CPUs" : "left unattributed")
                 + ". energy.joules stays the machine's measured energy during the job.")
-        report.carbon.attributedKgCo2e = kilograms
         if ledger.cgroupRemoved {
-            report.warnings.append(
+            warnings.append(
                 "The job's cgroup \(ledger.cgroup) was removed before the job ended: from then on no energy was "
                     + "attributed to it.")
         }
+        return (section, warnings)
     }
 
     /// Every job's attributed energy so far and the remainder, since the service started: the conservation view.

@@ -141,22 +141,32 @@ public actor JobRegistry {
         }.min { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
     }
 
-    /// The configured `[impact] intensity_series`, read when a job ends (the fetch timer replaces it): carbon at
-    /// the grid's intensity over time where it covers the job. A missing or unreadable file is said, never fatal.
-    func applyIntensitySeries(to report: inout Report, settings: CarbonSettings) {
-        guard let path = configuration.impact.intensitySeries else { return }
+    /// The series a job's carbon follows: the one its wrapper sent (the user's, checked at the job's start), else
+    /// the configured `[impact] intensity_series`, read when a job ends (the fetch timer replaces it). A missing or
+    /// unreadable file is said, never fatal.
+    func intensitySeries(for job: Job) -> (series: IntensitySeries?, warning: String?) {
+        if let request = job.start.carbon?.series {
+            do {
+                return (try IntensitySeries(request), nil)
+            } catch {
+                return (nil, "The job's intensity series could not be used (\(error)): the yearly figure was used.")
+            }
+        }
+        guard let path = configuration.impact.intensitySeries else { return (nil, nil) }
         do {
             let cached = try SeriesFile.load(path, reusing: intensitySeries, trusted: true)
             intensitySeries = cached
-            report.apply(intensitySeries: cached.loaded.series, settings: settings)
+            return (cached.loaded.series, nil)
         } catch {
             // The reason may quote the file, which the job's owner may not be allowed to read: it goes to the
             // service's log, and the report says only where to look.
             logger.warning(
                 "configured intensity series not used", metadata: ["path": "\(path)", "error": "\(error)"])
-            report.warnings.append(
+            return (
+                nil,
                 "The configured intensity series could not be used (the service's log says why): the yearly figure "
-                    + "was used. The sustain-intensity-fetch timer writes it.")
+                    + "was used. The sustain-intensity-fetch timer writes it."
+            )
         }
     }
 
@@ -199,6 +209,7 @@ public actor JobRegistry {
         guard !request.command.isEmpty else { throw .invalid("command must be a non-empty array of strings") }
         do {
             _ = try carbonSettings(for: request.carbon)
+            if let series = request.carbon?.series { _ = try IntensitySeries(series) }
         } catch {
             throw .invalid("carbon: \(error)")
         }
@@ -283,7 +294,9 @@ public actor JobRegistry {
         // does not stretch it); never before the job's last mark or start, never after now.
         let end = request.endedAtMonotonic.flatMap { nanoseconds -> SamplerCheckpoint? in
             let floor = max(job.checkpoint.instant, job.phases?.lastInstant ?? job.checkpoint.instant)
-            return sampler.checkpoint(resolving: max(floor, MonotonicInstant(nanoseconds: nanoseconds)))?.checkpoint
+            return sampler.checkpoint(
+                resolving: max(floor, MonotonicInstant(nanoseconds: nanoseconds)), promptness: Sampler.stopPromptness)?
+                .checkpoint
         }
         let shed = request.marksShed.flatMap { $0 > 0 ? $0 : nil }
         return finish(
@@ -410,28 +423,28 @@ public actor JobRegistry {
             interrupted: request.interrupted ?? false, startedAt: job.startedAt, endedAt: endedAt,
             host: Report.Host.current())
         var settings = carbon
-        var carbonWarning: String?
+        var earlyWarnings: [String] = []
         do {
             settings = try carbonSettings(for: job.start.carbon)
         } catch {
-            carbonWarning = "The job's carbon options no longer resolve (\(error)): the service's settings were used."
+            earlyWarnings.append(
+                "The job's carbon options no longer resolve (\(error)): the service's settings were used.")
         }
-        var report = Report(job: facts, measurement: measurement, sources: sources, carbon: settings)
-        if let carbonWarning { report.warnings.append(carbonWarning) }
-        addAttribution(ledger, note: job.attributionNote, to: &report, carbon: settings)
-        keepCounter(of: job, report: report)
-        if report.timeline == nil, report.energy.joules != nil {
-            report.warnings.append(
+        let attribution = attributionSection(ledger, note: job.attributionNote, carbon: settings)
+        if measurement.timeline == nil, measurement.countedEnergy != nil {
+            earlyWarnings.append(
                 "No power timeline: the service keeps the machine's power for the last "
                     + "\(Self.timelineSeconds / 3600) h, and this job started before that (or before the service).")
         }
-        if let phases = job.phases { report.add(phases.finish(at: end), carbon: settings) }
-        applyIntensitySeries(to: &report, settings: settings)
-        if let markName {
-            report.countedFromMark(markName, afterSeconds: markStart.flatMap { job.phases?.offset(of: $0) })
-        }
+        let (series, seriesWarning) = intensitySeries(for: job)
+        var report = Report.assemble(
+            FinishedJob(
+                facts: facts, measurement: measurement, sources: sources, carbon: settings,
+                phases: job.phases?.finish(at: end),
+                startMark: markName.map { ($0, markStart.flatMap { job.phases?.offset(of: $0) }) },
+                series: series, seriesWarning: seriesWarning, attribution: attribution.section,
+                labels: job.start.labels ?? [:], lastWarnings: earlyWarnings + attribution.warnings))
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
-        report.labels = job.start.labels ?? [:]
         report.measuredBy = "sustain-measured"
         report.gaps = job.gaps
         report.overlappingJobs = job.overlapping
@@ -449,6 +462,7 @@ public actor JobRegistry {
                     + "during its window (CPU packages, memory and the counted devices), shared with them, not this "
                     + "job's alone; GPUs are charged by which job's processes ran on them.")
         }
+        keepCounter(of: job, report: report)  // the report's own carbon, at the intensity over time
         record(&report, identity: job.identity, state: state)
         // A job's marks can have made a lot of short-lived memory (a flood is bounded, not free): give it back.
         if job.phases != nil { releaseFreeMemory() }

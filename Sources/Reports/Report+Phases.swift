@@ -81,15 +81,13 @@ extension Report {
     /// Says that the totals count from the first `begin NAME` (`--start-at-mark`), `seconds` after the command
     /// started, and moves `started_at` there; or, when the mark never came (`seconds` nil), that the whole run is
     /// counted. The caller has cut the measurement window itself.
-    public mutating func countedFromMark(_ name: String, afterSeconds seconds: Double?) {
+    /// What `--start-at-mark NAME` did: counted from the mark `seconds` after the start, or (nil) the whole run.
+    static func countedFromMarkWarning(_ name: String, _ seconds: Double?) -> String {
         if let seconds {
-            startedAt = startedAt.addingTimeInterval(seconds)
-            warnings.insert(
-                "Counted from the first \"begin \(name)\", \(Quantity.duration(seconds)) after the command started "
-                    + "(--start-at-mark): what ran before is not in the totals.", at: 0)
+            "Counted from the first \"begin \(name)\", \(Quantity.duration(seconds)) after the command started "
+                + "(--start-at-mark): what ran before is not in the totals."
         } else {
-            warnings.insert(
-                "--start-at-mark \(name): the job never marked \"begin \(name)\"; the whole run is counted.", at: 0)
+            "--start-at-mark \(name): the job never marked \"begin \(name)\"; the whole run is counted."
         }
     }
 
@@ -101,8 +99,9 @@ extension Report {
 
     /// Adds what the job's marks came to: phases with their energy and carbon, events, totals per name, and the
     /// energy outside every top-level phase.
-    public mutating func add(_ summary: PhaseSummary, carbon settings: CarbonSettings) {
-        func date(_ seconds: Double) -> Date { startedAt.addingTimeInterval(seconds) }
+    /// `origin`: when the command started, which the marks' times count from.
+    mutating func add(_ summary: PhaseSummary, carbon settings: CarbonSettings, from origin: Date) {
+        func date(_ seconds: Double) -> Date { origin.addingTimeInterval(seconds) }
         func perUnit(_ joules: Double?, _ units: Double?) -> Double? {
             guard let joules, let units, units > 0 else { return nil }
             return joules / units

@@ -66,10 +66,13 @@ public struct CarbonRequest: Codable, Sendable, Equatable {
     /// Per kWh, in `currency`.
     public var price: Double?
     public var currency: String?
+    /// The grid's intensity over time the user gave (`--intensity-series` or their configuration): the service
+    /// charges the job's energy at it, instead of its own configured series.
+    public var series: SeriesRequest?
 
     public init(
         region: String? = nil, intensity: Double? = nil, intensityBasis: String? = nil, pue: Double? = nil,
-        price: Double? = nil, currency: String? = nil
+        price: Double? = nil, currency: String? = nil, series: SeriesRequest? = nil
     ) {
         self.region = region
         self.intensity = intensity
@@ -77,19 +80,57 @@ public struct CarbonRequest: Codable, Sendable, Equatable {
         self.pue = pue
         self.price = price
         self.currency = currency
+        self.series = series
     }
 
     public var isEmpty: Bool {
         region == nil && intensity == nil && intensityBasis == nil && pue == nil && price == nil && currency == nil
+            && series == nil
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case region, intensity
         case intensityBasis = "intensity_basis"
-        case pue, price, currency
+        case pue, price, currency, series
     }
 
     public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// A grid intensity series sent with a job: its periods from the job's start on (the wrapper keeps no more), at
+/// most `maximumPoints` of them, each `[start, end, g/kWh, forecast]` (seconds since 1970; forecast 1 or 0).
+public struct SeriesRequest: Codable, Sendable, Equatable {
+    public var provider: String
+    public var zone: String
+    /// "lifecycle" | "direct" | "marginal".
+    public var basis: String
+    public var attribution: String
+    public var fetchedAt: Double?
+    public var points: [[Double]]
+    /// Periods left out after the first `maximumPoints`.
+    public var truncated: Int?
+
+    /// The most periods sent (about 450 KB of JSON; a request is at most 1 MiB).
+    public static let maximumPoints = 10_000
+
+    public init(
+        provider: String, zone: String, basis: String, attribution: String, fetchedAt: Double?, points: [[Double]],
+        truncated: Int?
+    ) {
+        self.provider = provider
+        self.zone = zone
+        self.basis = basis
+        self.attribution = attribution
+        self.fetchedAt = fetchedAt
+        self.points = points
+        self.truncated = truncated
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case provider, zone, basis, attribution
+        case fetchedAt = "fetched_at"
+        case points, truncated
+    }
 }
 
 /// `POST /v1/jobs/{id}/marks`: phase marks of a running job, one line each (`begin NAME`, `end NAME units=N

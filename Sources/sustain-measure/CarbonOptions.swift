@@ -51,13 +51,6 @@ struct CarbonOptions: ParsableArguments {
             valueName: "path"))
     var config: String?
 
-    /// The options given on the command line, for a job the service measures.
-    var request: CarbonRequest {
-        CarbonRequest(
-            region: region, intensity: intensity, intensityBasis: intensity == nil ? nil : intensityBasis, pue: pue,
-            price: price, currency: currency)
-    }
-
     /// The configuration file's contents, or the defaults; a `ValidationError` names the file and key. Read once
     /// per process (validation and the run both need it; each read was a file and a parse at start-up).
     func configuration() throws -> Configuration {
@@ -144,10 +137,20 @@ struct CarbonOptions: ParsableArguments {
 }
 
 extension CarbonOptions {
-    /// The report's carbon at the grid's intensity over time, where a series is given or configured.
-    func applySeries(to report: inout Report, settings: CarbonSettings) throws {
-        let (loaded, warning) = try series()
-        if let warning { report.warnings.append(warning) }
-        if let loaded { report.apply(intensitySeries: loaded.series, settings: settings) }
+    /// What the service needs to compute a job's one carbon figure as this wrapper would: the flags over the
+    /// user's configuration file (where the file says nothing, the service's own settings apply), the region a
+    /// series names, and the series itself (its periods from now on), which the service may not be able to read.
+    func request() throws -> CarbonRequest {
+        let impact = try configuration().impact
+        let loaded = try series().loaded
+        let intensity = intensity ?? (region == nil ? impact.intensity : nil)
+        var region = region ?? (self.intensity == nil ? impact.region : nil)
+        if region == nil, intensity == nil, let seriesRegion = loaded?.region { region = seriesRegion }
+        return CarbonRequest(
+            region: region, intensity: intensity,
+            intensityBasis: intensity == nil
+                ? nil : (self.intensity != nil ? intensityBasis : impact.intensityBasis.rawValue),
+            pue: pue ?? impact.pue, price: price ?? impact.price, currency: currency ?? impact.currency,
+            series: loaded.map { SeriesRequest($0.series) })
     }
 }

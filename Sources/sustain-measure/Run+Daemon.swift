@@ -36,8 +36,9 @@ extension SustainMeasure.Run {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let recorded = recorded.truncated()  // any command runs; what the service stores of it is bounded
-        // The user's carbon flags travel with the job: the service computes and stores the one figure.
-        let request = carbon.request
+        // The user's carbon settings and series travel with the job: the service computes and stores the one
+        // figure, and this wrapper writes what the service returns.
+        let request = try carbon.request()
         let start = JobStart(
             command: recorded.text, commandBase64: recorded.base64, commandWords: recorded.truncatedFrom,
             pid: CurrentProcess.pid, labels: try jobLabels(), carbon: request.isEmpty ? nil : request,
@@ -98,7 +99,6 @@ extension SustainMeasure.Run {
                 id: started.id, startedAt: startedAt, exit: stop, usage: child.usage, carbonSettings: carbonSettings,
                 reason: "\(error)")
         }
-        try carbon.applySeries(to: &result, settings: carbonSettings)
         let written = writeReport(result, to: outputs)
         writeHTML(result, to: outputs)
         if !quiet { Terminal.write(result.summary(reportPath: written)) }

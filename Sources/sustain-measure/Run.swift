@@ -315,16 +315,15 @@ extension SustainMeasure {
                         cpuModel: HostFacts.cpuModel(), maxResidentBytes: usage.maxResidentBytes,
                         durationSeconds: measurement.duration.seconds)
                 }
-            let gpus = sampler.gpus
-            var result = Report(
-                job: job, measurement: measurement, sources: summaries, carbon: carbonSettings, fallback: fallback,
-                gpus: gpus)
-            if let phases { result.add(phases, carbon: carbonSettings) }
-            try carbon.applySeries(to: &result, settings: carbonSettings)
-            if let delay { result.countedFromMark(delay.name, afterSeconds: delay.seconds) }
-            result.addMetrics(given: metricValues)
-            result.labels = (try? jobLabels()) ?? [:]  // validated before the command ran
-            if let serviceWarning { result.warnings.insert(serviceWarning, at: 0) }
+            let (series, seriesWarning) = try carbon.series()
+            let result = Report.assemble(
+                FinishedJob(
+                    facts: job, measurement: measurement, sources: summaries, carbon: carbonSettings,
+                    fallback: fallback, gpus: sampler.gpus, phases: phases,
+                    startMark: delay.map { ($0.name, $0.seconds) },
+                    series: series?.series, seriesWarning: seriesWarning, metrics: metricValues,
+                    labels: (try? jobLabels()) ?? [:],  // validated before the command ran
+                    firstWarnings: serviceWarning.map { [$0] } ?? []))
             let written = writeReport(result, to: outputs)
             writeHTML(result, to: outputs)
             if !quiet { Terminal.write(result.summary(reportPath: written, alreadyShown: shown)) }

@@ -33,7 +33,7 @@ struct HourlyCarbonTests {
 
     static func iso(_ seconds: Double) -> String {
         ISO8601DateFormatter.string(
-            from: Date(timeIntervalSince1970: seconds), timeZone: TimeZone(identifier: "UTC")!,
+            from: Date(timeIntervalSince1970: seconds), timeZone: .gmt,
             formatOptions: [.withInternetDateTime, .withFractionalSeconds])
     }
 
@@ -111,5 +111,39 @@ struct HourlyCarbonTests {
         #expect(report.carbon.intensitySeries == nil)
         #expect(report.carbon.kgCo2e != nil && report.carbon.regionCode == "DE")
         #expect(report.warnings.contains { $0.contains("intensity series could not be used") }, "\(report.warnings)")
+    }
+
+    /// `--start-at-mark` with a series (the one-report issue): the window moves to the mark before the series is
+    /// looked up. A job that marks `train` 1 s in, across a step from 100 to 500 g/kWh 1 s after the mark, gets
+    /// Σ energy × intensity over its counted window, within 0.5 % (the series was looked up 1 s early: far off).
+    @Test func aStartMarkMovesTheWindowBeforeTheSeriesIsLookedUp() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let step = Date().timeIntervalSince1970 + 2.3
+        let csv = directory.appendingPathComponent("step.csv")
+        try """
+        timestamp,g_per_kwh
+        \(Self.iso(step - 3600)),100
+        \(Self.iso(step)),500
+
+        """.write(to: csv, atomically: true, encoding: .utf8)
+        let path = directory.appendingPathComponent("report.json").path
+        let outcome = try Harness.run([
+            "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
+            "two-socket", "--", Harness.product("sustain-measure"), "-q", "--no-daemon", "--report", path,
+            "--intensity-series", csv.path, "--start-at-mark", "train", "--", "/bin/sh", "-c",
+            "sleep 1; echo 'begin train' > $SUSTAIN_MARKS; sleep 2.5",
+        ])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try Report.decode(Data(contentsOf: URL(fileURLWithPath: path)))
+        let start = report.startedAt.timeIntervalSince1970
+        let end = report.endedAt.timeIntervalSince1970
+        #expect(start < step - 0.5 && end > step + 0.5, "the counted window spans the step: \(start) \(step) \(end)")
+        let joules = try #require(report.energy.joules)
+        let watts = joules / report.durationSeconds
+        let expectedKg = (watts * (step - start) * 100 + watts * (end - step) * 500) / 3_600_000 / 1000
+        let kg = try #require(report.carbon.kgCo2e)
+        #expect(abs(kg - expectedKg) / expectedKg < 0.005, "\(kg) kg vs \(expectedKg) kg")
+        #expect(report.warnings.contains { $0.contains("Counted from the first \"begin train\"") })
     }
 }
