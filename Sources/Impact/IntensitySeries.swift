@@ -137,7 +137,7 @@ public struct IntensitySeries: Sendable, Hashable {
         var best: (start: Double, mean: Double)?
         for start in candidates {
             guard let mean = mean(from: start, to: start + duration) else { continue }
-            if best == nil || mean < best!.mean - 1e-9 { best = (start, mean) }
+            if mean < (best?.mean ?? .infinity) - 1e-9 { best = (start, mean) }
         }
         return best.map { ($0.start, $0.mean, mean(from: now, to: now + duration)) }
     }

@@ -34,7 +34,7 @@ public enum IntensityProvider: String, Sendable, CaseIterable {
     case electricityMaps = "electricity-maps"
     /// WattTime, with an account (`user:password`; `GET /login` gives a bearer token): https://docs.watttime.org/
     /// `GET /v3/historical` and `/v3/forecast` with `region` and `signal_type=co2_moer`: `data[]` of `point_time`
-    /// and `value`, `meta.units` `lbs_co2_per_mwh`, `meta.data_point_period_seconds`. Marginal, not average.
+    /// and `value`, `meta.units` `lbs_co2_per_mwh`, `meta.dataPointPeriodSeconds`. Marginal, not average.
     case wattTime = "watttime"
 
     public var defaultEndpoint: String {
@@ -243,8 +243,12 @@ public enum IntensityProvider: String, Sendable, CaseIterable {
     private func decodeEnerginet(_ data: Data, now: Double) throws -> [IntensityPoint] {
         struct Answer: Decodable {
             struct Record: Decodable {
-                var Minutes5UTC: String
-                var CO2Emission: Double?
+                var minutes5UTC: String
+                var co2Emission: Double?
+                enum CodingKeys: String, CodingKey {
+                    case minutes5UTC = "Minutes5UTC"
+                    case co2Emission = "CO2Emission"
+                }
             }
             var dataset: String?
             var records: [Record]
@@ -252,8 +256,8 @@ public enum IntensityProvider: String, Sendable, CaseIterable {
         let answer = try JSONDecoder().decode(Answer.self, from: data)
         let forecast = answer.dataset == "CO2EmisProg"
         return try answer.records.compactMap { record throws(IntensityDataError) -> IntensityPoint? in
-            guard let value = record.CO2Emission else { return nil }
-            let start = try time(record.Minutes5UTC)
+            guard let value = record.co2Emission else { return nil }
+            let start = try time(record.minutes5UTC)
             return IntensityPoint(
                 start: start, end: start + 300, gramsPerKilowattHour: value, forecast: forecast && start + 300 > now)
         }
@@ -297,13 +301,22 @@ public enum IntensityProvider: String, Sendable, CaseIterable {
     private func decodeWattTime(_ data: Data, now: Double) throws -> [IntensityPoint] {
         struct Answer: Decodable {
             struct Point: Decodable {
-                var point_time: String
+                var pointTime: String
                 var value: Double?
+                enum CodingKeys: String, CodingKey {
+                    case pointTime = "point_time"
+                    case value
+                }
             }
             struct Meta: Decodable {
-                var data_point_period_seconds: Double?
+                var dataPointPeriodSeconds: Double?
                 var units: String?
-                var signal_type: String?
+                var signalType: String?
+                enum CodingKeys: String, CodingKey {
+                    case dataPointPeriodSeconds = "data_point_period_seconds"
+                    case units
+                    case signalType = "signal_type"
+                }
             }
             var data: [Point]
             var meta: Meta
@@ -313,16 +326,16 @@ public enum IntensityProvider: String, Sendable, CaseIterable {
             throw IntensityDataError(
                 "watttime answered in \"\(answer.meta.units ?? "no unit")\", expected lbs_co2_per_mwh")
         }
-        guard answer.meta.signal_type == nil || answer.meta.signal_type == "co2_moer" else {
-            throw IntensityDataError("watttime answered with signal \(answer.meta.signal_type ?? ""), not co2_moer")
+        guard answer.meta.signalType == nil || answer.meta.signalType == "co2_moer" else {
+            throw IntensityDataError("watttime answered with signal \(answer.meta.signalType ?? ""), not co2_moer")
         }
-        let period = answer.meta.data_point_period_seconds ?? 300
+        let period = answer.meta.dataPointPeriodSeconds ?? 300
         guard period > 0, period <= 3600 else {
             throw IntensityDataError("watttime answered with a period of \(period) s")
         }
         return try answer.data.compactMap { point throws(IntensityDataError) -> IntensityPoint? in
             guard let value = point.value else { return nil }
-            let start = try time(point.point_time)
+            let start = try time(point.pointTime)
             return IntensityPoint(
                 start: start, end: start + period,
                 gramsPerKilowattHour: value * Self.gramsPerKilowattHourPerPoundPerMegawattHour,

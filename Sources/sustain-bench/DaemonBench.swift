@@ -47,7 +47,7 @@ extension Bench {
         for index in 0..<count {
             var cgroup = ""
             if let cgroups, mkdir("\(cgroups)/j\(index)", 0o755) == 0 {
-                cgroup = ",\"cgroup\":\"/\(cgroups.split(separator: "/").last!)/j\(index)\""
+                cgroup = ",\"cgroup\":\"/\(cgroups.split(separator: "/").last ?? "")/j\(index)\""
             }
             let body = Array("{\"command\":[\"bench\",\"\(index)\"],\"pid\":\(getpid())\(cgroup)}".utf8)
             let response = try client.send("POST", "/v1/jobs", json: body)

@@ -142,8 +142,9 @@ extension SustainMeasure {
                 if shown.isEmpty {
                     lines.append(
                         "No figures from \(time(start)) to \(time(now + hours * 3600)) UTC: the series holds "
-                            + (series.points.first.map { "\(time($0.start)) to \(time(series.points.last!.end))" }
-                                ?? "nothing") + ". Fetch it again.")
+                            + (series.points.first.flatMap { first in
+                                series.points.last.map { "\(time(first.start)) to \(time($0.end))" }
+                            } ?? "nothing") + ". Fetch it again.")
                 } else {
                     let highest = shown.map(\.gramsPerKilowattHour).max() ?? 1
                     lines.append("time (UTC)          g/kWh")

@@ -336,8 +336,10 @@ extension SustainMeasure.ReportCommand {
                 Terminal.error(
                     "sustain-measure: merged \(merged.nodes?.count ?? 0) node report(s) into \(output): "
                         + "\(merged.energy.joules.map(Quantity.energy) ?? "not measured")"
-                        + (merged.missingNodes?.isEmpty == false
-                            ? " (INCOMPLETE: \(merged.missingNodes!.count) node(s) missing)" : ""))
+                        + (merged.missingNodes.flatMap {
+                            $0.isEmpty ? nil : " (INCOMPLETE: \($0.count) node(s) missing)"
+                        }
+                            ?? ""))
             }
         }
     }

@@ -37,7 +37,8 @@ struct SustainMeasure: ParsableCommand {
 
     /// What the root command itself handles: its subcommands, help and version.
     static let rootWords: Set<String> = [
-        "run", "mark", "sources", "estimate", "compare", "report", "slurm", "intensity", "help", "-h", "--help", "--version",
+        "run", "mark", "sources", "estimate", "compare", "report", "slurm", "intensity", "help", "-h", "--help",
+        "--version",
         "--generate-completion-script", "--experimental-dump-help",
     ]
 }

@@ -75,7 +75,8 @@ public enum Harness {
                 stdin.withUnsafeBytes { buffer in
                     var offset = 0
                     while offset < buffer.count {
-                        let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                        guard let base = buffer.baseAddress else { break }
+                        let written = write(fd, base + offset, buffer.count - offset)
                         if written < 0 && errno == EINTR { continue }
                         if written <= 0 { break }
                         offset += written
@@ -100,7 +101,7 @@ public enum Harness {
             var fds = open.filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             if !fds.isEmpty { _ = poll(&fds, nfds_t(fds.count), 50) } else { usleep(20_000) }
             for entry in fds where entry.revents != 0 {
-                let index = open.firstIndex(of: entry.fd)!
+                guard let index = open.firstIndex(of: entry.fd) else { continue }
                 let count = read(entry.fd, &chunk, chunk.count)
                 if count > 0 {
                     buffers[index].append(contentsOf: chunk[0..<count])
