@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 failed=0
 fail() { echo "architecture: $*"; failed=1; }
+# An import, with whatever access level or attribute it is written with (`internal import Glibc` is an import).
+imp='^(@testable |@_implementationOnly |@preconcurrency )?((internal|public|private|fileprivate|package) )?import'
 
 # One Swift file imports each C module.
 declare -A owner=(
@@ -15,31 +17,31 @@ declare -A owner=(
     [CLinux]=Sources/LinuxSupport/Syscalls.swift
 )
 for module in "${!owner[@]}"; do
-    found=$(grep -rlE "^(internal |@_implementationOnly )?import ${module}\b" Sources || true)
+    found=$(grep -rlE "${imp} ${module}\b" Sources || true)
     [ "$found" = "${owner[$module]}" ] || fail "${module} must be imported by ${owner[$module]} alone, found: ${found:-none}"
 done
 
 # Glibc only where system calls live: the Linux support target, the sources, the service and the tools.
-glibc=$(grep -rlE "^import Glibc\b" Sources \
+glibc=$(grep -rlE "${imp} Glibc\b" Sources \
     | grep -vE "^Sources/(LinuxSupport|Meter|Daemon|sustain-measured|sustain-bench|sustain-fakesys)/" || true)
 [ -z "$glibc" ] || fail "Glibc imported outside LinuxSupport/Meter/Daemon and the service and test tools: $glibc"
 
 # The pure rooms import nothing of the system.
-pure=$(grep -rlE "^import (Glibc|Foundation|FoundationEssentials|LinuxSupport)\b" Sources/SustainCore Sources/Impact \
+pure=$(grep -rlE "${imp} (Glibc|Foundation|FoundationEssentials|LinuxSupport)\b" Sources/SustainCore Sources/Impact \
     || true)
 [ -z "$pure" ] || fail "SustainCore and Impact must stay pure (no Glibc, Foundation or LinuxSupport): $pure"
 
 # The wrapper's modules use FoundationEssentials, never all of Foundation (ICU).
 for target in sustain-measure Reports SustainAPI Meter LinuxSupport SustainConfiguration IntensityData; do
-    bad=$(grep -lE "^import Foundation$" Sources/$target/*.swift || true)
+    bad=$(grep -lE "${imp} Foundation$" Sources/$target/*.swift || true)
     [ -z "$bad" ] || fail "$target imports Foundation (ICU): $bad"
 done
 
 # Dependencies point down: lower rooms never import higher ones.
-up=$(grep -rlE "^import (Daemon|Reports|SustainConfiguration|SustainAPI|IntensityData)\b" Sources/SustainCore Sources/Impact \
+up=$(grep -rlE "${imp} (Daemon|Reports|SustainConfiguration|SustainAPI|IntensityData)\b" Sources/SustainCore Sources/Impact \
     Sources/LinuxSupport Sources/Meter || true)
 [ -z "$up" ] || fail "a lower room imports a higher one: $up"
-http=$(grep -rlE "^import (Hummingbird|HummingbirdCore|NIOCore|GRDB|FoundationNetworking)\b" Sources/sustain-measure \
+http=$(grep -rlE "${imp} (Hummingbird|HummingbirdCore|NIOCore|GRDB|FoundationNetworking)\b" Sources/sustain-measure \
     Sources/Reports Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration \
     Sources/IntensityData || true)
 [ -z "$http" ] || fail "the wrapper's modules must not import the HTTP server or the database: $http"
@@ -50,7 +52,7 @@ for i in "${!rooms[@]}"; do
     for j in "${!rooms[@]}"; do
         [ "$j" -ge "$i" ] || continue
         [ "$j" -eq "$i" ] && continue
-        found=$(grep -lE "^(@testable |internal |public )?import ${rooms[$j]}\b" Sources/${rooms[$i]}/*.swift || true)
+        found=$(grep -lE "${imp} ${rooms[$j]}\b" Sources/${rooms[$i]}/*.swift || true)
         [ -z "$found" ] || fail "${rooms[$i]} imports ${rooms[$j]}, which comes after it: $found"
     done
 done

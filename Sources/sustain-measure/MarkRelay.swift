@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 import LinuxSupport
 import SustainAPI
 import Synchronization
@@ -25,21 +24,14 @@ final class MarkRelay: @unchecked Sendable {
     private let client: UnixHTTPClient
     private let target: String
     private let state = Mutex(State())
-    /// Counts wake-ups of the sending thread (a POSIX semaphore: no busy waiting).
-    private let ready: UnsafeMutablePointer<sem_t>
+    /// Counts wake-ups of the sending thread (no busy waiting).
+    private let ready = Semaphore()
     private var thread: NativeThread?
 
     init(client: UnixHTTPClient, job id: String) throws(SystemError) {
         self.client = client
         target = APIRoute.marks(id)
-        ready = .allocate(capacity: 1)
-        sem_init(ready, 0, 0)
         thread = try NativeThread(name: "sustain-relay") { [self] in send() }
-    }
-
-    deinit {
-        sem_destroy(ready)
-        ready.deallocate()
     }
 
     /// Queues one mark read at `nanoseconds` (CLOCK_MONOTONIC); sheds it when the queue is full.
@@ -53,13 +45,13 @@ final class MarkRelay: @unchecked Sendable {
             state.instants.append(nanoseconds)
             return true
         }
-        if queued { sem_post(ready) }
+        if queued { ready.signal() }
     }
 
     /// Sends what is queued (for at most `finalDeadline`), stops the thread and returns how many marks were shed.
     func finish() -> Int {
         state.withLock { $0.deadline = MarkPipe.monotonicNanoseconds() + UInt64(Self.finalDeadline * 1e9) }
-        sem_post(ready)
+        ready.signal()
         thread?.join()
         thread = nil
         return state.withLock { $0.shed }
@@ -68,7 +60,7 @@ final class MarkRelay: @unchecked Sendable {
     private func send() {
         let encoder = JSONEncoder()
         while true {
-            while sem_wait(ready) != 0 && errno == EINTR {}
+            ready.wait()
             while true {
                 let batch = state.withLock { state -> (lines: [String], instants: [UInt64], done: Bool) in
                     let late = state.deadline.map { MarkPipe.monotonicNanoseconds() > $0 } ?? false
