@@ -143,8 +143,13 @@ public final class PhaseLog: Sendable {
         let now: SamplerCheckpoint
         var late = false
         if let instant {
+            // Whether a mark came promptly is judged on its own instant: judged on where it is placed (never before
+            // the last mark), a flood would make every mark "prompt" and place them all at their arrival.
+            let prompt = instant.seconds(to: sampler.clock.now) <= Sampler.promptness
             let placed = max(instant, state.withLock { $0.lastInstant } ?? origin)
-            guard let resolved = sampler.checkpoint(resolving: placed) else { return }
+            guard let resolved = sampler.checkpoint(resolving: placed, promptness: prompt ? .infinity : 0) else {
+                return
+            }
             (now, late) = resolved
         } else {
             guard let reading = sampler.checkpointNow() else { return }

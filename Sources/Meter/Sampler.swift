@@ -238,14 +238,13 @@ public final class Sampler: @unchecked Sendable {
         checkpoint: SamplerCheckpoint, late: Bool
     )? {
         guard let newest = latestCheckpoint else { return nil }
-        guard newest.instant < instant else { return resolved(instant, newest: newest) }
-        let reading = checkpointNow() ?? newest
-        // Told within `promptness` of the instant: the fresh reading stands for it, as if the mark came at once
-        // (spreading it over the span since the last tick would blur a power step just before it).
-        if reading.instant <= instant || instant.seconds(to: reading.instant) <= promptness {
-            return (reading, false)
-        }
-        return resolved(instant, newest: reading)
+        // Told within `promptness` of the instant: a fresh reading stands for it, as if it came at once (spreading
+        // it over the span between two ticks would blur a power step, and a tick is not retaken when preempted).
+        if instant.seconds(to: clock.now) <= promptness { return (checkpointNow() ?? newest, false) }
+        // Told late: between the readings around the instant, a fresh one taken when none is after it yet.
+        let after = newest.instant < instant ? (checkpointNow() ?? newest) : newest
+        if after.instant <= instant { return (after, false) }
+        return resolved(instant, newest: after)
     }
 
     /// A mark learnt of within this many seconds is taken at a fresh reading; later ones between readings.

@@ -30,15 +30,27 @@ extension SamplerCheckpoint {
 /// The last readings a sampler published, oldest first, so that a mark or a stop that reaches the service late
 /// is resolved at the instant it was made (`Sampler.checkpoint(resolving:)`), not when it arrived.
 struct RecentReadings {
-    /// How many readings are kept: 25 s at the service's 10 Hz, and every fresh reading in between.
-    static let capacity = 256
+    /// How many readings are kept: at least `capacity` × `spacing` = 10 s however many fresh readings the marks
+    /// take (51 s at the service's 10 Hz).
+    static let capacity = 512
+    /// A reading this soon after the newest kept replaces it: between readings 20 ms apart a mark is placed well,
+    /// and a flood of marks, each a fresh reading, cannot push the last seconds out of the ring.
+    static let spacing: UInt64 = 20_000_000
 
     private var ring: [SamplerCheckpoint] = []
     private var next = 0
 
     mutating func append(_ checkpoint: SamplerCheckpoint) {
-        // A reading at the same instant as the newest replaces it (a stopped clock must not push out the past).
+        // A reading within `spacing` of the newest replaces it (a stopped clock, or a flood of fresh readings,
+        // must not push out the past); the one before stays, so the ring still brackets every instant it spans.
         let newest = ring.count < Self.capacity ? ring.count - 1 : (next + Self.capacity - 1) % Self.capacity
+        let before = ring.count < Self.capacity ? ring.count - 2 : (next + Self.capacity - 2) % Self.capacity
+        if ring.indices.contains(newest), ring.indices.contains(before),
+            ring[newest].instant.nanoseconds - ring[before].instant.nanoseconds < Self.spacing
+        {
+            ring[newest] = checkpoint
+            return
+        }
         if ring.indices.contains(newest), ring[newest].instant == checkpoint.instant {
             ring[newest] = checkpoint
             return

@@ -19,6 +19,8 @@ final class MarkRelay: @unchecked Sendable {
         var shed = 0
         /// Set by `finish()`: send what is queued until the deadline (monotonic nanoseconds), then stop.
         var deadline: UInt64?
+        /// Set by `commandEnded(at:)`: marks read after it (drained from the pipe) were written before it.
+        var ceiling: UInt64?
     }
 
     private let client: UnixHTTPClient
@@ -42,11 +44,14 @@ final class MarkRelay: @unchecked Sendable {
                 return false
             }
             state.lines.append(String(decoding: line, as: UTF8.self))
-            state.instants.append(nanoseconds)
+            state.instants.append(min(nanoseconds, state.ceiling ?? .max))
             return true
         }
         if queued { ready.signal() }
     }
+
+    /// The command ended at `nanoseconds`: what the pipe still holds was written before, and is placed no later.
+    func commandEnded(at nanoseconds: UInt64) { state.withLock { $0.ceiling = nanoseconds } }
 
     /// Sends what is queued (for at most `finalDeadline`), stops the thread and returns how many marks were shed.
     func finish() -> Int {

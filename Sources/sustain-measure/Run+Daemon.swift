@@ -79,6 +79,7 @@ extension SustainMeasure.Run {
         let endedAt = MarkPipe.monotonicNanoseconds()
         // The marks written before the command ended go to the service before the stop, within a deadline; the
         // stop names the instant the command ended, so that the time they take is not the job's.
+        relay?.relay.commandEnded(at: endedAt)
         relay?.pipe.finish()
         let shed = relay?.relay.finish()
         let stop = JobStop(

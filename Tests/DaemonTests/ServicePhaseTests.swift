@@ -123,7 +123,7 @@ struct ServicePhaseTests {
         // The window is the command's life: its own timing plus Python's start and exit, never the relay's time.
         #expect(
             report.durationSeconds > childSeconds && report.durationSeconds < childSeconds + 0.5,
-            "\(report.durationSeconds) s reported for a \(childSeconds) s loop")
+            "\(report.durationSeconds) s reported for a \(childSeconds) s loop; \(report.warnings)")
         let joules = try #require(report.energy.joules)
         let injected = 176 * report.durationSeconds
         #expect(abs(joules - injected) / injected < 0.005, "\(joules) J vs \(injected) J")

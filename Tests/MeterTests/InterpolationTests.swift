@@ -43,6 +43,21 @@ struct InterpolationTests {
         #expect(pieces[2] == 0)
     }
 
+    /// Fresh readings closer than the ring's spacing replace the newest: a flood of them keeps the seconds before.
+    @Test func aFloodOfReadingsDoesNotPushThePastOut() throws {
+        var recent = RecentReadings()
+        for index in 0..<100 {
+            recent.append(Self.reading(Double(index) * 0.1, joules: Double(index) * 10, readings: index))
+        }
+        for index in 0..<20_000 {
+            let seconds = 10 + Double(index) * 0.0001
+            recent.append(Self.reading(seconds, joules: seconds * 100, readings: 100 + index))
+        }
+        let at = { (seconds: Double) in recent.checkpoint(at: MonotonicInstant(nanoseconds: UInt64(seconds * 1e9))) }
+        #expect(abs((at(5.05)?[RestartTests.package.id]?.joules ?? 0) - 505) < 1e-6, "5 s back is still bracketed")
+        #expect(recent.oldest?.instant == MonotonicInstant(nanoseconds: 0))
+    }
+
     @Test func recentReadingsFindTheBracketAndForgetTheOldest() throws {
         var recent = RecentReadings()
         for index in 0..<(RecentReadings.capacity + 10) {
@@ -52,7 +67,7 @@ struct InterpolationTests {
         #expect(abs((at(100.5)?[RestartTests.package.id]?.joules ?? 0) - 1005) < 1e-9)
         #expect(at(265)?[RestartTests.package.id]?.joules == 2650)
         #expect(at(5) == nil, "older than every kept reading")
-        #expect(at(300) == nil, "newer than every kept reading")
+        #expect(at(Double(RecentReadings.capacity + 20)) == nil, "newer than every kept reading")
         #expect(recent.oldest?.instant == MonotonicInstant(nanoseconds: 10_000_000_000))
     }
 }
