@@ -115,13 +115,7 @@ public final class MarkPipe: @unchecked Sendable {
     /// with SIGKILL cannot remove its own. Only a FIFO named `marks` is unlinked in them, and only empty
     /// directories are removed.
     static func removeAbandoned(in base: String) {
-        guard let stream = opendir(base) else { return }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard name.hasPrefix(prefix) else { continue }
+        for name in SafeFile.names(in: base, prefix: prefix) {
             let rest = name.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0,
                 kill(pid, 0) != 0, errno == ESRCH

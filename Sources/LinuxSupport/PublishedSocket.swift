@@ -103,13 +103,7 @@ public final class PublishedSocket: @unchecked Sendable {
 
     /// Private directories a daemon that was killed left behind: ours (same owner, 0700), with no server answering.
     private static func removeStalePrivateDirectories(in directory: String, prefix: String) {
-        guard let stream = opendir(directory) else { return }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard entryName.hasPrefix(prefix) else { continue }
+        for entryName in SafeFile.names(in: directory, prefix: prefix) {
             let candidate = "\(directory)/\(entryName)"
             var info = stat()
             guard lstat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid(),

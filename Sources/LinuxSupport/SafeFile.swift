@@ -244,6 +244,20 @@ public enum SafeFile {
         return String(cString: created)
     }
 
+    /// The names in `directory` that start with `prefix` (`readdir`); none when it cannot be read.
+    public static func names(in directory: String, prefix: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(prefix) { names.append(name) }
+        }
+        return names
+    }
+
     /// What stands at `path` (a symbolic link itself, not followed), nil when nothing does or it cannot be seen.
     public static func kind(of path: String) -> FileKind? {
         var info = stat()

@@ -20,6 +20,17 @@ let cgroupMount: String? = {
     .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)),
     .enabled(if: cgroupMount != nil, "SKIPPED: no cgroup v2 hierarchy in /proc/mounts: attribution is untested"))
 struct AttributionTests {
+    /// Whatever is left in a test's cgroup and its children goes back to the root, then they go.
+    static func remove(_ cgroup: String, children: [String], mount: String) {
+        for name in children + [""] {
+            let procs = (try? String(contentsOfFile: "\(cgroup)/\(name)/cgroup.procs", encoding: .utf8)) ?? ""
+            for pid in procs.split(separator: "\n") {
+                try? String(pid).write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
+            }
+            rmdir("\(cgroup)/\(name)")
+        }
+    }
+
     /// One busy core (a), a quarter of one (b), an idle job (c), a job whose cgroup is removed midway (d), and one
     /// registered with no process (no cgroup): shares follow CPU time, the idle job gets about nothing, and every
     /// joule is attributed or in the remainder.
@@ -28,16 +39,7 @@ struct AttributionTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let mount = try #require(cgroupMount)
         let cgroup = "\(mount)/sustain-test-\(getpid())"
-        defer {
-            // Whatever is left in the test's cgroups goes back to the root, then they go.
-            for name in ["a", "b", "c", "d", "e", ""] {
-                let procs = (try? String(contentsOfFile: "\(cgroup)/\(name)/cgroup.procs", encoding: .utf8)) ?? ""
-                for pid in procs.split(separator: "\n") {
-                    try? String(pid).write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
-                }
-                rmdir("\(cgroup)/\(name)")
-            }
-        }
+        defer { Self.remove(cgroup, children: ["a", "b", "c", "d", "e"], mount: mount) }
         try """
         import time
         end = time.time() + 6
@@ -170,15 +172,7 @@ struct AttributionTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let mount = try #require(cgroupMount)
         let cgroup = "\(mount)/sustain-shared-\(getpid())"
-        defer {
-            for name in ["shared", "own", ""] {
-                let procs = (try? String(contentsOfFile: "\(cgroup)/\(name)/cgroup.procs", encoding: .utf8)) ?? ""
-                for pid in procs.split(separator: "\n") {
-                    try? String(pid).write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
-                }
-                rmdir("\(cgroup)/\(name)")
-            }
-        }
+        defer { Self.remove(cgroup, children: ["shared", "own"], mount: mount) }
         let outcome = try SocketTests.withDaemon(
             scenario: "unreadable", in: directory,
             """
