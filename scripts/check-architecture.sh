@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that the tree keeps the architecture the README describes: each C module is imported by exactly one
+# Checks that the tree keeps the architecture docs/architecture.md describes: each C module is imported by exactly one
 # Swift file, system calls (Glibc) stay in the targets that own them, and the wrapper links no Foundation ICU,
 # HTTP server, NIO or SQLite. Run by .ci/run; prints each violation and exits 1 when there is one.
 set -euo pipefail
@@ -46,7 +46,7 @@ http=$(grep -rlE "${imp} (Hummingbird|HummingbirdCore|NIOCore|GRDB|FoundationNet
     Sources/IntensityData || true)
 [ -z "$http" ] || fail "the wrapper's modules must not import the HTTP server or the database: $http"
 
-# Every room imports only rooms above it in the README's list (the library targets, in order).
+# Every room imports only rooms above it in docs/architecture.md's list (the library targets, in order).
 rooms=(SustainCore LinuxSupport Meter Impact IntensityData SustainConfiguration SustainAPI Reports Daemon)
 for i in "${!rooms[@]}"; do
     for j in "${!rooms[@]}"; do
