@@ -9,7 +9,9 @@ import Testing
 /// the energy injected over its own window, at 1 Hz sampling (where a tick error would be a whole second) and at
 /// 10 Hz, 20 runs each, and with 50 jobs at once. Jobs last 2 s: the simulator moves its counters every 0.5 ms, so
 /// each end of a window may be off by that much of the injected energy (0.05 % of 2 s together; 1 s jobs sat at the
-/// 0.1 % bound and failed about once in ten runs).
+/// 0.1 % bound and failed about once in ten runs). The 50 jobs at once last 4 s: fifty wrappers starting together
+/// on two cores stall the simulator for a millisecond or two (seen −0.101 % on a 2 s job in a fresh-clone CI run),
+/// the counters' own granularity, which a 0.1 % bound on 2 s cannot absorb.
 @Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
 struct ServiceAccuracyTests {
     static let watts = 176.0
@@ -73,7 +75,7 @@ struct ServiceAccuracyTests {
     }
 
     @Test func fiftyJobsAtOnceAreEachWithinATenthOfAPercent() throws {
-        let reports = try Self.reports(interval: 0.1, users: 50, perUser: 1, seconds: 2)
+        let reports = try Self.reports(interval: 0.1, users: 50, perUser: 1, seconds: 4)
         _ = Self.check(reports, expected: 50, label: "50 at once")
     }
 }
