@@ -90,6 +90,10 @@ public final class PhaseLog: Sendable {
         var late = 0
         /// The instant of the latest mark: marks are placed in the order they came, never earlier.
         var lastInstant: MonotonicInstant?
+        /// The reading the latest mark was placed at: a mark placed no later than it is placed exactly there (the
+        /// ring may have replaced that reading since, and a value rebuilt between its neighbours would differ by a
+        /// few microjoules, which the phases on either side would then count twice or not at all).
+        var lastCheckpoint: SamplerCheckpoint?
         var invalid = 0
         var firstInvalid: String?
         var afterEnd = 0
@@ -157,8 +161,10 @@ public final class PhaseLog: Sendable {
         }
         state.withLock { state in
             if late { state.late += 1 }
-            state.lastInstant = max(state.lastInstant ?? now.instant, now.instant)
-            apply(mark, at: now, to: &state)
+            let placed = state.lastCheckpoint.flatMap { now.instant <= $0.instant ? $0 : nil } ?? now
+            state.lastCheckpoint = placed
+            state.lastInstant = placed.instant
+            apply(mark, at: placed, to: &state)
         }
     }
 

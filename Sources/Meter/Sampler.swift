@@ -248,7 +248,7 @@ public final class Sampler: @unchecked Sendable {
     }
 
     /// A mark learnt of within this many seconds is taken at a fresh reading; later ones between readings.
-    public static let promptness = 0.03
+    public static let promptness = 0.05
     /// A job's stop learnt of within this many seconds of the command's end is taken at a fresh reading, exactly
     /// as one that came at once: between two readings a loaded machine's 10 Hz ticks (not retaken when a read is
     /// preempted) measured up to 0.5 % short on 2 s jobs; a stop held back longer (a flood of marks before it) is
