@@ -1,5 +1,6 @@
 internal import CPowercap
 import Glibc
+import LinuxSupport
 import Logging
 import SustainCore
 
@@ -98,17 +99,10 @@ public final class PowercapSource: EnergySource, @unchecked Sendable {
 
     /// The control types present: entries of the powercap class without a `:` (`intel-rapl`, `intel-rapl-mmio`).
     static func controlTypes() -> [String] {
-        guard let directory = opendir(root) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard !name.hasPrefix("."), !name.contains(":") else { continue }
-            if powercap_sysfs_control_type_exists(name) == 0 { names.append(name) }
+        SafeFile.names(in: root, prefix: "").filter { name in
+            !name.hasPrefix(".") && !name.contains(":") && powercap_sysfs_control_type_exists(name) == 0
         }
-        return names.sorted()
+        .sorted()
     }
 
     /// Visits the zones below `parent` (kernel ids are contiguous from 0; a short gap is tolerated).
