@@ -88,8 +88,6 @@ public final class PhaseLog: Sendable {
         var closedWithParentNames: Set<String> = []
         /// Marks whose instant was older than every reading the sampler keeps: placed at the oldest.
         var late = 0
-        /// The instant of the latest mark: marks are placed in the order they came, never earlier.
-        var lastInstant: MonotonicInstant?
         /// The reading the latest mark was placed at: a mark placed no later than it is placed exactly there (the
         /// ring may have replaced that reading since, and a value rebuilt between its neighbours would differ by a
         /// few microjoules, which the phases on either side would then count twice or not at all).
@@ -150,7 +148,7 @@ public final class PhaseLog: Sendable {
             // Whether a mark came promptly is judged on its own instant: judged on where it is placed (never before
             // the last mark), a flood would make every mark "prompt" and place them all at their arrival.
             let prompt = instant.seconds(to: sampler.clock.now) <= Sampler.promptness
-            let placed = max(instant, state.withLock { $0.lastInstant } ?? origin)
+            let placed = max(instant, state.withLock { $0.lastCheckpoint?.instant } ?? origin)
             guard let resolved = sampler.checkpoint(resolving: placed, promptness: prompt ? .infinity : 0) else {
                 return
             }
@@ -163,13 +161,12 @@ public final class PhaseLog: Sendable {
             if late { state.late += 1 }
             let placed = state.lastCheckpoint.flatMap { now.instant <= $0.instant ? $0 : nil } ?? now
             state.lastCheckpoint = placed
-            state.lastInstant = placed.instant
             apply(mark, at: placed, to: &state)
         }
     }
 
     /// The instant of the latest mark placed, if any: a job's end is never before it.
-    public var lastInstant: MonotonicInstant? { state.withLock { $0.lastInstant } }
+    public var lastInstant: MonotonicInstant? { state.withLock { $0.lastCheckpoint?.instant } }
 
     /// The innermost phase open now, for the live line.
     public var current: String? { state.withLock { $0.open.last?.name } }
