@@ -80,7 +80,7 @@ extension JobRegistry {
     /// Every job's attributed energy so far and the remainder, since the service started: the conservation view.
     public func attributionView(by identity: Identity) -> AttributionView {
         if let now = sampler.latestCheckpoint { attributor.step(to: now) }
-        let machine = attributor.machine.reduce(0, +)
+        let machine = attributor.totals.machine
         let open = jobs.values.compactMap { job -> AttributionView.Job? in
             guard let ledger = attributor.jobs[job.id] else { return nil }
             let visible = job.identity.uid == identity.uid || identity.isAdmin
@@ -89,7 +89,7 @@ extension JobRegistry {
                 cgroup: visible ? ledger.cgroup : "", joules: ledger.total,
                 share: ledger.machineJoules > 0 ? ledger.total / ledger.machineJoules : nil)
         }.sorted { $0.joules > $1.joules }
-        let unattributed = attributor.unattributed.reduce(0, +)
+        let unattributed = attributor.totals.unattributed
         let attributed = open.map(\.joules).reduce(0, +) + attributor.finishedJoules
         return AttributionView(
             method: "cgroup-cpu-time", available: attributor.unavailable == nil, reason: attributor.unavailable,
@@ -104,7 +104,7 @@ extension JobRegistry {
     /// The attribution over `[from, to)` (seconds since 1970), in the whole minutes the history holds.
     public func attributionRange(from: Double, to: Double, by identity: Identity) -> AttributionRange {
         if let now = sampler.latestCheckpoint { attributor.step(to: now) }
-        let minutes = attributor.history(from: from, to: to)
+        let minutes = attributor.ledger.history(from: from, to: to)
         var byJob: [String: Double] = [:]
         var others = 0.0
         var machine = 0.0
@@ -134,7 +134,7 @@ extension JobRegistry {
             conservationError: machine > 0 ? (attributed + unattributed - machine) / machine : nil,
             note: "Attributed, not measured: the machine's counted CPU-side energy (GPUs excluded) per minute, each "
                 + "second shared among the jobs open then by their cgroups' CPU time. The service keeps "
-                + "\(Attributor.historyMinutes / 60) h, at most \(Attributor.historyEntries) job-minutes; a second's "
+                + "\(AttributionLedger.historyMinutes / 60) h, at most \(AttributionLedger.historyEntries) job-minutes; a second's "
                 + "energy is in the minute it ended in.")
     }
 
@@ -145,7 +145,7 @@ extension JobRegistry {
         (
             jobs.values.compactMap { job in
                 attributor.jobs[job.id].map { (job.id, job.identity.uid, job.identity.user, $0.total) }
-            }, attributor.unattributed.reduce(0, +)
+            }, attributor.totals.unattributed
         )
     }
 }
