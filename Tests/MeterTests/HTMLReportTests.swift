@@ -119,25 +119,45 @@ struct HTMLReportTests {
 
     /// Several reports: one table, energy and carbon bars, and each metric against energy and carbon with the
     /// Pareto front; a 24-hour job with 1,000 phases stays under 1 MB.
-    /// A crafted report (hostile input, round 3): markup in `energy.method`, the currency, a label and the command
-    /// (a `<meta refresh>` that redirected Chromium, a form, a link, a script) is text on the page, in one report
-    /// and in a comparison; the page's policy also forbids forms, a base URL and framing.
+    /// A crafted report (hostile input, round 3): markup in every text the page shows (the command, labels, phase
+    /// and event names, units, metric names, the currency, `energy.method`, domain names and notes, the carbon
+    /// source, warnings, the hostname; a `<meta refresh>` that redirected Chromium, a form, a link, a script) is
+    /// text on the page, in one report and in a comparison; the page's policy also forbids forms, a base URL and
+    /// framing.
     @Test func markupInACraftedReportStaysText() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let reportPath = directory.appendingPathComponent("r.json").path
+        let marks = """
+            M=\(Harness.product("sustain-measure"))
+            $M mark begin train; $M mark begin step; $M mark end step --units 3 --unit tokens; $M mark end train
+            $M mark checkpoint
+            """
         let outcome = try Harness.run([
             Harness.product("sustain-measure"), "--no-daemon", "-q", "--price", "0.2", "--currency", "EUR",
-            "--report", reportPath, "--", "/bin/true",
+            "--metric", "accuracy=0.5", "--report", reportPath, "--", "/bin/sh", "-c", marks,
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let attack =
             #"<meta http-equiv="refresh" content="0;url=http://127.0.0.1:9/x"><form id="evil"><a id="link" href="http://127.0.0.1:9/">x</a><script id="s">1</script>"#
+        // Every string but instants, the schema, ids and the enumerations a report is checked against.
+        let kept: Set<String> = [
+            "schema", "started_at", "ended_at", "at", "from", "to", "id", "kind", "source", "intensity_basis",
+            "parent", "measured_by", "tool_version", "quantity",
+        ]
+        func craft(_ value: Any, key: String) -> Any {
+            switch value {
+            case let text as String: return kept.contains(key) || text.isEmpty ? text : attack
+            case let array as [Any]: return array.map { craft($0, key: key) }
+            case let object as [String: Any]:
+                return Dictionary(uniqueKeysWithValues: object.map { ($0.key, craft($0.value, key: $0.key)) })
+            default: return value
+            }
+        }
         var json = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath)))
+            try craft(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))), key: "")
                 as? [String: Any])
         var energy = try #require(json["energy"] as? [String: Any])
-        energy["method"] = attack
         energy["joules"] = 12.5
         json["energy"] = energy
         var carbon = try #require(json["carbon"] as? [String: Any])
@@ -145,8 +165,9 @@ struct HTMLReportTests {
         cost["currency"] = attack
         carbon["cost"] = cost
         json["carbon"] = carbon
-        json["labels"] = ["team": attack]
-        json["command"] = [attack]
+        json["labels"] = ["team": attack, attack: "x"]
+        json["metrics"] = [attack: 0.5]
+        json["warnings"] = [attack]
         let crafted = directory.appendingPathComponent("crafted.json")
         try JSONSerialization.data(withJSONObject: json).write(to: crafted)
         for (name, files) in [("one", [crafted.path]), ("two", [crafted.path, crafted.path])] {
@@ -156,6 +177,9 @@ struct HTMLReportTests {
             #expect(written.status == 0, "\(written.stderr)")
             let html = try String(contentsOf: page, encoding: .utf8)
             #expect(html.contains("form-action 'none'") && html.contains("base-uri 'none'"))
+            // Each field shows the attack as text: more than a dozen times on the page of one report.
+            let shown = html.components(separatedBy: "&lt;meta http-equiv=&quot;refresh&quot;").count - 1
+            #expect(shown >= (name == "one" ? 12 : 4), "the attack is shown \(shown) times")
             let (dom, requests) = try Self.render(page, in: directory)
             #expect(!dom.contains("<meta http-equiv=\"refresh\""), "a meta refresh element was made")
             #expect(
