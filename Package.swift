@@ -62,7 +62,7 @@ let package = Package(
         ),
 
         // The HTTP API's contract: routes, request and response types, field names. Daemon and clients import it.
-        .target(name: "SustainAPI"),
+        .target(name: "SustainAPI", dependencies: ["SustainCore", "LinuxSupport"]),
 
         // Report model and formats.
         .target(
@@ -123,7 +123,8 @@ let package = Package(
         .executableTarget(
             name: "sustain-bench",
             dependencies: [
-                "SustainCore", "Meter", "Reports", "LinuxSupport", .product(name: "Logging", package: "swift-log"),
+                "SustainCore", "Meter", "Reports", "LinuxSupport", "SustainAPI",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Test support: builds a fake /sys/class tree in a private mount namespace and drives its counters.
@@ -137,6 +138,7 @@ let package = Package(
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
         .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
         .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
+        .testTarget(name: "SustainAPITests", dependencies: ["SustainAPI", "LinuxSupport"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
         .testTarget(
             name: "SustainConfigurationTests",

@@ -83,21 +83,15 @@ public enum API {
         router.get(RouterPath(APIRoute.attribution)) { request, context -> Response in
             // Totals for everyone; job ids, users and cgroups only for their owners (and root and admins).
             let identity = try context.requireIdentity()
-            let query = request.uri.queryParameters
-            guard query.has("from") || query.has("to") else {
-                return try json(await registry.attributionView(by: identity))
+            let query: AttributionQuery
+            do {
+                query = try AttributionQuery(parameters: parameters(request.uri.queryParameters))
+            } catch let error as QueryError {
+                throw HTTPError(.badRequest, message: error.description)
             }
-            func time(_ name: String) throws -> Double? {
-                guard let text = query.get(name) else { return nil }
-                guard let seconds = UTCTimestamp.seconds(parsing: text) else {
-                    throw HTTPError(
-                        .badRequest, message: "\(name): an ISO 8601 time (2026-11-30T04:00:00Z), got \(text.prefix(40))"
-                    )
-                }
-                return seconds
-            }
-            let to = try time("to") ?? Date().timeIntervalSince1970
-            let from = try time("from") ?? to - 3600
+            guard query.isRange else { return try json(await registry.attributionView(by: identity)) }
+            let to = query.to?.timeIntervalSince1970 ?? Date().timeIntervalSince1970
+            let from = query.from?.timeIntervalSince1970 ?? to - 3600
             guard from <= to else { throw HTTPError(.badRequest, message: "from must not be after to") }
             return try json(await registry.attributionRange(from: from, to: to, by: identity))
         }
@@ -140,11 +134,8 @@ public enum API {
         switch parts.count {
         case 2 where parts == ["v1", "jobs"]:
             let filter = try jobFilter(uri.queryParameters)
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = [.sortedKeys]
             let list = JobList(running: [], finished: try store.jobs(filter).map { JobSummary($0) })
-            return String(decoding: try encoder.encode(list), as: UTF8.self)
+            return String(decoding: try APICoding.encode(list), as: UTF8.self)
         case 3 where parts[0] == "v1" && parts[1] == "jobs":
             guard let record = try store.job(id: parts[2]) else {
                 throw HTTPError(.notFound, message: "no finished job \(parts[2]) in \(store.path)")
@@ -156,11 +147,16 @@ public enum API {
     }
 
     /// The query's filters; a bad one is a 400.
-    static func jobFilter(_ parameters: Parameters) throws -> JobFilter {
+    /// A request's query parameters (the first of each name).
+    static func parameters(_ parameters: Parameters) -> [String: String] {
         var query: [String: String] = [:]
         for (key, value) in parameters where query[String(key)] == nil { query[String(key)] = String(value) }
+        return query
+    }
+
+    static func jobFilter(_ parameters: Parameters) throws -> JobFilter {
         do {
-            return try JobFilter(query: query)
+            return JobFilter(try JobQuery(parameters: Self.parameters(parameters)))
         } catch {
             throw HTTPError(.badRequest, message: error.description)
         }
@@ -207,12 +203,9 @@ public enum API {
     }
 
     static func json<T: Encodable>(_ value: T) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return Response(
+        Response(
             status: .ok, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+            body: .init(byteBuffer: ByteBuffer(bytes: try APICoding.encode(value))))
     }
 }
 
@@ -243,9 +236,10 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 
     func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = (try? JSONEncoder().encode(APIErrorBody(error: message))) ?? Data()
+        let body = (try? APICoding.encode(APIErrorBody(error: message))) ?? []
         return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: body))
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
         )
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SustainAPI
 import Synchronization
 
 /// The admin group's name, which a configuration reload (SIGHUP) may change while connections are served.
@@ -37,13 +38,9 @@ public struct APIContext: RequestContext {
     /// (`RecordedCommand.storedBytesLimit`), at most six times that once JSON-escaped.
     public var maxUploadSize: Int { 1024 * 1024 }
 
-    /// ISO 8601 dates, sorted keys.
-    public var responseEncoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
+    /// The API's one coding (`APICoding`): ISO 8601 dates, sorted keys.
+    public var responseEncoder: JSONEncoder { APICoding.encoder() }
+    public var requestDecoder: JSONDecoder { APICoding.decoder() }
 }
 
 /// Sets `context.identity` from the kernel (or, in tests only, from a header); refuses requests without one.

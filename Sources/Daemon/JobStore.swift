@@ -3,6 +3,7 @@ import GRDB
 import LinuxSupport
 import Meter
 import Reports
+import SustainAPI
 import Synchronization
 
 /// One finished job as the carbon log keeps it: indexed columns plus the full report.
@@ -48,38 +49,18 @@ public struct JobFilter: Sendable, Equatable {
 
     public init() {}
 
-    /// The filters of `GET /v1/jobs?user=&since=&label=key=value&limit=`, checked.
-    public init(query: [String: String]) throws(JobFilterError) {
-        if let user = query["user"] { self.user = user }
-        if let since = query["since"] {
-            guard let date = try? Date(since, strategy: .iso8601) else {
-                throw JobFilterError("since must be an ISO 8601 date-time (2026-01-31T00:00:00Z)")
-            }
-            self.since = date
-        }
-        if let label = query["label"] {
-            let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw JobFilterError("label must be key=value") }
-            self.label = (parts[0], parts[1])
-        }
-        if let limit = query["limit"] {
-            guard let value = Int(limit), (1...10_000).contains(value) else {
-                throw JobFilterError("limit must be from 1 to 10000")
-            }
-            self.limit = value
-        }
+    /// The filters of a `GET /v1/jobs` query (checked when it was parsed).
+    public init(_ query: JobQuery) {
+        user = query.user
+        since = query.since
+        label = query.label.map { ($0.key, $0.value) }
+        limit = query.limit ?? JobQuery.defaultLimit
     }
 
     public static func == (lhs: JobFilter, rhs: JobFilter) -> Bool {
         lhs.uid == rhs.uid && lhs.user == rhs.user && lhs.since == rhs.since && lhs.label?.key == rhs.label?.key
             && lhs.label?.value == rhs.label?.value && lhs.limit == rhs.limit
     }
-}
-
-/// A filter that cannot be applied, and why (the API answers it with 400).
-public struct JobFilterError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }
 
 /// The per-job carbon log: an SQLite database in WAL mode (GRDB), versioned by migrations. Its files are the

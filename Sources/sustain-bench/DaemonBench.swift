@@ -1,5 +1,6 @@
 import Glibc
 import LinuxSupport
+import SustainAPI
 
 /// The service under load: `sustain-measured` at 10 Hz, idle and then with 1,000 open jobs, its CPU share and
 /// resident memory read from /proc, side by side.
@@ -23,9 +24,9 @@ extension Bench {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
         }
-        let client = UnixHTTPClient(socketPath: socket)
-        for _ in 0..<200 where !client.isReachable() { sleepFor(.milliseconds(50)) }
-        guard client.isReachable() else {
+        let client = ServiceClient(socketPath: socket)
+        for _ in 0..<200 where !client.isReachable { sleepFor(.milliseconds(50)) }
+        guard client.isReachable else {
             print("daemon did not start; see \(work)/daemon.log")
             return
         }
@@ -45,40 +46,39 @@ extension Bench {
         let started = ContinuousClock.now
         var ids: [String] = []
         for index in 0..<count {
-            var cgroup = ""
+            var cgroup: String?
             if let cgroups, mkdir("\(cgroups)/j\(index)", 0o755) == 0 {
-                cgroup = ",\"cgroup\":\"/\(cgroups.split(separator: "/").last ?? "")/j\(index)\""
+                cgroup = "/\(cgroups.split(separator: "/").last ?? "")/j\(index)"
             }
-            let body = Array("{\"command\":[\"bench\",\"\(index)\"],\"pid\":\(getpid())\(cgroup)}".utf8)
-            let response = try client.send("POST", "/v1/jobs", json: body)
-            guard response.status == 201, let id = jobID(response.body) else {
-                print("job start failed: \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+            do {
+                ids.append(
+                    try client.start(JobStart(command: ["bench", "\(index)"], pid: getpid(), cgroup: cgroup)).id)
+            } catch {
+                print("job start failed: \(error)")
                 return
             }
-            ids.append(id)
         }
         let startSeconds = started.duration(to: .now).seconds
         sleepFor(.seconds(2))
         let loaded = cpuShare(of: pid, over: window)
         let loadedMemory = memory(of: pid)
         let listed = ContinuousClock.now
-        _ = try client.send("GET", "/metrics")
+        _ = try client.metrics()
         let metricsSeconds = listed.duration(to: .now).seconds
         let stopped = ContinuousClock.now
-        for id in ids { _ = try client.send("POST", "/v1/jobs/\(id)/stop", json: Array("{\"exit_code\":0}".utf8)) }
+        for id in ids { _ = try client.stop(id, JobStop(exitCode: 0)) }
         let stopSeconds = stopped.duration(to: .now).seconds
         let after = memory(of: pid)
         // /metrics keeps finished jobs' counters (up to 10,000): its time with 1,000 and with 10,000 of them.
         let metricsAt = { () throws -> Double in
             let began = ContinuousClock.now
-            _ = try client.send("GET", "/metrics")
+            _ = try client.metrics()
             return began.duration(to: .now).seconds
         }
         let finishedThousand = try metricsAt()
         for index in count..<10_000 {
-            let body = Array("{\"command\":[\"bench\",\"\(index)\"],\"pid\":\(getpid())}".utf8)
-            guard let id = jobID(try client.send("POST", "/v1/jobs", json: body).body) else { break }
-            _ = try client.send("POST", "/v1/jobs/\(id)/stop", json: Array("{\"exit_code\":0}".utf8))
+            let id = try client.start(JobStart(command: ["bench", "\(index)"], pid: getpid())).id
+            _ = try client.stop(id, JobStop(exitCode: 0))
         }
         let finishedTenThousand = try metricsAt()
         let afterMany = memory(of: pid)
@@ -87,25 +87,24 @@ extension Bench {
         // with another job started and stopped after every request: those starts' and stops' p99, and the
         // daemon's memory before, after the flood and after the flooded job ended.
         let beforeFlood = memory(of: pid)
-        let floodBody = Array("{\"command\":[\"flood\"],\"pid\":\(getpid())}".utf8)
+        let flood = JobStart(command: ["flood"], pid: getpid())
         var starts: [Double] = []
         var stops: [Double] = []
-        if let flooded = jobID(try client.send("POST", "/v1/jobs", json: floodBody).body) {
+        if let flooded = try? client.start(flood).id {
             for batch in 0..<400 {
-                let marks = (0..<750).map { index in  // 500 distinct unmatched ends, 250 begin/end pairs
-                    index < 500 ? "\"end gone-\(batch)-\(index)\"" : "\"begin p\", \"end p\""
+                let marks = (0..<750).flatMap { index in  // 500 distinct unmatched ends, 250 begin/end pairs
+                    index < 500 ? ["end gone-\(batch)-\(index)"] : ["begin p", "end p"]
                 }
-                let body = Array("{\"marks\":[\(marks.joined(separator: ","))]}".utf8)
-                _ = try client.send("POST", "/v1/jobs/\(flooded)/marks", json: body)
+                _ = try client.mark(JobMarks(marks: marks), job: flooded)
                 let began = ContinuousClock.now
-                guard let other = jobID(try client.send("POST", "/v1/jobs", json: floodBody).body) else { break }
+                guard let other = try? client.start(flood).id else { break }
                 starts.append(began.duration(to: .now).seconds)
                 let stopping = ContinuousClock.now
-                _ = try client.send("POST", "/v1/jobs/\(other)/stop", json: Array("{\"exit_code\":0}".utf8))
+                _ = try client.stop(other, JobStop(exitCode: 0))
                 stops.append(stopping.duration(to: .now).seconds)
             }
             let flooded400k = memory(of: pid)
-            _ = try client.send("POST", "/v1/jobs/\(flooded)/stop", json: Array("{\"exit_code\":0}".utf8))
+            _ = try client.stop(flooded, JobStop(exitCode: 0))
             let afterFlood = memory(of: pid)
             let p99 = { (values: [Double]) in values.sorted()[max(0, Int(Double(values.count) * 0.99) - 1)] }
             row(
@@ -188,14 +187,4 @@ extension Bench {
         readFile(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    static func jobID(_ body: [UInt8]) -> String? {
-        // {"command":…,"id":"…",…}: the value after "id":"
-        let text = Array(body)
-        let key = Array("\"id\":\"".utf8)
-        guard text.count > key.count,
-            let start = (0...(text.count - key.count)).first(where: { Array(text[$0..<$0 + key.count]) == key })
-        else { return nil }
-        let rest = text[(start + key.count)...]
-        return rest.firstIndex(of: UInt8(ascii: "\"")).map { String(decoding: rest[..<$0], as: UTF8.self) }
-    }
 }

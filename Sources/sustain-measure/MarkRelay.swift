@@ -23,16 +23,16 @@ final class MarkRelay: @unchecked Sendable {
         var ceiling: UInt64?
     }
 
-    private let client: UnixHTTPClient
-    private let target: String
+    private let client: ServiceClient
+    private let job: String
     private let state = Mutex(State())
     /// Counts wake-ups of the sending thread (no busy waiting).
     private let ready = Semaphore()
     private var thread: NativeThread?
 
-    init(client: UnixHTTPClient, job id: String) throws(SystemError) {
+    init(client: ServiceClient, job id: String) throws(SystemError) {
         self.client = client
-        target = APIRoute.marks(id)
+        job = id
         thread = try NativeThread(name: "sustain-relay") { [self] in send() }
     }
 
@@ -63,7 +63,6 @@ final class MarkRelay: @unchecked Sendable {
     }
 
     private func send() {
-        let encoder = JSONEncoder()
         while true {
             ready.wait()
             while true {
@@ -84,10 +83,8 @@ final class MarkRelay: @unchecked Sendable {
                         state.deadline != nil && state.lines.count == count
                     )
                 }
-                if !batch.lines.isEmpty,
-                    let body = try? encoder.encode(JobMarks(marks: batch.lines, at: batch.instants))
-                {
-                    _ = try? client.send("POST", target, json: Array(body))
+                if !batch.lines.isEmpty {
+                    _ = try? client.mark(JobMarks(marks: batch.lines, at: batch.instants), job: job)
                 }
                 if batch.done { return }
                 if batch.lines.isEmpty { break }

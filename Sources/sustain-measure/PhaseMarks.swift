@@ -23,11 +23,11 @@ struct PhaseMarks {
 
     /// For a job the service measures: the FIFO, its marks relayed to the service in batches, each with the
     /// instant it was read (the service places it there). Nil (said) when the channel cannot be made.
-    static func relay(to client: UnixHTTPClient, job id: String) -> (pipe: MarkPipe, relay: MarkRelay)? {
+    static func relay(to client: ServiceClient, job id: String) -> (pipe: MarkPipe, relay: MarkRelay)? {
         CurrentProcess.removeVariable("SUSTAIN_MARKS")
         let relay: MarkRelay
         do {
-            relay = try MarkRelay(client: UnixHTTPClient(socketPath: client.socketPath, timeoutSeconds: 5), job: id)
+            relay = try MarkRelay(client: ServiceClient(socketPath: client.socketPath, timeoutSeconds: 5), job: id)
         } catch {
             Terminal.warning("phase marks are off for this job: \(error)")
             return nil

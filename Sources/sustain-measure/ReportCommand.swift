@@ -39,8 +39,8 @@ struct LogOptions: ParsableArguments {
     /// only), from `sustain-measured query` so this binary stays free of SQLite.
     func get(_ target: String) throws -> [UInt8] {
         let path = try socket ?? carbon.configuration().daemon.socket
-        let client = UnixHTTPClient(socketPath: path)
-        guard client.isReachable() else {
+        let client = ServiceClient(socketPath: path)
+        guard client.isReachable else {
             if CurrentProcess.effectiveUID == 0 {
                 let file = try database ?? carbon.configuration().daemon.database
                 Terminal.warning(
@@ -50,17 +50,11 @@ struct LogOptions: ParsableArguments {
             throw ValidationError(
                 "sustain-measured is not reachable at \(path): start it (see README) or pass --socket.")
         }
-        let response: UnixHTTPClient.Response
         do {
-            response = try client.send("GET", target)
+            return try client.get(target)
         } catch {
-            throw ValidationError("Cannot reach sustain-measured: \(error).")
+            throw ValidationError("\(error).")
         }
-        guard response.status == 200 else {
-            throw ValidationError(
-                "sustain-measured answered \(response.status): \(SustainMeasure.Run.message(response.body))")
-        }
-        return response.body
     }
 
     /// Runs `sustain-measured query --database FILE TARGET` (next to this executable, else /usr/local/bin or
@@ -88,10 +82,19 @@ struct LogOptions: ParsableArguments {
 
     /// The jobs the filters select: running ones (from the service) and finished ones.
     func jobs() throws -> JobList {
-        let query = JobQuery(user: user, since: since, label: label, limit: limit)
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(JobList.self, from: Data(get(query.target)))
+        let query: JobQuery
+        do {
+            query = try JobQuery(user: user, since: since, label: label, limit: limit)
+        } catch {
+            throw ValidationError("--\(error.description)")
+        }
+        do {
+            return try APICoding.decode(JobList.self, from: get(query.target))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("sustain-measured sent a job list that could not be read: \(error).")
+        }
     }
 }
 

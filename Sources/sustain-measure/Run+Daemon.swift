@@ -31,10 +31,8 @@ extension SustainMeasure.Run {
     /// Runs the command measured by sustain-measured: registers the job (this process's pid), runs the child,
     /// reports its exit, and prints the daemon's report. Never returns: throws the child's exit code.
     func runThroughDaemon(
-        _ client: UnixHTTPClient, executable: [UInt8], carbonSettings: CarbonSettings, outputs: Outputs
+        _ client: ServiceClient, executable: [UInt8], carbonSettings: CarbonSettings, outputs: Outputs
     ) throws -> Never {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         let recorded = recorded.truncated()  // any command runs; what the service stores of it is bounded
         // The user's carbon settings and series travel with the job: the service computes and stores the one
         // figure, and this wrapper writes what the service returns.
@@ -45,14 +43,7 @@ extension SustainMeasure.Run {
             startAtMark: startAtMark)
         let started: RunningJob
         do {
-            let response = try client.send("POST", APIRoute.jobs, json: Array(try encoder.encode(start)))
-            guard response.status == 201 else {
-                throw DaemonProblem(
-                    "sustain-measured refused the job (\(response.status)): \(Self.message(response.body))")
-            }
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            started = try decoder.decode(RunningJob.self, from: Data(response.body))
+            started = try client.start(start)
         } catch {
             // The command has not started: measure here instead.
             Terminal.warning("\(error); measuring here instead.")
@@ -61,8 +52,8 @@ extension SustainMeasure.Run {
         let startedAt = Date()
         // The job's marks go to the service as they come: it takes each as a fresh reading.
         let relay = PhaseMarks.relay(to: client, job: started.id)
-        if !metrics.isEmpty, let body = try? encoder.encode(JobMarks(marks: metrics.map { "metric \($0)" })) {
-            _ = try? client.send("POST", APIRoute.marks(started.id), json: Array(body))  // stored with the job
+        if !metrics.isEmpty {
+            _ = try? client.mark(JobMarks(marks: metrics.map { "metric \($0)" }), job: started.id)  // stored with it
         }
         let child: ChildProcess
         do {
@@ -70,7 +61,7 @@ extension SustainMeasure.Run {
         } catch {
             relay?.pipe.finish()
             _ = relay?.relay.finish()
-            _ = try? client.send("POST", APIRoute.stop(started.id), json: Array(#"{"exit_code": 127}"#.utf8))
+            _ = try? client.stop(started.id, JobStop(exitCode: 127))
             Terminal.error("sustain-measure: \(error)")
             throw ExitCode(error.shellCode)
         }
@@ -90,11 +81,7 @@ extension SustainMeasure.Run {
             endedAtMonotonic: endedAt, marksShed: shed)
         var result: Report
         do {
-            let response = try client.send("POST", APIRoute.stop(started.id), json: Array(try encoder.encode(stop)))
-            guard response.status == 200 else {
-                throw DaemonProblem("sustain-measured answered \(response.status): \(Self.message(response.body))")
-            }
-            result = try Report.decode(Data(response.body))
+            result = try Report.decode(Data(try client.stop(started.id, stop)))
         } catch {
             result = incompleteReport(
                 id: started.id, startedAt: startedAt, exit: stop, usage: child.usage, carbonSettings: carbonSettings,
@@ -125,11 +112,6 @@ extension SustainMeasure.Run {
         report.warnings.insert(
             "INCOMPLETE: sustain-measured stopped answering during the job (\(reason)); its energy is unknown.", at: 0)
         return report
-    }
-
-    static func message(_ body: [UInt8]) -> String {
-        (try? JSONDecoder().decode(APIErrorBody.self, from: Data(body)))?.error.escapingControlCharacters
-            ?? String(decoding: body.prefix(200), as: UTF8.self)
     }
 }
 

@@ -5,6 +5,7 @@ import LinuxSupport
 import Logging
 import Meter
 import Reports
+import SustainAPI
 import SustainConfiguration
 import SustainCore
 
@@ -208,7 +209,7 @@ extension SustainMeasure {
             var serviceWarning: String?
             if !noDaemon {
                 let path = socket ?? configuration.daemon.socket
-                let client = UnixHTTPClient(socketPath: path)
+                let client = ServiceClient(socketPath: path)
                 let unreachable: SystemError?
                 do {
                     try client.checkReachable()

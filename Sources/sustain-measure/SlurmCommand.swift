@@ -80,23 +80,13 @@ extension SustainMeasure.Slurm {
                 command: ["slurm-job", job], labels: labels, cgroup: cgroup,
                 uid: uid)
             do {
-                let body = try JSONEncoder().encode(start)
-                let response = try UnixHTTPClient(socketPath: options.socket).send(
-                    "POST", APIRoute.jobs, json: Array(body))
-                guard response.status == 201 else {
-                    throw ValidationError(
-                        "sustain-measured refused job \(job) (\(response.status)): "
-                            + SustainMeasure.Run.message(response.body))
-                }
-                let decoder = JSONDecoder()
-                decoder.dateDecodingStrategy = .iso8601
-                let running = try decoder.decode(RunningJob.self, from: Data(response.body))
+                let client = ServiceClient(socketPath: options.socket)
+                let running = try client.start(start)
                 do {
                     try SafeFile.replace(options.statePath(job), with: Array(running.id.utf8), mode: 0o600)
                 } catch {
                     // The epilog could not close it: close it now, rather than leave it open for days.
-                    _ = try? UnixHTTPClient(socketPath: options.socket).send(
-                        "POST", APIRoute.stop(running.id), json: Array(try JSONEncoder().encode(JobStop())))
+                    _ = try? client.stop(running.id, JobStop())
                     throw error
                 }
             } catch {
@@ -145,14 +135,8 @@ extension SustainMeasure.Slurm {
                 Int32($0.split(separator: ":").first ?? "")
             }
             do {
-                let body = try JSONEncoder().encode(JobStop(exitCode: exit))
-                let response = try UnixHTTPClient(socketPath: options.socket).send(
-                    "POST", APIRoute.stop(id), json: Array(body))
-                guard response.status == 200 else {
-                    throw ValidationError(
-                        "sustain-measured answered \(response.status): \(SustainMeasure.Run.message(response.body))")
-                }
-                let report = try Report.decode(Data(response.body))
+                let answer = try ServiceClient(socketPath: options.socket).stop(id, JobStop(exitCode: exit))
+                let report = try Report.decode(Data(answer))
                 let line =
                     "sustain: SLURM job \(job) on \(report.host.hostname): "
                     + "\(report.energy.joules.map(Quantity.energy) ?? "energy not measured"), "
