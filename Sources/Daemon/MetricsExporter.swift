@@ -2,6 +2,7 @@ import LinuxSupport
 import Meter
 import Prometheus
 import Reports
+import SustainAPI
 
 /// Prometheus metrics in base units, from the same running totals as the JSON snapshot: per-domain energy
 /// counters and power gauges, open jobs' energy and carbon, and the sampler's own cost.
@@ -43,23 +44,23 @@ public actor MetricsExporter {
                 ("source", channel.source.rawValue), ("counted", total.counted ? "true" : "false"),
             ]
             prometheus.makeCounter(
-                name: "sustain_energy_joules_total", labels: labels,
+                name: MetricName.energy, labels: labels,
                 help: "Energy measured on a domain since the daemon started, in joules"
             ).increment(by: total.joules)
             prometheus.makeGauge(
-                name: "sustain_power_watts", labels: labels, help: "Latest power of a domain, in watts"
+                name: MetricName.power, labels: labels, help: "Latest power of a domain, in watts"
             ).set(total.watts)
         }
         if let checkpoint = sampler.latestCheckpoint {
-            prometheus.makeCounter(name: "sustain_samples_total", help: "Samples taken by the daemon").increment(
+            prometheus.makeCounter(name: MetricName.samples, help: "Samples taken by the daemon").increment(
                 by: Int64(checkpoint.samples))
         }
         prometheus.makeCounter(
-            name: "sustain_sampling_seconds_total",
+            name: MetricName.samplingSeconds,
             help: "Time the daemon spent taking samples (reading every source), in seconds"
         ).increment(by: sampler.samplingSeconds)
         prometheus.makeCounter(
-            name: "sustain_process_cpu_seconds_total", help: "CPU time (user + system) of the daemon, in seconds"
+            name: MetricName.processCPUSeconds, help: "CPU time (user + system) of the daemon, in seconds"
         ).increment(by: ResourceUsage.ofThisProcess().cpuSeconds)
         // Per-job counters across nodes: sum by (slurm_job_id) in PromQL totals a multi-node job. One series per
         // job and domain kind (a handful), for open jobs and those finished within the retention (at most 10,000),
@@ -75,7 +76,7 @@ public actor MetricsExporter {
         var jobSeries = JobSeriesText()
         if !counters.isEmpty {
             jobSeries.family(
-                "sustain_job_energy_joules_total", type: "counter",
+                MetricName.jobEnergy, type: "counter",
                 help: "Counted energy of a job by domain kind, in joules; kept a while after the job ends")
             for counter in counters {
                 let labels = [
@@ -83,46 +84,46 @@ public actor MetricsExporter {
                 ]
                 for (kind, joules) in counter.joules.sorted(by: { $0.key < $1.key }) {
                     jobSeries.sample(
-                        "sustain_job_energy_joules_total", labels: labels + [("domain_kind", kind)], value: joules)
+                        MetricName.jobEnergy, labels: labels + [("domain_kind", kind)], value: joules)
                 }
             }
         }
         if counters.contains(where: { $0.grams != nil }) {
             jobSeries.family(
-                "sustain_job_carbon_grams_total", type: "counter",
+                MetricName.jobCarbon, type: "counter",
                 help: "Emissions of a job at its carbon settings, in grams CO2e; kept a while after it ends")
             for counter in counters {
                 guard let grams = counter.grams else { continue }
                 let labels = [
                     ("job", counter.id), ("user", counter.user), ("host", host), ("slurm_job_id", counter.slurmJobID),
                 ]
-                jobSeries.sample("sustain_job_carbon_grams_total", labels: labels, value: grams)
+                jobSeries.sample(MetricName.jobCarbon, labels: labels, value: grams)
             }
         }
         let attributed = await registry.attributedEnergies()
         let attributedJobs = attributed.jobs.filter { shown($0.uid) }
         if !attributedJobs.isEmpty {
             jobSeries.family(
-                "sustain_job_attributed_energy_joules_total", type: "counter",
+                MetricName.jobAttributedEnergy, type: "counter",
                 help: "A running job's attributed share of the machine's CPU-side energy (cgroup CPU time), in joules")
             for job in attributedJobs {
                 jobSeries.sample(
-                    "sustain_job_attributed_energy_joules_total", labels: [("job", job.id), ("user", job.user)],
+                    MetricName.jobAttributedEnergy, labels: [("job", job.id), ("user", job.user)],
                     value: job.joules)
             }
         }
         prometheus.makeCounter(
-            name: "sustain_unattributed_energy_joules_total",
+            name: MetricName.unattributedEnergy,
             help: "The machine's CPU-side energy attributed to no job since the service started, in joules"
         ).increment(by: attributed.unattributed)
-        prometheus.makeGauge(name: "sustain_open_jobs", help: "Jobs currently open").set(
+        prometheus.makeGauge(name: MetricName.openJobs, help: "Jobs currently open").set(
             Double(await registry.openJobs))
         let store = await registry.storeHealth
         prometheus.makeGauge(
-            name: "sustain_store_up", help: "1 while the job database takes writes, 0 while it fails"
+            name: MetricName.storeUp, help: "1 while the job database takes writes, 0 while it fails"
         ).set(store.failure == nil ? 1.0 : 0.0)
         prometheus.makeGauge(
-            name: "sustain_store_pending_jobs", help: "Finished jobs kept in memory until the database takes them"
+            name: MetricName.storePendingJobs, help: "Finished jobs kept in memory until the database takes them"
         ).set(Double(store.pendingJobs))
         var buffer: [UInt8] = []
         prometheus.emit(into: &buffer)

@@ -142,15 +142,15 @@ extension SustainMeasure.ReportCommand {
             let client = UnixHTTPClient(host: host, port: port, timeoutSeconds: 30)
             let selector = "{slurm_job_id=\"\(slurmJob)\"}"
             let energyAnswer = try query(
-                client, prefix: prefix, "last_over_time(sustain_job_energy_joules_total\(selector)[\(range)])")
+                client, prefix: prefix, "last_over_time(\(MetricName.jobEnergy)\(selector)[\(range)])")
             let carbonAnswer = try query(
-                client, prefix: prefix, "last_over_time(sustain_job_carbon_grams_total\(selector)[\(range)])")
+                client, prefix: prefix, "last_over_time(\(MetricName.jobCarbon)\(selector)[\(range)])")
             let firstAnswer = try query(
                 client, prefix: prefix,
-                "min_over_time(timestamp(sustain_job_energy_joules_total\(selector))[\(range):15s])")
+                "min_over_time(timestamp(\(MetricName.jobEnergy)\(selector))[\(range):15s])")
             let lastAnswer = try query(
                 client, prefix: prefix,
-                "max_over_time(timestamp(sustain_job_energy_joules_total\(selector))[\(range):15s])")
+                "max_over_time(timestamp(\(MetricName.jobEnergy)\(selector))[\(range):15s])")
             // Prometheus renames an exported `job` label to `exported_job` (its own `job` is the scrape job) unless
             // the scrape config has honor_labels: true.
             // Another user may label a job of theirs with this SLURM id: only one user's registrations count.
@@ -200,7 +200,7 @@ extension SustainMeasure.ReportCommand {
             for (labels, value) in last { byNode[key(labels)]?.lastSeen = Date(timeIntervalSince1970: value) }
             guard !byNode.isEmpty else {
                 throw ValidationError(
-                    "Prometheus at \(prometheus) has no usable sustain_job_energy_joules_total for SLURM job \(slurmJob) in "
+                    "Prometheus at \(prometheus) has no usable \(MetricName.jobEnergy) for SLURM job \(slurmJob) in "
                         + "the last \(range): are the nodes scraped, with per_job_metrics = true?")
             }
             let reports = byNode.keys.sorted().compactMap { byNode[$0] }.map {

@@ -336,7 +336,15 @@ struct APITests {
                 buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 0)).body)
             for name in named.sorted() {
                 #expect(metrics.contains("# TYPE \(name) "), "\(name) is not in /metrics")
+                #expect(MetricName.all.contains(name), "\(name) is not a MetricName")
             }
+            // The constants are the exporter's names, all of them.
+            let served = Set(metrics.matches(of: #/\# TYPE (sustain_[a-z_]+)\s/#).map { String($0.output.1) })
+            // (the attributed share is served only for jobs in cgroups of their own, which this fixture has none of)
+            #expect(served.isSubset(of: MetricName.all), "served \(served.sorted())")
+            #expect(
+                Set(MetricName.all).subtracting([MetricName.jobAttributedEnergy]).isSubset(of: served),
+                "constants \(MetricName.all.sorted()), served \(served.sorted())")
         }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
             let check = Process()
