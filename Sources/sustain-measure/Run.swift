@@ -279,6 +279,9 @@ extension SustainMeasure {
             // The window ends now, at the command's end; the marks still in the pipe are read after, each placed
             // at the instant it was read, never past the last sample.
             var measurement = sampler.stop()
+            // The wall-clock end of the window: its last sample, not after the marks are read and the window
+            // is cut (an hourly series is applied over startedAt...endedAt).
+            let endedAt = startedAt.addingTimeInterval(measurement.duration.seconds)
             marks?.pipe.finish()
             var delay: (name: String, seconds: Double?)?
             if let name = startAtMark {
@@ -292,7 +295,6 @@ extension SustainMeasure {
                 delay = (name, start.flatMap { marks?.log.offset(of: $0) })
             }
             let phases = marks?.finish(sampler: sampler)
-            let endedAt = Date()
             status?.stop()
 
             let job = JobFacts(
