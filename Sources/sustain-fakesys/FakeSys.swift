@@ -30,6 +30,9 @@ struct FakeSys: ParsableCommand {
     @Flag(help: "Power also follows the machine's CPU use: 30 % of it when idle, 100 % when every CPU is busy.")
     var powerFollowsCPU = false
 
+    @Option(help: "How often the counters move, in microseconds (real RAPL: about 1000).")
+    var periodMicroseconds: Int = 500
+
     @Argument(parsing: .postTerminator)
     var command: [String] = []
 
@@ -69,7 +72,9 @@ struct FakeSys: ParsableCommand {
             }
         }
         setenv("SUSTAIN_FAKESYS_LOAD", load, 1)
-        let simulator = try Simulator(scenario: scenario, tree: tree, loadFile: load, followsCPU: powerFollowsCPU)
+        let simulator = try Simulator(
+            scenario: scenario, tree: tree, loadFile: load, followsCPU: powerFollowsCPU,
+            period: .microseconds(max(100, min(periodMicroseconds, 100_000))))
         try simulator.run()
         var exitCode: Int32 = 0
         if !command.isEmpty {

@@ -10,7 +10,8 @@ import Synchronization
 /// tick from `loadFile` (a decimal, `1` when the file is absent or unreadable), so a test can step the machine's
 /// power between phases and know the power of each window. Counters integrate that power tick by tick.
 final class Simulator: @unchecked Sendable {
-    static let period: Duration = .microseconds(500)
+    /// How often the counters move: 0.5 ms by default, 1 ms as real RAPL does (`--period-microseconds 1000`).
+    let period: Duration
     static let width = 20
 
     private let scenario: Scenario
@@ -34,7 +35,11 @@ final class Simulator: @unchecked Sendable {
     private var lastCPU: (busy: Double, total: Double)?
     private var ticksSinceCPU = 0
 
-    init(scenario: Scenario, tree: FakeTree, loadFile: String? = nil, followsCPU: Bool = false) throws {
+    init(
+        scenario: Scenario, tree: FakeTree, loadFile: String? = nil, followsCPU: Bool = false,
+        period: Duration = .microseconds(500)
+    ) throws {
+        self.period = period
         self.scenario = scenario
         self.tree = tree
         self.loadFile = loadFile
@@ -49,11 +54,11 @@ final class Simulator: @unchecked Sendable {
     }
 
     func run() throws {
-        let timer = try PeriodicTimer(interval: Self.period)
+        let timer = try PeriodicTimer(interval: period)
         self.timer = timer
         thread = try NativeThread(name: "fakesys-sim") { [self] in
             // The counters are the tests' ground truth: a simulator that lags under load (50 wrappers starting
-            // on 2 cores) would make a reading look early. Real-time priority keeps its 0.5 ms period (as root).
+            // on 2 cores) would make a reading look early. Real-time priority keeps its period (as root).
             NativeThread.makeCurrentThreadRealtime(priority: 50)
             var last = ContinuousClock.now
             while case .tick = timer.next() {
