@@ -25,7 +25,7 @@ struct HourlyCarbonTests {
         let outcome = try Harness.run(
             [
                 "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"),
-                "--scenario", "two-socket", "--", Harness.product("sustain-measure"), "--report", path,
+                "--scenario", "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "--report", path,
             ] + extra + ["--", "/bin/sleep", String(seconds)])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         return (try Report.decode(Data(contentsOf: URL(fileURLWithPath: path))), outcome.stderr)

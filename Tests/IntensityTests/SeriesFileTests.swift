@@ -117,7 +117,7 @@ struct SeriesFileTests {
         try "timestamp,g_per_kwh\n2026-11-28T00:00Z,lots\n".write(to: bad, atomically: true, encoding: .utf8)
         let marker = directory.appendingPathComponent("ran").path
         let outcome = try Harness.run([
-            Harness.product("sustain-measure"), "--intensity-series", bad.path, "--report",
+            Harness.product("sustain-measure"), "--no-daemon", "--intensity-series", bad.path, "--report",
             directory.appendingPathComponent("r.json").path, "--", "/usr/bin/touch", marker,
         ])
         #expect(outcome.status == 64)

@@ -40,13 +40,15 @@ struct FakeSysfsTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let reportPath = directory.appendingPathComponent("report.json").path
         let truthPath = directory.appendingPathComponent("truth.json").path
-        var measure = [Harness.product("sustain-measure")]
+        var measure = [Harness.product("sustain-measure"), "--no-daemon"]
         if let asUser {
             // The build folder may sit under a private home: give the unprivileged user its own copy.
             let copy = directory.appendingPathComponent("sustain-measure").path
             try FileManager.default.copyItem(atPath: measure[0], toPath: copy)
             chmod(copy, 0o755)
-            measure = ["/usr/bin/setpriv", "--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", copy]
+            measure = [
+                "/usr/bin/setpriv", "--reuid=\(asUser)", "--regid=\(asUser)", "--clear-groups", copy, "--no-daemon",
+            ]
         }
         let outcome = try Harness.run(
             [

@@ -50,7 +50,8 @@ struct HTMLReportTests {
         let page = directory.appendingPathComponent("r.html")
         let outcome = try Harness.run([
             "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-            "two-socket", "--", Harness.product("sustain-measure"), "-q", "--metric", "accuracy=0.913", "--report",
+            "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "-q", "--metric", "accuracy=0.913",
+            "--report",
             reportPath, "--html", page.path, "--", "/usr/bin/env", "python3", PhasedTraining.script,
             PhasedTraining.clients,
         ])
@@ -196,7 +197,8 @@ struct HTMLReportTests {
         let reportPath = directory.appendingPathComponent("base.json").path
         let outcome = try Harness.run([
             "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-            "two-socket", "--", Harness.product("sustain-measure"), "-q", "--report", reportPath, "--", "/usr/bin/env",
+            "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "-q", "--report", reportPath, "--",
+            "/usr/bin/env",
             "python3", PhasedTraining.script, PhasedTraining.clients,
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")

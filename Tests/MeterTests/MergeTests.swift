@@ -15,7 +15,8 @@ struct MergeTests {
             let path = directory.appendingPathComponent("\(node).json").path
             let outcome = try Harness.run([
                 "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-                "two-socket", "--", Harness.product("sustain-measure"), "-q", "--region", region, "--label",
+                "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "-q", "--region", region,
+                "--label",
                 "slurm_job_id=77", "--no-daemon", "--report", path, "--", "/bin/sleep", "0.5",
             ])
             #expect(outcome.status == 0, "\(outcome.stderr)")

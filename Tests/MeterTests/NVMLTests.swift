@@ -44,7 +44,8 @@ struct NVMLTests {
         environment.removeValue(forKey: "CUDA_VISIBLE_DEVICES")
         for (key, value) in extraEnvironment { environment[key] = value }
         let outcome = try Harness.run(
-            [Harness.product("sustain-measure"), "--report", path, "--"] + command, environment: environment)
+            [Harness.product("sustain-measure"), "--no-daemon", "--report", path, "--"] + command,
+            environment: environment)
         let report = try Report.decode(Data(contentsOf: URL(fileURLWithPath: path)))
         return Run(report: report, status: outcome.status, stderr: outcome.stderr)
     }

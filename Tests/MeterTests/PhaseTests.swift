@@ -34,7 +34,8 @@ struct PhaseTests {
         let reportPath = directory.appendingPathComponent("r.json").path
         let outcome = try Harness.run([
             "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-            "two-socket", "--", Harness.product("sustain-measure"), "--report", reportPath, "--", "/usr/bin/env",
+            "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "--report", reportPath, "--",
+            "/usr/bin/env",
             "python3", PhasedTraining.script, PhasedTraining.clients,
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -126,7 +127,8 @@ struct PhaseTests {
         let reportPath = directory.appendingPathComponent("r.json").path
         let outcome = try Harness.run([
             "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-            "two-socket", "--", Harness.product("sustain-measure"), "--report", reportPath, "--", "/bin/sh",
+            "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "--report", reportPath, "--",
+            "/bin/sh",
             script.path,
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -199,7 +201,8 @@ struct PhaseTests {
         let outcome = try Harness.run(
             [
                 "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-                "two-socket", "--", Harness.product("sustain-measure"), "--report", reportPath, "--", "/bin/sh",
+                "two-socket", "--", Harness.product("sustain-measure"), "--no-daemon", "--report", reportPath, "--",
+                "/bin/sh",
                 script.path,
             ], environment: ["XDG_RUNTIME_DIR": runtime.path, "PATH": "/usr/bin:/bin"], timeout: .seconds(60))
         let wall = (ContinuousClock.now - started) / .seconds(1)

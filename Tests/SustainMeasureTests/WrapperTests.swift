@@ -17,7 +17,8 @@ struct WrapperTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("nested/report.json").path
         let outcome = try Harness.run(
-            [binary, "--report", path] + options + ["--"] + command, stdin: stdin, whileRunning: whileRunning)
+            [binary, "--no-daemon", "--report", path] + options + ["--"] + command, stdin: stdin,
+            whileRunning: whileRunning)
         let report = FileManager.default.contents(atPath: path).flatMap { try? Report.decode($0) }
         return (outcome, report)
     }

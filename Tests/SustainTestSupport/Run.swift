@@ -38,6 +38,19 @@ public enum Harness {
         return outcome?.status == 0
     }()
 
+    /// The tests' own configuration file, empty: every process a test spawns gets it as `SUSTAIN_CONFIG` (unless the
+    /// test names its own), so that a machine's `/etc/sustain/sustain.toml` or `~/.config/sustain/sustain.toml` (a
+    /// region, a PUE, a socket) changes no result. Readable by the unprivileged users the tests run as.
+    public static let pinnedConfiguration: String = {
+        let directory = "/tmp/sustain-test-config-\(getpid())"
+        mkdir(directory, 0o755)
+        chmod(directory, 0o755)
+        let path = directory + "/sustain.toml"
+        let text = "# The tests' own configuration: the defaults, whatever this machine has in /etc/sustain.\n"
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644])
+        return path
+    }()
+
     /// The message a skipped root-only test prints, loudly.
     public static let rootOnlyNotice =
         "SKIPPED: needs root and a private mount namespace (unshare -m) to build a fake /sys/class tree; CI runs it as root"
@@ -164,7 +177,8 @@ public enum Harness {
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(
             &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        var environment = environment ?? ProcessInfo.processInfo.environment
+        if environment["SUSTAIN_CONFIG"] == nil { environment["SUSTAIN_CONFIG"] = pinnedConfiguration }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for pointer in argv + envp { free(pointer) } }
