@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "LinuxSupport", dependencies: ["CLinux"]),
 
         // Pure core: units, counters, integration, domain policy. Standard library only.
-        .target(name: "SustainCore"),
+        .target(name: "SustainCore", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
 
         // Energy sources behind one protocol, and the sampler.
         .target(
