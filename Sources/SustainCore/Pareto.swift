@@ -16,6 +16,23 @@ public enum Pareto {
         return front
     }
 
+    /// The indices of the points no other point dominates, over any number of objectives each to be minimized
+    /// (negate one to maximize it): a point is dominated by another that is no worse on every objective and
+    /// better on one. Points with a non-finite objective are never on the front.
+    public static func front(minimizing points: [[Double]]) -> Set<Int> {
+        let finite = points.indices.filter { points[$0].allSatisfy(\.isFinite) }
+        var front: Set<Int> = []
+        for i in finite {
+            let dominated = finite.contains { j in
+                j != i && points[j].count == points[i].count
+                    && zip(points[j], points[i]).allSatisfy { $0 <= $1 }
+                    && zip(points[j], points[i]).contains { $0 < $1 }
+            }
+            if !dominated { front.insert(i) }
+        }
+        return front
+    }
+
     /// Whether a metric is better when higher, guessed from its name: losses, errors, perplexity, latency and
     /// distances are better lower; anything else (accuracy, F1, BLEU, throughput) higher.
     public static func higherIsBetter(metric name: String) -> Bool {

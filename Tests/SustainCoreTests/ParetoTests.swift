@@ -20,4 +20,13 @@ struct ParetoTests {
         #expect(!Pareto.higherIsBetter(metric: "perplexity"))
         #expect(!Pareto.higherIsBetter(metric: "WER"))
     }
+
+    @Test func aFrontOverManyObjectivesKeepsTheUndominated() {
+        // energy, duration, -accuracy: a is cheapest, b fastest, c best, d worse than a on everything, e = a.
+        let points: [[Double]] = [
+            [10, 5, -0.8], [20, 2, -0.8], [30, 6, -0.95], [11, 6, -0.7], [10, 5, -0.8], [.nan, 1, -1],
+        ]
+        #expect(Pareto.front(minimizing: points) == [0, 1, 2, 4])
+        #expect(Pareto.front(minimizing: []).isEmpty)
+    }
 }
