@@ -60,6 +60,14 @@ public enum CurrentProcess {
     /// One environment variable.
     public static func variable(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
+    /// Sleeps `seconds` on this thread (resumed after a signal, to the end).
+    public static func sleep(seconds: Double) {
+        guard seconds.isFinite, seconds > 0 else { return }
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+    }
+
     /// The home directory: $HOME, else the password database's, else /tmp.
     public static var home: String {
         if let home = variable("HOME"), !home.isEmpty { return home }

@@ -82,8 +82,61 @@ extension SustainMeasure {
             help: ArgumentHelp("Also write the report as one self-contained HTML page here.", valueName: "file"))
         var html: String?
 
+        @Option(
+            name: .customLong("repeat"),
+            help: ArgumentHelp(
+                "Run the command N times and write an experiment (sustain.experiment.v1): each run a report of its own, "
+                    + "statistics with 95 % intervals.", valueName: "n"))
+        var repeatCount: Int?
+
+        @Option(
+            name: .customLong("warmup-runs"),
+            help: ArgumentHelp(
+                "With --repeat: runs first, reported as warm-ups, left out of the statistics.", valueName: "k"))
+        var warmupRuns = 0
+
+        @Option(help: ArgumentHelp("With --repeat: seconds to wait between runs.", valueName: "seconds"))
+        var cooldown = 0.0
+
+        @Option(
+            name: .customLong("baseline"),
+            help: ArgumentHelp(
+                "With --repeat: measure the idle machine this long before the first run (and after the last): net energy.",
+                valueName: "seconds"))
+        var baselineSeconds: Double?
+
+        @Flag(
+            name: .customLong("ignore-failure"),
+            help: "With --repeat: count runs that fail in the statistics and exit 0 all the same.")
+        var ignoreFailure = false
+
+        @Option(
+            name: .customLong("param"),
+            help: ArgumentHelp(
+                "A parameter to scan (repeatable; the cartesian product): {NAME} in the command and options becomes "
+                    + "each value, and NAME is set in the command's environment.", valueName: "NAME=V1,V2"))
+        var parameters: [String] = []
+
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
+
+        /// An experiment rather than one run: `--repeat` or `--param`.
+        var isExperiment: Bool { repeatCount != nil || !parameters.isEmpty }
+
+        /// The experiment's plan, checked.
+        func experimentPlan() throws -> ExperimentPlan {
+            var parsed: [ExperimentPlan.Parameter] = []
+            for text in parameters {
+                switch ExperimentPlan.parse(text) {
+                case .success(let parameter): parsed.append(parameter)
+                case .failure(let error): throw ValidationError("\(error).")
+                }
+            }
+            switch ExperimentPlan.make(parameters: parsed, repeats: repeatCount ?? 1, warmups: warmupRuns) {
+            case .success(let plan): return plan
+            case .failure(let error): throw ValidationError("\(error).")
+            }
+        }
 
         /// The command to run, byte for byte (the parser sees only its first word: `SustainMeasure.main`).
         var wrapped: [[UInt8]] { SustainMeasure.wrappedCommand ?? command.map { Array($0.utf8) } }
@@ -175,6 +228,26 @@ extension SustainMeasure {
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
+            if isExperiment {
+                _ = try experimentPlan()
+                guard cooldown.isFinite, (0...3600).contains(cooldown) else {
+                    throw ValidationError("--cooldown must be from 0 to 3600 seconds, got \(cooldown).")
+                }
+                if let baselineSeconds, !(baselineSeconds.isFinite && (1...3600).contains(baselineSeconds)) {
+                    throw ValidationError("--baseline must be from 1 to 3600 seconds, got \(baselineSeconds).")
+                }
+                if report == "-" {
+                    throw ValidationError(
+                        "--report - is for one run; an experiment is written to a file (--report PATH).")
+                }
+                if html != nil {
+                    throw ValidationError(
+                        "--html is for one run; an experiment's page is `sustain-measure report html EXPERIMENT.json`.")
+                }
+            } else if warmupRuns != 0 || cooldown != 0 || baselineSeconds != nil || ignoreFailure {
+                throw ValidationError(
+                    "--warmup-runs, --cooldown, --baseline and --ignore-failure go with --repeat N (an experiment).")
+            }
             if let interval {
                 guard interval.isFinite, interval > 0, interval <= 3600 else {
                     throw ValidationError(
@@ -191,6 +264,16 @@ extension SustainMeasure {
 
         func run() throws {
             ChildProcess.prepareSignals()  // before any thread starts
+            if isExperiment {
+                let plan = try experimentPlan()
+                let id = "exp-" + Report.newID()
+                try ExperimentDriver(
+                    plan: plan, repeats: repeatCount ?? 1, warmups: warmupRuns, cooldown: cooldown,
+                    baseline: baselineSeconds, ignoreFailure: ignoreFailure, quiet: quiet,
+                    options: ExperimentDriver.runOptions(RawArguments.split(RawArguments.current()).parserArguments),
+                    command: wrapped, reportPath: report ?? ReportLocation.defaultPath(id: id), id: id
+                ).run()
+            }
             let logger = Terminal.bootstrapLogging(verbose: verbose)
             let configuration = try carbon.configuration()
             let carbonSettings = try carbon.settings()

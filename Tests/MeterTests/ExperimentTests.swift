@@ -1,0 +1,130 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// Experiments end to end in the fake 2-socket tree (176 W at load factor 1): each configuration's runs step the
+/// simulated machine's power to a known factor through its load file, so every run's energy, each configuration's
+/// statistics and the net energy against the idle baseline are known in advance.
+@Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
+struct ExperimentTests {
+    static let watts = 176.0
+
+    static func experiment(
+        _ options: [String], command: [String], in directory: URL, fakesys: [String] = []
+    ) throws -> (outcome: ProcessOutcome, experiment: Experiment?) {
+        let path = directory.appendingPathComponent("exp.json").path
+        let outcome = try Harness.run(
+            [
+                "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"),
+                "--scenario", "two-socket",
+            ] + fakesys + [
+                "--", Harness.product("sustain-measure"), "--no-daemon",
+                "--report", path,
+            ] + options + ["--"] + command)
+        let experiment = try? Experiment.decode(Data(contentsOf: URL(fileURLWithPath: path)))
+        return (outcome, experiment)
+    }
+
+    /// Two configurations at load 0.5 and 1 (88 W and 176 W while the command runs), a warm-up, three runs each,
+    /// an idle baseline at load 0.25 (44 W) before and after.
+    @Test func eachConfigurationsStatisticsAreItsInjectedEnergy() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The machine idles at load 0.25 (44 W): the baselines run there, and each run goes back to it.
+        let load = directory.appendingPathComponent("load")
+        try "0.25\n".write(to: load, atomically: true, encoding: .utf8)
+        let script = """
+            echo {F} > "$SUSTAIN_FAKESYS_LOAD"; sleep 0.05; [ "$F" = "{F}" ] || exit 9
+            sleep 0.8; echo 0.25 > "$SUSTAIN_FAKESYS_LOAD"
+            """
+        let (outcome, experiment) = try Self.experiment(
+            ["--repeat", "3", "--warmup-runs", "1", "--baseline", "1", "--param", "F=0.5,1", "--label", "f={F}"],
+            command: ["/bin/sh", "-c", script], in: directory, fakesys: ["--load-file", load.path])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let result = try #require(experiment, "\(outcome.stderr)")
+        #expect(result.configurations.map(\.parameters) == [["F": "0.5"], ["F": "1"]])
+        #expect(result.repeats == 3 && result.warmupRuns == 1 && result.failedRuns == 0)
+        let baseline = try #require(result.baseline)
+        #expect(abs(baseline.before.watts - Self.watts * 0.25) / (Self.watts * 0.25) < 0.005, "\(baseline.before)")
+        let after = try #require(baseline.after)
+        #expect(abs(after.watts - Self.watts * 0.25) / (Self.watts * 0.25) < 0.005, "\(after)")
+        #expect(!result.warnings.contains { $0.contains("drifted") }, "\(result.warnings)")
+        for (index, configuration) in result.configurations.enumerated() {
+            #expect(configuration.runs.count == 4 && configuration.runs.filter(\.warmup).count == 1)
+            let energy = try #require(configuration.statistics["energy_joules"])
+            #expect(energy.n == 3, "the warm-up is not in the statistics")
+            // Each run: the factor's power for its duration but the first 50 ms at the previous factor and
+            // the last moments after the reset; within 5 % of factor × 176 W × duration.
+            let factor = index == 0 ? 0.5 : 1.0
+            for run in configuration.runs where !run.warmup {
+                let joules = try #require(run.energyJoules)
+                let expected = Self.watts * factor * run.durationSeconds
+                #expect(abs(joules - expected) / expected < 0.06, "\(joules) J vs \(expected) J")
+                let report = try Report.decode(
+                    Data(contentsOf: directory.appendingPathComponent(run.report)))
+                #expect(
+                    report.labels["experiment"] == result.id
+                        && report.labels["f"] == "\(configuration.parameters["F"]!)")
+                #expect(
+                    run.netEnergyJoules.map { abs($0 - (joules - baseline.before.watts * run.durationSeconds)) < 1e-6 }
+                        == true)
+            }
+            let low = try #require(energy.ci95Low)
+            let high = try #require(energy.ci95High)
+            #expect(low <= energy.mean && energy.mean <= high && energy.min <= energy.mean && energy.mean <= energy.max)
+        }
+        // Configuration 1 uses less energy and no more time: it alone is on the front.
+        #expect(
+            result.configurations.map(\.pareto) == [true, false] || result.configurations.map(\.pareto) == [true, true])
+        #expect(outcome.stderr.contains("sustain experiment \(result.id)"), "\(outcome.stderr)")
+    }
+
+    @Test func aFailedRunIsSaidAndFailsTheExperimentUnlessIgnored() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (failed, experiment) = try Self.experiment(
+            ["--repeat", "2", "--param", "E=0,3"], command: ["/bin/sh", "-c", "sleep 0.2; exit {E}"], in: directory)
+        #expect(failed.status == 1, "\(failed.stderr)")
+        let result = try #require(experiment)
+        #expect(result.failedRuns == 2)
+        #expect(result.configurations[1].statistics["energy_joules"] == nil, "failed runs are left out")
+        #expect(result.configurations[1].runs.allSatisfy { $0.exitCode == 3 })
+        #expect(result.warnings.contains { $0.contains("failed (exit code 3)") }, "\(result.warnings)")
+        let (ignored, counted) = try Self.experiment(
+            ["--repeat", "2", "--ignore-failure", "--param", "E=3"], command: ["/bin/sh", "-c", "exit {E}"],
+            in: directory)
+        #expect(ignored.status == 0, "\(ignored.stderr)")
+        #expect(counted?.configurations.first?.statistics["duration_seconds"]?.n == 2)
+    }
+}
+
+/// Bad experiment input, refused before anything runs (no root needed).
+struct ExperimentInputTests {
+    struct Refusal: Sendable, CustomTestStringConvertible {
+        var options: [String]
+        var message: String
+        var testDescription: String { message }
+    }
+
+    static let refusals = [
+        Refusal(options: ["--repeat", "0"], message: "--repeat must be at least 1"),
+        Refusal(options: ["--param", "1X=1,2"], message: "--param 1X: a name is letters"),
+        Refusal(options: ["--param", "A=1", "--param", "A=2"], message: "--param A is given twice"),
+        Refusal(options: ["--warmup-runs", "2"], message: "go with --repeat N"),
+        Refusal(options: ["--repeat", "2", "--baseline", "0.5"], message: "--baseline must be from 1 to 3600"),
+        Refusal(options: ["--repeat", "2", "--report", "-"], message: "--report - is for one run"),
+    ]
+
+    /// Bad input is refused before anything runs: the command never starts.
+    @Test(arguments: refusals) func badExperimentInputIsRefused(_ refusal: Refusal) throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let marker = directory.appendingPathComponent("ran").path
+        let outcome = try Harness.run(
+            [Harness.product("sustain-measure"), "--no-daemon"] + refusal.options + ["--", "/usr/bin/touch", marker])
+        #expect(outcome.status == 64, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains(refusal.message), "\(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the command ran")
+    }
+}
