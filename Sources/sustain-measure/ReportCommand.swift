@@ -11,7 +11,7 @@ extension SustainMeasure {
         static let configuration = CommandConfiguration(
             commandName: "report",
             abstract: "List, show and export the jobs sustain-measured has logged; draw reports as HTML.",
-            subcommands: [List.self, Show.self, Export.self, HTML.self, Merge.self, Cluster.self]
+            subcommands: [List.self, Show.self, Export.self, HTML.self, Compare.self, Merge.self, Cluster.self]
         )
     }
 }

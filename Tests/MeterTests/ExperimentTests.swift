@@ -78,6 +78,20 @@ struct ExperimentTests {
         #expect(
             result.configurations.map(\.pareto) == [true, false] || result.configurations.map(\.pareto) == [true, true])
         #expect(outcome.stderr.contains("sustain experiment \(result.id)"), "\(outcome.stderr)")
+        // Its configurations compared: F=1 against F=0.5 uses more energy, significantly; the same duration.
+        let path = directory.appendingPathComponent("exp.json").path
+        let compared = try Harness.run([Harness.product("sustain-measure"), "report", "compare", path])
+        #expect(compared.status == 0, "\(compared.stderr)")
+        let printed = String(decoding: compared.stdout, as: UTF8.self)
+        #expect(printed.contains("exp.json [F=1] uses "), "\(printed)")
+        #expect(printed.contains("% more energy than exp.json [F=0.5] (95 % CI "), "\(printed)")
+        // One run on a side: refused, saying why.
+        let single = try Harness.run([
+            Harness.product("sustain-measure"), "report", "compare",
+            directory.appendingPathComponent(result.configurations[0].runs[1].report).path,
+            directory.appendingPathComponent(result.configurations[1].runs[1].report).path,
+        ])
+        #expect(single.status == 64 && single.stderr.contains("needs at least 2 runs on each side"), "\(single.stderr)")
     }
 
     @Test func aFailedRunIsSaidAndFailsTheExperimentUnlessIgnored() throws {
@@ -126,5 +140,43 @@ struct ExperimentInputTests {
         #expect(outcome.status == 64, "\(outcome.stderr)")
         #expect(outcome.stderr.contains(refusal.message), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker), "the command ran")
+    }
+}
+
+/// `report compare`'s arithmetic and words, on samples whose answer is known (SciPy for the p-values).
+struct ExperimentComparisonTests {
+    static func side(_ name: String, energy: [Double], seconds: [Double]? = nil) -> ExperimentComparison.Side {
+        ExperimentComparison.Side(
+            name: name, values: ["energy_joules": energy, "duration_seconds": seconds ?? energy.map { _ in 1 }])
+    }
+
+    @Test func aClearSavingIsOneSentenceWithItsIntervalAndP() throws {
+        let comparison = ExperimentComparison(
+            a: Self.side("A", energy: [100, 102, 98, 101, 99]), b: Self.side("B", energy: [88, 90, 87, 89, 91]))
+        let energy = try #require(comparison.figures.first)
+        #expect(energy.name == "energy_joules" && comparison.energyProblem == nil)
+        let sentence = comparison.sentence(for: energy)
+        #expect(sentence.hasPrefix("B uses 11.0 % less energy than A (95 % CI "), "\(sentence)")
+        #expect(sentence.hasSuffix("p < 0.0001, 5 runs each)."), "\(sentence)")
+        // Durations equal with no spread: no difference.
+        let duration = try #require(comparison.figures.first { $0.name == "duration_seconds" })
+        #expect(comparison.sentence(for: duration).hasPrefix("No significant difference in duration"))
+    }
+
+    @Test func noiseIsNoDifference() throws {
+        let comparison = ExperimentComparison(
+            a: Self.side("A", energy: [100, 103, 97, 105, 95]), b: Self.side("B", energy: [99, 104, 96, 101, 98, 97]))
+        let sentence = comparison.sentence(for: try #require(comparison.figures.first))
+        #expect(sentence.hasPrefix("No significant difference in energy between B and A (p = "), "\(sentence)")
+        #expect(sentence.hasSuffix("5 and 6 runs)."), "\(sentence)")
+    }
+
+    @Test func aSingleRunOrNoEnergyCannotBeTested() {
+        let single = ExperimentComparison(a: Self.side("A", energy: [100]), b: Self.side("B", energy: [90, 91]))
+        #expect(single.energyProblem?.hasPrefix("A is 1 run") == true, "\(single.energyProblem ?? "")")
+        let none = ExperimentComparison(
+            a: ExperimentComparison.Side(name: "A", values: ["duration_seconds": [1, 2]]),
+            b: Self.side("B", energy: [90, 91]))
+        #expect(none.energyProblem == "A has no measured energy")
     }
 }
