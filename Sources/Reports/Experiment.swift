@@ -107,6 +107,9 @@ public struct Experiment: Codable, Sendable, Equatable {
         public var temperatures: [Report.Temperature]
 
         public var succeeded: Bool { exitCode == 0 && signal == nil }
+
+        /// The run's number among its kind: warm-ups 1…K, measured runs 1…N.
+        public func number(warmups: Int) -> Int { warmup ? round : round - warmups }
     }
 
     /// One statistic of a configuration's measured runs.

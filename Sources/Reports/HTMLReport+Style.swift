@@ -36,5 +36,7 @@ extension HTMLReport {
         .point{fill:var(--muted)}.point.pareto{fill:var(--accent);stroke:var(--fg);stroke-width:1}
         .front{fill:none;stroke:var(--accent);stroke-width:1.5}
         details{margin-top:8px}summary{cursor:pointer;color:var(--muted)}
+        .ci{stroke:var(--fg);stroke-width:1.5;fill:none;opacity:.7}.mean{fill:var(--fg)}
+        .half{max-width:640px}.run{fill:var(--accent);opacity:.6}.run.warmup{fill:none;stroke:var(--muted);stroke-width:1.2}
         """)
 }

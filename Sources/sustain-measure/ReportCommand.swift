@@ -179,21 +179,40 @@ extension SustainMeasure.ReportCommand {
                 --format codecarbon writes the columns of CodeCarbon \(CodeCarbonCSV.version)'s emissions.csv, one \
                 row per job; what sustain does not know is left empty, never 0.
                 """)
-        @Option(help: "json, csv or codecarbon.") var format: String = "json"
-        @Argument(help: ArgumentHelp("Report files to export instead of the service's jobs.", valueName: "report.json"))
+        @Option(help: "json, csv, codecarbon, or for an experiment csv or markdown.") var format: String = "json"
+        @Argument(
+            help: ArgumentHelp(
+                "Report files (--format codecarbon) or one experiment (--format csv or markdown) to export instead "
+                    + "of the service's jobs.", valueName: "file"))
         var files: [String] = []
         @OptionGroup var options: LogOptions
 
         func validate() throws {
-            guard ["json", "csv", "codecarbon"].contains(format) else {
-                throw ValidationError("--format must be json, csv or codecarbon.")
+            guard ["json", "csv", "codecarbon", "markdown"].contains(format) else {
+                throw ValidationError("--format must be json, csv, codecarbon or markdown.")
             }
-            if !files.isEmpty && format != "codecarbon" {
-                throw ValidationError("Report files can be exported with --format codecarbon only.")
+            if format == "markdown" && files.count != 1 {
+                throw ValidationError("--format markdown exports one experiment file: give its path.")
+            }
+            if !files.isEmpty && format == "json" {
+                throw ValidationError(
+                    "Files are exported with --format codecarbon (reports), csv or markdown (experiments).")
             }
         }
 
         func run() throws {
+            if format == "csv" || format == "markdown", !files.isEmpty {
+                guard files.count == 1 else { throw ValidationError("Give one experiment file to export.") }
+                let experiment: Experiment
+                do {
+                    experiment = try Experiment.decode(Data(contentsOf: URL(fileURLWithPath: files[0])))
+                } catch {
+                    throw ValidationError(
+                        "\(files[0].escapingControlCharacters) is not a sustain.experiment.v1 file: \(error).")
+                }
+                print(format == "csv" ? experiment.csv() : experiment.markdown(), terminator: "")
+                return
+            }
             if format == "codecarbon" {
                 let reports =
                     files.isEmpty
@@ -269,6 +288,14 @@ extension SustainMeasure.ReportCommand {
         }
 
         func run() throws {
+            // An experiment has a page of its own.
+            if reports.count == 1, SafeFile.kind(of: reports[0]) == .regular,
+                let data = try? Data(contentsOf: URL(fileURLWithPath: reports[0])),
+                let experiment = try? Experiment.decode(data)
+            {
+                try write(Array(HTMLReport.page(for: experiment).utf8), count: "an experiment")
+                return
+            }
             var loaded: [Report] = []
             for argument in reports {
                 if SafeFile.kind(of: argument) != nil {
@@ -279,7 +306,10 @@ extension SustainMeasure.ReportCommand {
                     throw ValidationError("\(argument.escapingControlCharacters): no such file, and not a job id.")
                 }
             }
-            let page = Array(HTMLReport.page(for: loaded).utf8)
+            try write(Array(HTMLReport.page(for: loaded).utf8), count: "\(loaded.count) report(s)")
+        }
+
+        func write(_ page: [UInt8], count: String) throws {
             if output == "-" {
                 try page.withUnsafeBytes { try writeAll(1, $0) }
                 return
@@ -289,7 +319,7 @@ extension SustainMeasure.ReportCommand {
             } catch {
                 throw ValidationError("Cannot write \(output): \(error). Choose another -o path.")
             }
-            Terminal.error("sustain-measure: wrote \(output) (\(page.count / 1024) KiB, \(loaded.count) report(s))")
+            Terminal.error("sustain-measure: wrote \(output) (\(page.count / 1024) KiB, \(count))")
         }
     }
 }

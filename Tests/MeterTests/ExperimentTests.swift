@@ -85,6 +85,26 @@ struct ExperimentTests {
         let printed = String(decoding: compared.stdout, as: UTF8.self)
         #expect(printed.contains("exp.json [F=1] uses "), "\(printed)")
         #expect(printed.contains("% more energy than exp.json [F=0.5] (95 % CI "), "\(printed)")
+        // Its page: every run a dot (warm-ups too), each configuration's mean and interval; nothing requested.
+        let page = directory.appendingPathComponent("exp.html")
+        let written = try Harness.run([Harness.product("sustain-measure"), "report", "html", "-o", page.path, path])
+        #expect(written.status == 0, "\(written.stderr)")
+        let (dom, requests) = try HTMLReportTests.render(page, in: directory)
+        #expect(dom.components(separatedBy: "<circle class=\"run").count - 1 == 8, "dots")
+        #expect(dom.components(separatedBy: "<circle class=\"run warmup").count - 1 == 2, "warm-up dots")
+        #expect(dom.components(separatedBy: "<rect class=\"mean\"").count - 1 == 2, "means")
+        #expect(dom.components(separatedBy: "<path class=\"ci\"").count - 1 >= 2, "intervals")
+        #expect(dom.contains("Idle baseline: 44.0 W"), "baseline")
+        #expect(requests.isEmpty, "\(requests)")
+        // Exported: a CSV row per run, a Markdown row per configuration.
+        let csv = try Harness.run([Harness.product("sustain-measure"), "report", "export", "--format", "csv", path])
+        let rows = String(decoding: csv.stdout, as: UTF8.self).split(separator: "\n")
+        #expect(csv.status == 0 && rows.count == 9 && rows[0].hasPrefix("configuration,F,run,warmup,exit_code"))
+        let markdown = try Harness.run([
+            Harness.product("sustain-measure"), "report", "export", "--format", "markdown", path,
+        ])
+        let table = String(decoding: markdown.stdout, as: UTF8.self)
+        #expect(table.contains("| 1 F=0.5 | 3 | ") && table.contains("| 2 F=1 | 3 | "), "\(table)")
         // One run on a side: refused, saying why.
         let single = try Harness.run([
             Harness.product("sustain-measure"), "report", "compare",
