@@ -33,6 +33,7 @@ extension Bench {
         sleepFor(.seconds(2))  // start-up is not the steady state
         let idle = cpuShare(of: pid, over: window)
         let idleRSS = memory(of: pid).rss
+        let idleMappings = mappings(of: pid)
 
         // Each job in a cgroup of its own, so the daemon reads 1,000 cpu.stat files a second for attribution.
         let cgroups = CgroupV2.mountPoint().map { $0 + "/sustain-bench-\(getpid())" }
@@ -62,6 +63,7 @@ extension Bench {
         sleepFor(.seconds(2))
         let loaded = cpuShare(of: pid, over: window)
         let loadedMemory = memory(of: pid)
+        let loadedMappings = mappings(of: pid)
         let listed = ContinuousClock.now
         _ = try client.metrics()
         let metricsSeconds = listed.duration(to: .now).seconds
@@ -126,6 +128,15 @@ extension Bench {
             "of which private (RssAnon) \(fixed(loadedMemory.anonymous, 1)) MB; idle \(fixed(idleRSS, 1)) MB; "
                 + "after stopping them all \(fixed(after.rss, 1)) MB, peak (VmHWM) \(fixed(after.peak, 1)) MB",
             ratio: nil, target: "<= 40 MB", ok: after.peak <= 40, value: "\(fixed(loadedMemory.rss, 1)) MB")
+        func breakdown(_ parts: [(name: String, megabytes: Double)]) -> String {
+            parts.prefix(6).map { "\($0.name) \(fixed($0.megabytes, 1))" }.joined(separator: ", ")
+        }
+        row(
+            "daemon RSS by mapping, idle",
+            "MB resident per mapping (/proc/PID/smaps): \(breakdown(idleMappings)); with \(count) open jobs: "
+                + breakdown(loadedMappings),
+            ratio: nil, target: "(info)", ok: true,
+            value: "\(fixed(idleMappings.map(\.megabytes).reduce(0, +), 1)) MB")
         row(
             "daemon job start / stop",
             "per request over the socket, one connection each; /metrics with \(count) "
@@ -151,6 +162,29 @@ extension Bench {
         let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
         guard rc == 0 else { throw SystemError("posix_spawn", subject: arguments[0], errno: rc) }
         return pid
+    }
+
+    /// Resident memory per mapped file (the binary, each shared library, Foundation's ICU data library when it is
+    /// one) and anonymous memory (`[anonymous]`: heap, thread stacks, malloc arenas), MB, largest first: what of
+    /// the RSS is code and data mapped from files, which the kernel can drop and other processes share.
+    static func mappings(of pid: pid_t) -> [(name: String, megabytes: Double)] {
+        var resident: [String: Double] = [:]
+        var current = "[anonymous]"
+        for line in (readText("/proc/\(pid)/smaps") ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                let path = fields.count >= 6 ? fields[5...].joined(separator: " ") : ""
+                current =
+                    path.hasPrefix("/")
+                    ? String(path.split(separator: "/").last ?? "") : path.isEmpty ? "[anonymous]" : path
+                continue
+            }
+            if fields.count >= 2, fields[0] == "Rss:", let kilobytes = Double(fields[1]) {
+                resident[current, default: 0] += kilobytes / 1024
+            }
+        }
+        return resident.map { (name: $0.key, megabytes: $0.value) }.filter { $0.megabytes >= 0.05 }
+            .sorted { $0.megabytes > $1.megabytes }
     }
 
     /// The process's CPU share (user + system) over `window`, from /proc/PID/stat.
