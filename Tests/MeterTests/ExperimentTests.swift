@@ -1,5 +1,6 @@
 import Foundation
 import Reports
+import SustainCore
 import SustainTestSupport
 import Testing
 
@@ -94,7 +95,7 @@ struct ExperimentTests {
         #expect(dom.components(separatedBy: "<circle class=\"run warmup").count - 1 == 2, "warm-up dots")
         #expect(dom.components(separatedBy: "<rect class=\"mean\"").count - 1 == 2, "means")
         #expect(dom.components(separatedBy: "<path class=\"ci\"").count - 1 >= 2, "intervals")
-        #expect(dom.contains("Idle baseline: 44.0 W"), "baseline")
+        #expect(dom.contains("Idle baseline: \(Quantity.power(baseline.before.watts)) over"), "baseline")
         #expect(requests.isEmpty, "\(requests)")
         // Exported: a CSV row per run, a Markdown row per configuration.
         let csv = try Harness.run([Harness.product("sustain-measure"), "report", "export", "--format", "csv", path])
