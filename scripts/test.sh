@@ -35,13 +35,14 @@ fi
 # Every test, in two processes side by side, each running its tests one at a time: most tests wait on real time
 # (a job of a few seconds, a simulator's counters), so two streams take about half as long on two cores. Not one
 # process with parallel tests: blocking tests would starve Swift's two-thread cooperative pool, and an in-process
-# Hummingbird server then meets a known NIO race (apple/swift-nio#3481). The fake-tree service suites go to one
-# stream, the rest to the other; both load the machine while the accuracy tests run, which they must bear. Last,
-# alone: attribution, whose shares follow the machine's CPU time and so every other process's.
+# Hummingbird server then meets a known NIO race (apple/swift-nio#3481). The fake-tree service suites and the
+# API's go to one stream (about 140 s here), the rest to the other (about as long); both load the machine while
+# the accuracy tests run, which they must bear. Last, alone: attribution, whose shares follow the machine's CPU
+# time and so every other process's.
 binaries=$(swift build --show-bin-path)
 tests() { stdbuf -oL -eL "$binaries/sustainPackageTests.xctest" --testing-library swift-testing --no-parallel "$@"; }
 alone='\.AttributionTests/'
-first='ServiceHardeningTests|ServiceAccuracyTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests'
+first='ServiceHardeningTests|ServiceAccuracyTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests|\.APITests/'
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tests --filter "$first" --skip "$alone" > "$log" 2>&1 &
