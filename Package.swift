@@ -137,7 +137,9 @@ let package = Package(
         ),
 
         .target(name: "SustainTestSupport", path: "Tests/SustainTestSupport"),
-        .testTarget(name: "SustainCoreTests", dependencies: ["SustainCore"]),
+        .testTarget(
+            name: "SustainCoreTests",
+            dependencies: ["SustainCore", .product(name: "RealModule", package: "swift-numerics")]),
         .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         .testTarget(name: "SustainAPITests", dependencies: ["SustainAPI", "LinuxSupport"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
