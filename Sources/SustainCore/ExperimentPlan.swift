@@ -85,6 +85,24 @@ public struct ExperimentPlan: Sendable, Equatable {
         return result
     }
 
+    /// The names in `{NAME}` placeholders of `texts` that no parameter gives (`{}` and braces around anything
+    /// but an identifier, as in `find -exec {}` or an awk program, are not placeholders).
+    public static func unknownPlaceholders(in texts: [String], parameters: [Parameter]) -> [String] {
+        let known = Set(parameters.map(\.name))
+        var found: [String] = []
+        for text in texts {
+            var rest = Substring(text)
+            while let open = rest.firstIndex(of: "{") {
+                let after = rest[rest.index(after: open)...]
+                guard let close = after.firstIndex(of: "}") else { break }
+                let name = String(after[..<close])
+                if isIdentifier(name), !known.contains(name), !found.contains(name) { found.append(name) }
+                rest = after
+            }
+        }
+        return found
+    }
+
     static func isIdentifier(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy {

@@ -229,7 +229,14 @@ extension SustainMeasure {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
             if isExperiment {
-                _ = try experimentPlan()
+                let plan = try experimentPlan()
+                let texts =
+                    wrapped.map { String(decoding: $0, as: UTF8.self) }
+                    + RawArguments.split(RawArguments.current()).parserArguments.prefix { $0 != "--" }
+                if let name = ExperimentPlan.unknownPlaceholders(in: texts, parameters: plan.parameters).first {
+                    throw ValidationError(
+                        "{\(name)} is in the command or its options but no --param \(name)=V1,V2,… gives its values.")
+                }
                 guard cooldown.isFinite, (0...3600).contains(cooldown) else {
                     throw ValidationError("--cooldown must be from 0 to 3600 seconds, got \(cooldown).")
                 }

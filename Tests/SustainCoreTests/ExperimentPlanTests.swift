@@ -64,4 +64,13 @@ struct ExperimentPlanTests {
         #expect(ExperimentPlan.substitute("--batch-size={BS}", configuration) == "--batch-size=64")
         #expect(ExperimentPlan.substitute("{PL}{PL} {X} {bs}", configuration) == "150150 {X} {bs}")
     }
+
+    @Test func placeholdersWithoutAParameterAreFoundAndOtherBracesLeft() throws {
+        let parameters = [try ExperimentPlan.parse("BS=1,2").get()]
+        #expect(
+            ExperimentPlan.unknownPlaceholders(
+                in: ["--batch={BS}", "--lr={LR}", "find", "-exec", "{}", "awk '{print $1}'", "{LR}{X1}"],
+                parameters: parameters) == ["LR", "X1"])
+        #expect(ExperimentPlan.unknownPlaceholders(in: ["{BS}", "{", "}{"], parameters: parameters).isEmpty)
+    }
 }
