@@ -110,6 +110,12 @@ struct ExperimentDriver {
                 "run \(index + 1)/\(plan.runs.count)\(label)\(planned.warmup ? " (warm-up)" : ""): "
                     + "\(report.energy.joules.map(Quantity.energy) ?? "energy not measured"), "
                     + "\(Quantity.duration(report.durationSeconds)), \(describe(exit))")
+            // Written after every run: an experiment cut short (a crash, a kill) keeps what it measured.
+            var partial = assemble(records, before: before, after: nil, startedAt: startedAt)
+            if index + 1 < plan.runs.count {
+                partial.warnings.insert("IN PROGRESS: \(records.count) of \(plan.runs.count) runs so far.", at: 0)
+                try? partial.write(to: reportPath)
+            }
             if report.interrupted {
                 interrupted = true
                 break
@@ -120,12 +126,7 @@ struct ExperimentDriver {
             say("measuring the idle machine again for \(Quantity.fixed(baseline, 1)) s (baseline drift)…")
             after = try? measureBaseline(seconds: baseline, name: "after", executable: executable, into: directory)
         }
-        var experiment = Experiment.assemble(
-            id: id, command: command.map { String(decoding: $0, as: UTF8.self) }, plan: plan,
-            commands: plan.configurations.map { configuration in
-                substituted(configuration).map { String(decoding: $0, as: UTF8.self) }
-            }, records: records, baseline: before.map { Experiment.Baselines(before: $0, after: after) },
-            cooldownSeconds: cooldown, ignoreFailure: ignoreFailure, startedAt: startedAt, endedAt: Date())
+        var experiment = assemble(records, before: before, after: after, startedAt: startedAt)
         if interrupted {
             experiment.warnings.insert(
                 "INTERRUPTED after \(records.count) of \(plan.runs.count) runs: the statistics are of those.", at: 0)
@@ -139,6 +140,17 @@ struct ExperimentDriver {
         if !quiet { Terminal.write(experiment.summary(path: reportPath)) }
         if interrupted { throw ExitCode(130) }
         throw ExitCode(experiment.failedRuns > 0 && !ignoreFailure ? 1 : 0)
+    }
+
+    func assemble(
+        _ records: [Experiment.RunRecord], before: Experiment.Baseline?, after: Experiment.Baseline?, startedAt: Date
+    ) -> Experiment {
+        Experiment.assemble(
+            id: id, command: command.map { String(decoding: $0, as: UTF8.self) }, plan: plan,
+            commands: plan.configurations.map { configuration in
+                substituted(configuration).map { String(decoding: $0, as: UTF8.self) }
+            }, records: records, baseline: before.map { Experiment.Baselines(before: $0, after: after) },
+            cooldownSeconds: cooldown, ignoreFailure: ignoreFailure, startedAt: startedAt, endedAt: Date())
     }
 
     /// Measures `sleep seconds` as a run (the same options, the first configuration's values), for the baseline.

@@ -115,6 +115,38 @@ struct ExperimentTests {
         #expect(single.status == 64 && single.stderr.contains("needs at least 2 runs on each side"), "\(single.stderr)")
     }
 
+    /// `--param S=1,2 -- sleep {S}` at a steady 176 W: each run within 0.5 % of the injected energy over its
+    /// window, the statistics those of the runs, the baseline within 1 % of the idle power, twice the energy for
+    /// twice the time within 3 %; and the experiment file is there after every run.
+    @Test func aScanOfSleepGivesTwiceTheEnergyForTwiceTheTime() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (outcome, experiment) = try Self.experiment(
+            ["--repeat", "2", "--baseline", "1", "--param", "S=1,2"], command: ["/bin/sleep", "{S}"], in: directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let result = try #require(experiment)
+        let baseline = try #require(result.baseline)
+        #expect(abs(baseline.before.watts - Self.watts) / Self.watts < 0.01, "\(baseline.before.watts) W")
+        var means: [Double] = []
+        for configuration in result.configurations {
+            let energies = configuration.runs.compactMap(\.energyJoules)
+            #expect(energies.count == 2)
+            for run in configuration.runs {
+                let injected = Self.watts * run.durationSeconds
+                let joules = try #require(run.energyJoules)
+                #expect(abs(joules - injected) / injected < 0.005, "\(joules) J vs \(injected) J")
+            }
+            let statistic = try #require(configuration.statistics["energy_joules"])
+            let mean = energies.reduce(0, +) / 2
+            let sd = (energies.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)).squareRoot()
+            #expect(abs(statistic.mean - mean) < 1e-9 && abs(statistic.sd - sd) < 1e-9)
+            #expect(statistic.min == energies.min() && statistic.max == energies.max())
+            means.append(statistic.mean)
+        }
+        #expect(abs(means[1] / means[0] - 2) / 2 < 0.03, "ratio \(means[1] / means[0])")
+        #expect(!result.warnings.contains { $0.hasPrefix("IN PROGRESS") }, "the final file replaces the partial ones")
+    }
+
     @Test func aFailedRunIsSaidAndFailsTheExperimentUnlessIgnored() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -139,6 +171,7 @@ struct ExperimentInputTests {
     struct Refusal: Sendable, CustomTestStringConvertible {
         var options: [String]
         var message: String
+        var command: [String]? = nil
         var testDescription: String { message }
     }
 
@@ -149,6 +182,12 @@ struct ExperimentInputTests {
         Refusal(options: ["--warmup-runs", "2"], message: "go with --repeat N"),
         Refusal(options: ["--repeat", "2", "--baseline", "0.5"], message: "--baseline must be from 1 to 3600"),
         Refusal(options: ["--repeat", "2", "--report", "-"], message: "--report - is for one run"),
+        Refusal(
+            options: ["--repeat", "2", "--param", "A=1"],
+            message: "{B} is in the command or its options but no --param B",
+            command: ["/bin/sh", "-c", "echo {A} {B} > \"$0\""]),
+        Refusal(
+            options: ["--repeat", "2", "--label", "x={C}"], message: "{C} is in the command or its options"),
     ]
 
     /// Bad input is refused before anything runs: the command never starts.
@@ -156,8 +195,9 @@ struct ExperimentInputTests {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let marker = directory.appendingPathComponent("ran").path
+        let command = refusal.command.map { $0 + [marker] } ?? ["/usr/bin/touch", marker]
         let outcome = try Harness.run(
-            [Harness.product("sustain-measure"), "--no-daemon"] + refusal.options + ["--", "/usr/bin/touch", marker])
+            [Harness.product("sustain-measure"), "--no-daemon"] + refusal.options + ["--"] + command)
         #expect(outcome.status == 64, "\(outcome.stderr)")
         #expect(outcome.stderr.contains(refusal.message), "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker), "the command ran")
