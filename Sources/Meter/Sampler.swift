@@ -222,11 +222,21 @@ public final class Sampler: @unchecked Sendable {
     /// After `stop()` it is the last sample: nothing is read once the sampler has stopped.
     public func checkpointNow() -> SamplerCheckpoint? {
         guard publishesCheckpoints, latestCheckpoint != nil else { return nil }
-        // The checkpoint's instant is when the reads began: a read preempted midway (a loaded machine) would put
-        // the counters later than that instant. Such a reading is taken again, at most seven more times.
-        for _ in 0..<8
-        where ticking.withLock({ _ in stopped.load(ordering: .acquiring) ? 0 : tick() }) > Self.tightReading {}
-        return latestCheckpoint
+        // The checkpoint's instant is when the reads began: a read preempted midway (a loaded machine) puts the
+        // counters later than that instant, and a job's energy short by the preemption × its power (seen: 90 ms,
+        // −4.3 % of a 2 s job). Such a reading is taken again, at most seven more times, and the tightest is
+        // returned: each is a true reading of the counters, so an earlier tight one is as good as a later one.
+        var best: (span: Double, checkpoint: SamplerCheckpoint?)?
+        for _ in 0..<8 {
+            let (span, checkpoint) = ticking.withLock { _ -> (Double, SamplerCheckpoint?) in
+                if stopped.load(ordering: .acquiring) { return (0, latestCheckpoint) }
+                let span = tick()
+                return (span, latestCheckpoint)
+            }
+            if best.map({ span < $0.span }) ?? true { best = (span, checkpoint) }
+            if span <= Self.tightReading { break }
+        }
+        return best?.checkpoint ?? latestCheckpoint
     }
 
     /// The running totals when something happened at `instant`, learnt of later (a mark relayed in a batch, a job
