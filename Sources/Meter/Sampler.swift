@@ -171,8 +171,8 @@ public final class Sampler: @unchecked Sendable {
 
     private func run(_ timer: PeriodicTimer) {
         let cpuStart = Self.threadCPUSeconds()
-        while case .tick = timer.next() { ticking.withLock { _ in tick() } }
-        ticking.withLock { _ in tick() }  // the last sample, right after the stop request
+        while case .tick = timer.next() { _ = tightTick(attempts: 3) }
+        _ = tightTick(attempts: 8)  // the last sample, right after the stop request
         samplerCPUSeconds = Self.threadCPUSeconds() - cpuStart
     }
 
@@ -196,7 +196,8 @@ public final class Sampler: @unchecked Sendable {
         if publishesCheckpoints {
             let checkpoint = state.checkpoint(ids: slotChannels.map(\.id))
             latest.withLock { $0 = checkpoint }
-            recent.withLock { $0.append(checkpoint) }
+            // Only readings whose counters are at their instant place later events (a preempted one is not).
+            if reading <= Self.looseReading { recent.withLock { $0.append(checkpoint) } }
             sampling.add(UInt64(max(0, realBegan.seconds(to: .now)) * 1e9), ordering: .relaxed)
         }
         return reading
@@ -226,8 +227,17 @@ public final class Sampler: @unchecked Sendable {
         // counters later than that instant, and a job's energy short by the preemption × its power (seen: 90 ms,
         // −4.3 % of a 2 s job). Such a reading is taken again, at most seven more times, and the tightest is
         // returned: each is a true reading of the counters, so an earlier tight one is as good as a later one.
+        return tightTick(attempts: 8) ?? latestCheckpoint
+    }
+
+    /// A reading preempted this long or more is not used to place events between readings.
+    static let looseReading = 0.001
+
+    /// Reads every channel, again while the reads took longer than `tightReading` (at most `attempts` times), and
+    /// returns the tightest reading's totals; after `stop()`, the last sample, without reading.
+    private func tightTick(attempts: Int) -> SamplerCheckpoint? {
         var best: (span: Double, checkpoint: SamplerCheckpoint?)?
-        for _ in 0..<8 {
+        for _ in 0..<attempts {
             let (span, checkpoint) = ticking.withLock { _ -> (Double, SamplerCheckpoint?) in
                 if stopped.load(ordering: .acquiring) { return (0, latestCheckpoint) }
                 let span = tick()
@@ -236,7 +246,7 @@ public final class Sampler: @unchecked Sendable {
             if best.map({ span < $0.span }) ?? true { best = (span, checkpoint) }
             if span <= Self.tightReading { break }
         }
-        return best?.checkpoint ?? latestCheckpoint
+        return best?.checkpoint
     }
 
     /// The running totals when something happened at `instant`, learnt of later (a mark relayed in a batch, a job
