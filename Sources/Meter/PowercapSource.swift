@@ -197,3 +197,83 @@ extension String {
         return String(result)
     }
 }
+
+/// One RAPL constraint of a zone, as read: its name (`long_term`, `short_term`), its limit and the zone's maximum.
+public struct PowercapConstraint: Sendable, Equatable {
+    /// The zone's id (`intel-rapl:0`).
+    public let zone: String
+    public let index: UInt32
+    public let name: String?
+    public let limitMicrowatts: UInt64
+    /// `constraint_N_max_power_uw`, when the zone has one (absent or 0 on many).
+    public let maxMicrowatts: UInt64?
+}
+
+/// The power limits of RAPL zones, read and set through libpowercap's setters (root): the hardware half of power
+/// caps (#21). A value written is read back: the kernel may refuse it (EINVAL outside the part's range, a locked
+/// domain) or firmware may rewrite it, so a write that did not take is an error, never assumed.
+public enum PowercapControl {
+    /// `intel-rapl:0:1` as its control type and zone path.
+    static func address(_ zone: String) -> (controlType: String, path: [UInt32])? {
+        let parts = zone.split(separator: ":").map(String.init)
+        guard parts.count >= 2, !parts[0].isEmpty else { return nil }
+        let path = parts.dropFirst().compactMap { UInt32($0, radix: 16) }
+        return path.count == parts.count - 1 ? (parts[0], path) : nil
+    }
+
+    /// Each package zone's (depth 1) constraint named `long_term`, the sustained limit (PL1), of every control
+    /// type present.
+    public static func packageLongTermConstraints() -> [PowercapConstraint] {
+        PowercapSource.controlTypes().flatMap { controlType -> [PowercapConstraint] in
+            (0..<UInt32(64)).compactMap { index -> PowercapConstraint? in
+                guard powercap_sysfs_zone_exists(controlType, [index], 1) == 0 else { return nil }
+                let zone = "\(controlType):\(String(index, radix: 16))"
+                return (0..<UInt32(4)).lazy.compactMap { try? read(zone: zone, constraint: $0).get() }
+                    .first { $0.name == "long_term" }
+            }
+        }
+    }
+
+    /// One constraint's name, limit and maximum.
+    public static func read(zone: String, constraint: UInt32) -> Result<PowercapConstraint, SystemError> {
+        guard let (controlType, path) = address(zone) else {
+            return .failure(SystemError("powercap zone", subject: zone, errno: EINVAL))
+        }
+        var limit: UInt64 = 0
+        let rc = powercap_sysfs_constraint_get_power_limit_uw(controlType, path, UInt32(path.count), constraint, &limit)
+        guard rc == 0 else {
+            return .failure(SystemError("read power_limit_uw", subject: "\(zone) constraint \(constraint)", errno: -rc))
+        }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let length = powercap_sysfs_constraint_get_name(
+            controlType, path, UInt32(path.count), constraint, &buffer, buffer.count)
+        let name =
+            length > 0
+            ? String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                .trimmingTrailingNewlines() : nil
+        var maximum: UInt64 = 0
+        let maxRC = powercap_sysfs_constraint_get_max_power_uw(
+            controlType, path, UInt32(path.count), constraint, &maximum)
+        return .success(
+            PowercapConstraint(
+                zone: zone, index: constraint, name: name, limitMicrowatts: limit,
+                maxMicrowatts: maxRC == 0 && maximum > 0 ? maximum : nil))
+    }
+
+    /// Sets a constraint's limit and reads it back; an error when the write failed or did not take.
+    public static func setLimit(zone: String, constraint: UInt32, microwatts: UInt64) throws(SystemError) {
+        guard let (controlType, path) = address(zone) else {
+            throw SystemError("powercap zone", subject: zone, errno: EINVAL)
+        }
+        let subject = "\(zone) constraint \(constraint)"
+        let rc = powercap_sysfs_constraint_set_power_limit_uw(
+            controlType, path, UInt32(path.count), constraint, microwatts)
+        guard rc == 0 else { throw SystemError("write power_limit_uw", subject: subject, errno: -rc) }
+        var readBack: UInt64 = 0
+        let readRC = powercap_sysfs_constraint_get_power_limit_uw(
+            controlType, path, UInt32(path.count), constraint, &readBack)
+        guard readRC == 0, readBack == microwatts else {
+            throw SystemError("power_limit_uw did not take (read back \(readBack))", subject: subject, errno: EIO)
+        }
+    }
+}

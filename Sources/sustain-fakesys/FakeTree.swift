@@ -13,6 +13,8 @@ struct FakeTree {
     }
 
     var counters: [String: LiveFile] = [:]  // zone id → energy_uj
+    /// Zone id → its `constraint_0_power_limit_uw` (long term, PL1), which the simulator honours.
+    var limits: [String: String] = [:]
     var chipFiles: [String: LiveFile] = [:]  // "<chip index>/<file>" → power or energy file
     var chipDirectories: [String] = []
 
@@ -45,8 +47,11 @@ struct FakeTree {
             try Self.writeFile(directory + "/enabled", "1")
             try Self.writeFile(directory + "/max_energy_range_uj", String(zone.maxEnergyRangeMicrojoules))
             if let maxPower = zone.maxPowerMicrowatts {
+                // As shipped: the sustained limit at the zone's maximum, so a workload runs uncapped until a limit
+                // is written (the simulator honours what is written).
                 try Self.writeFile(directory + "/constraint_0_name", "long_term")
-                try Self.writeFile(directory + "/constraint_0_power_limit_uw", String(maxPower / 2))
+                try Self.writeFile(directory + "/constraint_0_power_limit_uw", String(maxPower))
+                limits[zone.id] = directory + "/constraint_0_power_limit_uw"
                 try Self.writeFile(directory + "/constraint_0_time_window_us", "27983872")
                 try Self.writeFile(directory + "/constraint_0_max_power_uw", String(maxPower))
                 try Self.writeFile(directory + "/constraint_1_name", "short_term")

@@ -80,7 +80,7 @@ extension Scenario {
             s.zones.append(
                 Zone(
                     controlType: "intel-rapl", path: [socket], name: "package-\(socket)", watts: watts,
-                    maxEnergyRangeMicrojoules: intelRange, maxPowerMicrowatts: 205_000_000,
+                    maxEnergyRangeMicrojoules: intelRange, maxPowerMicrowatts: 300_000_000,
                     startMicrojoules: 100_000_000_000 + UInt64(socket) * 37_000_000_123))
             s.zones.append(
                 Zone(

@@ -48,6 +48,58 @@ final class Simulator: @unchecked Sendable {
         update(at: 0)  // every live file holds a value before anyone reads
     }
 
+    /// Each package's sustained limit (W) as last read from its `constraint_0_power_limit_uw`; read every 5 ms.
+    private var limitWatts: [String: Double] = [:]
+    private var ticksSinceLimits = 0
+
+    private func readLimits() {
+        ticksSinceLimits += 1
+        guard ticksSinceLimits >= 10 || limitWatts.isEmpty else { return }
+        ticksSinceLimits = 0
+        for (id, path) in tree.limits {
+            guard let (microwatts, canonical) = Self.readLimit(path) else { continue }
+            limitWatts[id] = Double(microwatts) / 1_000_000
+            // sysfs shows what the kernel parsed, whatever bytes were written (libpowercap writes its whole
+            // buffer, NUL and all): the file is written back as the kernel would show it.
+            if !canonical { Self.writeCanonical(path, microwatts) }
+        }
+    }
+
+    /// A package capped by its limit runs at min(demand, limit): the factor on its power, and on its core and
+    /// uncore sub-zones' (part of the package's power); DRAM and other zones are not capped by it.
+    private func capFactor(of zone: Scenario.Zone) -> Double {
+        let packageID = zone.path.count == 1 ? zone.id : "\(zone.controlType):\(String(zone.path[0], radix: 16))"
+        guard zone.path.count == 1 || zone.name == "core" || zone.name == "uncore",
+            let limit = limitWatts[packageID],
+            let package = scenario.zones.first(where: { $0.id == packageID })
+        else { return 1 }
+        let demand = package.watts * loadFactor
+        return demand > limit && demand > 0 ? limit / demand : 1
+    }
+
+    /// A limit file's value as the kernel parses a write (the leading digits), and whether the file holds just
+    /// that and a newline.
+    static func readLimit(_ path: String) -> (UInt64, Bool)? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        let bytes = buffer.prefix(count)
+        let digits = bytes.prefix { (0x30...0x39).contains($0) }
+        guard !digits.isEmpty, let value = UInt64(String(decoding: digits, as: UTF8.self)) else { return nil }
+        return (value, bytes.count == digits.count + 1 && bytes.last == 0x0A)
+    }
+
+    static func writeCanonical(_ path: String, _ value: UInt64) {
+        let fd = open(path, O_WRONLY | O_TRUNC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let text = Array("\(value)\n".utf8)
+        _ = write(fd, text, text.count)
+    }
+
     /// The energy injected into each zone since the start, in joules (the ground truth when power varies).
     func injectedJoules() -> [String: Double] {
         zoneMicrojoules.mapValues { $0 / 1_000_000 }
@@ -128,8 +180,9 @@ final class Simulator: @unchecked Sendable {
         let dt = t - lastT
         lastT = t
         for zone in scenario.zones {
-            zoneMicrojoules[zone.id, default: 0] += zone.watts * loadFactor * dt * 1_000_000
+            zoneMicrojoules[zone.id, default: 0] += zone.watts * loadFactor * capFactor(of: zone) * dt * 1_000_000
         }
+        readLimits()
         for (index, chip) in scenario.chips.enumerated() {
             for (name, watts) in chip.energy {
                 chipMicrojoules["\(index)/\(name)", default: 0] += watts * loadFactor * dt * 1_000_000
