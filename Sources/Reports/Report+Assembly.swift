@@ -30,6 +30,8 @@ public struct FinishedJob: Sendable {
     /// Quality figures given on the command line (the job's own `metric` marks win).
     public var metrics: [String: Double]
     public var labels: [String: String]
+    /// The power limits set for the job and put back.
+    public var powerControl: [Report.PowerControl]
     /// Said before everything else (a service that did not answer), and after.
     public var firstWarnings: [String]
     public var lastWarnings: [String]
@@ -39,7 +41,7 @@ public struct FinishedJob: Sendable {
         fallback: FallbackEstimate? = nil, gpus: [GPUDescription] = [], phases: PhaseSummary? = nil,
         startMark: (name: String, offset: Double?)? = nil, series: IntensitySeries? = nil,
         seriesWarning: String? = nil, attribution: Report.Attribution? = nil, metrics: [String: Double] = [:],
-        labels: [String: String] = [:],
+        labels: [String: String] = [:], powerControl: [Report.PowerControl] = [],
         firstWarnings: [String] = [], lastWarnings: [String] = []
     ) {
         self.facts = facts
@@ -55,6 +57,7 @@ public struct FinishedJob: Sendable {
         self.attribution = attribution
         self.metrics = metrics
         self.labels = labels
+        self.powerControl = powerControl
         self.firstWarnings = firstWarnings
         self.lastWarnings = lastWarnings
     }
@@ -82,6 +85,7 @@ extension Report {
         if let mark = job.startMark { report.warnings.insert(countedFromMarkWarning(mark.name, mark.offset), at: 0) }
         report.addMetrics(given: job.metrics)
         report.labels = job.labels
+        report.powerControl = job.powerControl.isEmpty ? nil : job.powerControl
         report.warnings = job.firstWarnings + report.warnings + job.lastWarnings
         return report
     }

@@ -29,6 +29,7 @@ public struct Report: Codable, Sendable, Equatable {
         case unphasedJoules = "unphased_joules"
         case timeline, metrics, attribution, nodes
         case missingNodes = "missing_nodes"
+        case powerControl = "power_control"
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -94,6 +95,9 @@ public struct Report: Codable, Sendable, Equatable {
     @Nullable public var timeline: Timeline? = nil
     /// Quality metrics of the run (`--metric NAME=VALUE`, or `metric NAME=VALUE` from the job); null when none.
     @Nullable public var metrics: [String: Double]? = nil
+    /// The power limits set for the job (`--cpu-power-limit`): what each was, what it was set to, when, and when
+    /// it was put back; nil when none was set.
+    @Nullable public var powerControl: [PowerControl]? = nil
     /// A merged multi-node report (`report merge`): each node's part; null for one node's report.
     @Nullable public var nodes: [Node]? = nil
     /// With `--nodes`: the nodes of the job that sent no report (the total is then incomplete); null otherwise.
@@ -442,6 +446,41 @@ public struct Report: Codable, Sendable, Equatable {
         public var channels: Int
         public var readable: Int
         public var diagnostics: [String]
+    }
+
+    public struct PowerControl: Codable, Sendable, Equatable {
+        enum CodingKeys: String, CodingKey {
+            case device, constraint
+            case originalWatts = "original_watts"
+            case appliedWatts = "applied_watts"
+            case appliedAt = "applied_at"
+            case restoredAt = "restored_at"
+            case requestedBy = "requested_by"
+            case restoreError = "restore_error"
+        }
+        public var device: String
+        public var constraint: String
+        public var originalWatts: Double
+        public var appliedWatts: Double
+        public var appliedAt: Date
+        /// Nil when it could not be put back (`restore_error` says why).
+        @Nullable public var restoredAt: Date?
+        public var requestedBy: String
+        @Nullable public var restoreError: String?
+
+        public init(
+            device: String, constraint: String, originalWatts: Double, appliedWatts: Double, appliedAt: Date,
+            restoredAt: Date?, requestedBy: String, restoreError: String? = nil
+        ) {
+            self.device = device
+            self.constraint = constraint
+            self.originalWatts = originalWatts
+            self.appliedWatts = appliedWatts
+            self.appliedAt = appliedAt
+            self.restoredAt = restoredAt
+            self.requestedBy = requestedBy
+            self.restoreError = restoreError
+        }
     }
 
     public struct Tool: Codable, Sendable, Equatable {

@@ -117,6 +117,16 @@ extension SustainMeasure {
                     + "each value, and NAME is set in the command's environment.", valueName: "NAME=V1,V2"))
         var parameters: [String] = []
 
+        @Option(
+            name: .customLong("cpu-power-limit"),
+            help: ArgumentHelp(
+                "As root: every CPU package's sustained RAPL limit (long_term) for the job, put back when it ends.",
+                valueName: "watts"))
+        var cpuPowerLimitText: String?
+
+        /// `--cpu-power-limit` as watts (a `{NAME}` of an experiment is substituted in each run first).
+        var cpuPowerLimit: Double? { cpuPowerLimitText.flatMap(Double.init) }
+
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
 
@@ -228,6 +238,11 @@ extension SustainMeasure {
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
+            if let text = cpuPowerLimitText, !(isExperiment && text.contains("{")) {
+                guard let watts = Double(text), watts.isFinite, watts > 0 else {
+                    throw ValidationError("--cpu-power-limit must be a positive number of watts, got \(text).")
+                }
+            }
             if isExperiment {
                 let plan = try experimentPlan()
                 let texts =
@@ -297,7 +312,8 @@ extension SustainMeasure {
 
             let outputs = try openOutputs()
             var serviceWarning: String?
-            if !noDaemon {
+            // A power limit is set by this wrapper as root (through the service: not yet), so it measures here.
+            if !noDaemon && cpuPowerLimitText == nil {
                 let path = socket ?? configuration.daemon.socket
                 let client = ServiceClient(socketPath: path)
                 let unreachable: SystemError?
@@ -349,8 +365,15 @@ extension SustainMeasure {
             }
 
             let id = Report.newID()
+            // Power limits first: the window measures the job as capped. Put back on every path below.
+            let caps = try cpuPowerLimit.map { try PowerCaps(watts: $0) }
             let startedAt = Date()
-            try sampler.start()
+            do {
+                try sampler.start()
+            } catch {
+                caps?.restore()
+                throw error
+            }
             // The job's marks: a private FIFO named by SUSTAIN_MARKS, each mark a fresh reading.
             let marks = PhaseMarks.open(sampler: sampler)
             let child: ChildProcess
@@ -359,6 +382,7 @@ extension SustainMeasure {
             } catch {
                 _ = sampler.stop()
                 marks?.pipe.finish()
+                caps?.restore()
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
             }
@@ -369,6 +393,7 @@ extension SustainMeasure {
             // The window ends now, at the command's end; the marks still in the pipe are read after, each placed
             // at the instant it was read, never past the last sample.
             var measurement = sampler.stop()
+            let powerControl = caps?.restore() ?? []
             // The wall-clock end of the window: its last sample, not after the marks are read and the window
             // is cut (an hourly series is applied over startedAt...endedAt).
             let endedAt = startedAt.addingTimeInterval(measurement.duration.seconds)
@@ -416,6 +441,7 @@ extension SustainMeasure {
                     startMark: delay.map { ($0.name, $0.seconds) },
                     series: series?.series, seriesWarning: seriesWarning, metrics: metricValues,
                     labels: (try? jobLabels()) ?? [:],  // validated before the command ran
+                    powerControl: powerControl,
                     firstWarnings: serviceWarning.map { [$0] } ?? []))
             let written = writeReport(result, to: outputs)
             writeHTML(result, to: outputs)
