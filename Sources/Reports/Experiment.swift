@@ -207,10 +207,11 @@ extension Experiment {
             let runs = records.filter { $0.configuration == index }.map { record in
                 run(record, baselineWatts: watts)
             }
-            let counted = runs.filter { !$0.warmup && (ignoreFailure || $0.succeeded) }
             return Configuration(
                 parameters: plan.configurations[index], command: commands[index], runs: runs,
-                statistics: statistics(counted), pareto: false)
+                statistics: values(of: counted(runs, ignoreFailure: ignoreFailure)).compactMapValues {
+                    Statistics.Summary($0).map(Statistic.init)
+                }, pareto: false)
         }
         // The Pareto front over mean energy, mean duration and every metric all configurations have.
         var objectives = ["energy_joules", "duration_seconds"]
@@ -227,15 +228,14 @@ extension Experiment {
         let front = configurations.count > 1 ? Pareto.front(minimizing: points) : []
         for index in configurations.indices { configurations[index].pareto = front.contains(index) }
 
-        let failed = records.filter { !$0.warmup && !(run($0, baselineWatts: nil).succeeded) }
+        let failed = configurations.enumerated().flatMap { index, configuration in
+            configuration.runs.filter { !$0.warmup && !$0.succeeded }.map { (configuration: index, run: $0) }
+        }
         var warnings: [String] = []
-        for record in failed {
-            let exit =
-                record.report.exitCode.map { "exit code \($0)" } ?? record.report.signal.map {
-                    "signal \($0)"
-                } ?? "no exit status"
+        for (index, run) in failed {
+            let exit = run.exitCode.map { "exit code \($0)" } ?? run.signal.map { "signal \($0)" } ?? "no exit status"
             warnings.append(
-                "Run \(record.round) of configuration \(record.configuration + 1) failed (\(exit)): "
+                "Run \(run.round) of configuration \(index + 1) failed (\(exit)): "
                     + (ignoreFailure ? "counted (--ignore-failure)." : "left out of the statistics."))
         }
         for (index, configuration) in configurations.enumerated() {
@@ -290,7 +290,13 @@ extension Experiment {
             temperatures: report.temperatures)
     }
 
-    static func statistics(_ runs: [Run]) -> [String: Statistic] {
+    /// The runs a configuration's statistics count: measured ones, and successful unless failures are ignored.
+    public static func counted(_ runs: [Run], ignoreFailure: Bool) -> [Run] {
+        runs.filter { !$0.warmup && (ignoreFailure || $0.succeeded) }
+    }
+
+    /// Each figure's values over `runs`, by the statistic's name (figures no run has are left out).
+    public static func values(of runs: [Run]) -> [String: [Double]] {
         var values: [String: [Double]] = [
             "energy_joules": runs.compactMap(\.energyJoules),
             "net_energy_joules": runs.compactMap(\.netEnergyJoules),
@@ -303,6 +309,6 @@ extension Experiment {
                 values[key, default: []].append(value)
             }
         }
-        return values.compactMapValues { Statistics.Summary($0).map(Statistic.init) }
+        return values.filter { !$0.value.isEmpty }
     }
 }

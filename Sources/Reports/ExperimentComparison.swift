@@ -15,20 +15,9 @@ public struct ExperimentComparison: Sendable, Equatable {
 
         /// A configuration's counted runs (measured, and successful unless the experiment ignored failures).
         public init(name: String, configuration: Experiment.Configuration, ignoreFailure: Bool) {
-            let runs = configuration.runs.filter { !$0.warmup && (ignoreFailure || $0.succeeded) }
-            var values: [String: [Double]] = [
-                "energy_joules": runs.compactMap(\.energyJoules),
-                "net_energy_joules": runs.compactMap(\.netEnergyJoules),
-                "duration_seconds": runs.map(\.durationSeconds),
-                "kg_co2e": runs.compactMap(\.kgCo2e),
-            ]
-            for run in runs {
-                for (metric, value) in run.metrics {
-                    values[metric.hasPrefix("joules_per_unit.") ? metric : "metric.\(metric)", default: []].append(
-                        value)
-                }
-            }
-            self.init(name: name, values: values.filter { !$0.value.isEmpty })
+            self.init(
+                name: name,
+                values: Experiment.values(of: Experiment.counted(configuration.runs, ignoreFailure: ignoreFailure)))
         }
 
         /// One report: one run of each figure.
@@ -108,8 +97,7 @@ public struct ExperimentComparison: Sendable, Equatable {
         let change = test.relativeDifference
         let low = abs(change < 0 ? test.relativeCI95.upperBound : test.relativeCI95.lowerBound)
         let high = abs(change < 0 ? test.relativeCI95.lowerBound : test.relativeCI95.upperBound)
-        let verb = (change < 0 ? less : more).replacingOccurrences(
-            of: "%@", with: "\(Quantity.fixed(abs(change) * 100, 1)) %")
+        let verb = (change < 0 ? less : more).replacing("%@", with: "\(Quantity.fixed(abs(change) * 100, 1)) %")
         return
             "\(b.name) \(verb) \(a.name) (95 % CI \(Quantity.fixed(low * 100, 1))–\(Quantity.fixed(high * 100, 1)) %, "
             + "\(p), \(runs))."
@@ -120,11 +108,5 @@ public struct ExperimentComparison: Sendable, Equatable {
         if p < 0.0001 { return "p < 0.0001" }
         if p < 0.001 { return "p = " + Quantity.fixed(p, 4) }
         return "p = " + Quantity.fixed(p, p < 0.01 ? 3 : 2)
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        replacing(target, with: replacement)
     }
 }
