@@ -10,25 +10,14 @@ import SustainCore
 extension Experiment {
     /// Pretty, key-sorted JSON with ISO 8601 UTC dates to the millisecond, as reports are written.
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Report.timestamp(date))
-        }
-        var data = try encoder.encode(self)
+        var data = try Report.fileEncoder().encode(self)
         data.append(UInt8(ascii: "\n"))
         return data
     }
 
     /// Reads an experiment file; a report file is not one (its schema says so).
     public static func decode(_ data: Data) throws -> Experiment {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        }
-        let experiment = try decoder.decode(Experiment.self, from: data)
+        let experiment = try Report.fileDecoder().decode(Experiment.self, from: data)
         guard experiment.schema == schemaName else {
             throw ReportError("not a \(schemaName) file (schema \(experiment.schema.prefix(40)))")
         }

@@ -16,15 +16,30 @@ public struct ReportError: Error, CustomStringConvertible, Sendable {
 extension Report {
     /// The report as pretty, key-sorted JSON with ISO 8601 UTC dates.
     public func jsonData() throws -> Data {
+        var data = try Self.fileEncoder().encode(self)
+        data.append(UInt8(ascii: "\n"))
+        return data
+    }
+
+    /// The coding of sustain's files (reports, experiments): pretty, key-sorted JSON, dates in ISO 8601 UTC to
+    /// the millisecond.
+    static func fileEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(Self.timestamp(date))
+            try container.encode(timestamp(date))
         }
-        var data = try encoder.encode(self)
-        data.append(UInt8(ascii: "\n"))
-        return data
+        return encoder
+    }
+
+    static func fileDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        }
+        return decoder
     }
 
     /// ISO 8601 UTC with milliseconds, rounded to the nearest millisecond (the formatter truncates, and a parsed
@@ -35,12 +50,7 @@ extension Report {
 
     /// Reads a report written by `write(to:)`, and checks it (`validate()`): a file or an answer is not trusted.
     public static func decode(_ data: Data) throws -> Report {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            return try Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        }
-        let report = try decoder.decode(Report.self, from: data)
+        let report = try fileDecoder().decode(Report.self, from: data)
         try report.validate()
         return report
     }
