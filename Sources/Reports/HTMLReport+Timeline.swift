@@ -99,13 +99,8 @@ extension HTMLReport {
         let (_, xStep) = niceScale(duration / timeScale)
         var t = 0.0
         while t <= duration / timeScale + 1e-9 {
-            let x = frame.x(t * timeScale)
-            svg += """
-                <line class="grid" x1="\(number(x))" x2="\(number(x))" y1="\(number(frame.top))" \
-                y2="\(number(frame.height - frame.bottom))"/><text class="axis" x="\(number(x))" \
-                y="\(number(frame.height - frame.bottom + 16))" text-anchor="middle">\(short(t, 3))</text>
-
-                """
+            svg += verticalGridLine(
+                at: frame.x(t * timeScale), from: frame.top, to: frame.height - frame.bottom, label: short(t, 3))
             t += xStep
         }
         svg += """
@@ -282,5 +277,15 @@ extension HTMLReport {
             \(rows)</tbody></table></details>
 
             """
+    }
+
+    /// A vertical grid line from `top` to `bottom` at `x`, labelled below.
+    static func verticalGridLine(at x: Double, from top: Double, to bottom: Double, label: String) -> HTML {
+        """
+        <line class="grid" x1="\(number(x))" x2="\(number(x))" y1="\(number(top))" \
+        y2="\(number(bottom))"/><text class="axis" x="\(number(x))" \
+        y="\(number(bottom + 16))" text-anchor="middle">\(label)</text>
+
+        """
     }
 }

@@ -32,6 +32,12 @@ public enum HTMLReport {
             body = comparison(reports)
         }
         let source = reports.count == 1 ? "a sustain.report.v1 file" : "\(reports.count) sustain.report.v1 files"
+        return document(title: title, body: body, source: source)
+    }
+
+    /// The page around `body`: the policy that forbids every request, the style sheet, the footer naming the
+    /// `source` it was generated from.
+    static func document(title: String, body: HTML, source: String) -> String {
         let page: HTML = """
             <!DOCTYPE html>
             <html lang="en">
