@@ -408,7 +408,9 @@ public actor JobRegistry {
         let end = end ?? sampler.checkpointNow() ?? job.checkpoint
         attributor.step(to: end)
         let ledger = attributor.remove(job: job.id)
-        let endedAt = endedAt ?? wallClock(of: end.instant)
+        // ended_at is started_at plus the monotonic time between the two readings: two separate wall-clock
+        // conversions would each carry the scheduling delay between reading the clocks (seen 36 ms under load).
+        let endedAt = endedAt ?? job.startedAt.addingTimeInterval(job.checkpoint.instant.seconds(to: end.instant))
         // --start-at-mark: the window starts at the job's first `begin NAME`, when it came.
         let markName = job.start.startAtMark
         let markStart = markName.flatMap { job.phases?.firstBegin(of: $0) }
