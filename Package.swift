@@ -74,12 +74,15 @@ let package = Package(
             ]
         ),
 
+        // Hardware control: power limits' journal, leases and restore, for the service and the root wrapper alike.
+        .target(name: "PowerControl", dependencies: ["SustainCore", "LinuxSupport", "Meter", "SustainAPI", "Reports"]),
+
         // The service: job registry, SQLite store, HTTP API on a Unix socket, metrics.
         .target(
             name: "Daemon",
             dependencies: [
                 "SustainCore", "Meter", "Impact", "IntensityData", "Reports", "LinuxSupport", "SustainConfiguration",
-                "SustainAPI",
+                "SustainAPI", "PowerControl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "sustain-measured",
             dependencies: [
-                "Daemon", "Meter", "Impact", "Reports", "SustainConfiguration", "LinuxSupport",
+                "Daemon", "Meter", "Impact", "Reports", "SustainConfiguration", "LinuxSupport", "PowerControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,7 +110,7 @@ let package = Package(
             name: "sustain-measure",
             dependencies: [
                 "SustainCore", "Meter", "Impact", "IntensityData", "Reports", "LinuxSupport", "SustainConfiguration",
-                "SustainAPI",
+                "SustainAPI", "PowerControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -142,6 +145,8 @@ let package = Package(
             dependencies: ["SustainCore", .product(name: "RealModule", package: "swift-numerics")]),
         .testTarget(name: "LinuxSupportTests", dependencies: ["LinuxSupport"]),
         .testTarget(name: "SustainAPITests", dependencies: ["SustainAPI", "LinuxSupport"]),
+        .testTarget(
+            name: "PowerControlTests", dependencies: ["PowerControl", "SustainCore", "SustainAPI", "Reports"]),
         .testTarget(name: "ImpactTests", dependencies: ["Impact", "SustainTestSupport"]),
         .testTarget(
             name: "SustainConfigurationTests",

@@ -32,7 +32,7 @@ pure=$(grep -rlE "${imp} (Glibc|Foundation|FoundationEssentials|LinuxSupport)\b"
 [ -z "$pure" ] || fail "SustainCore and Impact must stay pure (no Glibc, Foundation or LinuxSupport): $pure"
 
 # The wrapper's modules use FoundationEssentials, never all of Foundation (ICU).
-for target in sustain-measure Reports SustainAPI Meter LinuxSupport SustainConfiguration IntensityData; do
+for target in sustain-measure Reports SustainAPI Meter LinuxSupport SustainConfiguration IntensityData PowerControl; do
     bad=$(grep -lE "${imp} Foundation$" Sources/$target/*.swift || true)
     [ -z "$bad" ] || fail "$target imports Foundation (ICU): $bad"
 done
@@ -42,12 +42,12 @@ up=$(grep -rlE "${imp} (Daemon|Reports|SustainConfiguration|SustainAPI|Intensity
     Sources/LinuxSupport Sources/Meter || true)
 [ -z "$up" ] || fail "a lower room imports a higher one: $up"
 http=$(grep -rlE "${imp} (Hummingbird|HummingbirdCore|NIOCore|GRDB|FoundationNetworking)\b" Sources/sustain-measure \
-    Sources/Reports Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration \
+    Sources/PowerControl Sources/Reports Sources/SustainAPI Sources/Meter Sources/LinuxSupport Sources/SustainConfiguration \
     Sources/IntensityData || true)
 [ -z "$http" ] || fail "the wrapper's modules must not import the HTTP server or the database: $http"
 
 # Every room imports only rooms above it in docs/architecture.md's list (the library targets, in order).
-rooms=(SustainCore LinuxSupport Meter Impact IntensityData SustainConfiguration SustainAPI Reports Daemon)
+rooms=(SustainCore LinuxSupport Meter Impact IntensityData SustainConfiguration SustainAPI Reports PowerControl Daemon)
 for i in "${!rooms[@]}"; do
     for j in "${!rooms[@]}"; do
         [ "$j" -ge "$i" ] || continue

@@ -35,5 +35,9 @@ typedef nvmlReturn_t (*sustain_nvmlDeviceGetTotalEnergyConsumption)(nvmlDevice_t
 typedef nvmlReturn_t (*sustain_nvmlDeviceGetPowerUsage)(nvmlDevice_t, unsigned int *);
 typedef nvmlReturn_t (*sustain_nvmlDeviceGetComputeRunningProcesses)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
 typedef nvmlReturn_t (*sustain_nvmlSystemGetDriverVersion)(char *, unsigned int);
+// Power limits (mW): the one in force, the range the board allows, and the setter (root).
+typedef nvmlReturn_t (*sustain_nvmlDeviceGetPowerManagementLimit)(nvmlDevice_t, unsigned int *);
+typedef nvmlReturn_t (*sustain_nvmlDeviceGetPowerManagementLimitConstraints)(nvmlDevice_t, unsigned int *, unsigned int *);
+typedef nvmlReturn_t (*sustain_nvmlDeviceSetPowerManagementLimit)(nvmlDevice_t, unsigned int);
 
 #endif

@@ -286,3 +286,107 @@ public final class NVMLSource: JobAttributingSource, @unchecked Sendable {
 extension String {
     func trimmingLeadingSpaces() -> String { String(drop { $0 == " " }) }
 }
+
+/// One GPU's power limit as NVML gives it (mW).
+public struct GPUPowerLimit: Sendable, Equatable {
+    public var index: Int
+    public var limitMilliwatts: UInt32
+    public var minimumMilliwatts: UInt32?
+    public var maximumMilliwatts: UInt32?
+}
+
+/// GPU power limits through NVML: read each GPU's limit and its allowed range, set one (root) and read it back.
+/// Its own `nvmlInit_v2`/`nvmlShutdown` pair (NVML counts them), so it lives beside a measuring `NVMLSource`.
+public final class NVMLControl: @unchecked Sendable {
+    private struct API {
+        let shutdown: sustain_nvmlShutdown
+        let errorString: sustain_nvmlErrorString
+        let count: sustain_nvmlDeviceGetCount_v2
+        let byIndex: sustain_nvmlDeviceGetHandleByIndex_v2
+        let limit: sustain_nvmlDeviceGetPowerManagementLimit
+        let constraints: sustain_nvmlDeviceGetPowerManagementLimitConstraints?
+        let setLimit: sustain_nvmlDeviceSetPowerManagementLimit
+    }
+
+    private let handle: UnsafeMutableRawPointer
+    private let api: API
+
+    /// Nil when the library, its power-limit functions or the driver are missing.
+    public init?(library: String = NVMLSource.defaultLibrary) {
+        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else { return nil }
+        func symbol<T>(_ name: String, as type: T.Type) -> T? {
+            dlsym(handle, name).map { unsafeBitCast($0, to: type) }
+        }
+        guard let initialize = symbol("nvmlInit_v2", as: sustain_nvmlInit_v2.self),
+            let shutdown = symbol("nvmlShutdown", as: sustain_nvmlShutdown.self),
+            let errorString = symbol("nvmlErrorString", as: sustain_nvmlErrorString.self),
+            let count = symbol("nvmlDeviceGetCount_v2", as: sustain_nvmlDeviceGetCount_v2.self),
+            let byIndex = symbol("nvmlDeviceGetHandleByIndex_v2", as: sustain_nvmlDeviceGetHandleByIndex_v2.self),
+            let limit = symbol("nvmlDeviceGetPowerManagementLimit", as: sustain_nvmlDeviceGetPowerManagementLimit.self),
+            let setLimit = symbol(
+                "nvmlDeviceSetPowerManagementLimit", as: sustain_nvmlDeviceSetPowerManagementLimit.self),
+            initialize() == NVML_SUCCESS
+        else {
+            dlclose(handle)
+            return nil
+        }
+        self.handle = handle
+        self.api = API(
+            shutdown: shutdown, errorString: errorString, count: count, byIndex: byIndex, limit: limit,
+            constraints: symbol(
+                "nvmlDeviceGetPowerManagementLimitConstraints",
+                as: sustain_nvmlDeviceGetPowerManagementLimitConstraints.self),
+            setLimit: setLimit)
+    }
+
+    deinit {
+        _ = api.shutdown()
+        dlclose(handle)
+    }
+
+    /// Every GPU whose limit NVML reads.
+    public func limits() -> [GPUPowerLimit] {
+        var count: UInt32 = 0
+        guard api.count(&count) == NVML_SUCCESS else { return [] }
+        return (0..<count).compactMap { index -> GPUPowerLimit? in
+            guard let device = device(Int(index)) else { return nil }
+            var limit: UInt32 = 0
+            guard api.limit(device, &limit) == NVML_SUCCESS else { return nil }
+            var minimum: UInt32 = 0
+            var maximum: UInt32 = 0
+            let range = api.constraints.map { $0(device, &minimum, &maximum) } ?? NVML_ERROR_NOT_SUPPORTED
+            return GPUPowerLimit(
+                index: Int(index), limitMilliwatts: limit,
+                minimumMilliwatts: range == NVML_SUCCESS && minimum > 0 ? minimum : nil,
+                maximumMilliwatts: range == NVML_SUCCESS && maximum > 0 ? maximum : nil)
+        }
+    }
+
+    /// Sets GPU `index`'s limit and reads it back.
+    public func setLimit(index: Int, milliwatts: UInt32) throws(SystemError) {
+        let subject = "GPU \(index)"
+        guard let device = device(index) else { throw SystemError("NVML device", subject: subject, errno: ENODEV) }
+        let rc = api.setLimit(device, milliwatts)
+        guard rc == NVML_SUCCESS else {
+            throw SystemError(
+                "nvmlDeviceSetPowerManagementLimit (\(message(rc)))", subject: subject,
+                errno: rc == NVML_ERROR_NO_PERMISSION ? EPERM : EIO)
+        }
+        var readBack: UInt32 = 0
+        guard api.limit(device, &readBack) == NVML_SUCCESS, readBack == milliwatts else {
+            throw SystemError(
+                "nvmlDeviceSetPowerManagementLimit did not take (read back \(readBack) mW, wrote \(milliwatts) mW)",
+                subject: subject, errno: EIO)
+        }
+    }
+
+    private func device(_ index: Int) -> nvmlDevice_t? {
+        var device: nvmlDevice_t?
+        guard api.byIndex(UInt32(index), &device) == NVML_SUCCESS else { return nil }
+        return device
+    }
+
+    private func message(_ rc: nvmlReturn_t) -> String {
+        "\(api.errorString(rc).map { String(cString: $0) } ?? "NVML error") (\(rc))"
+    }
+}

@@ -448,12 +448,17 @@ public struct Report: Codable, Sendable, Equatable {
         public var diagnostics: [String]
     }
 
+    /// A power limit set for the job (`--cpu-power-limit`, `--gpu-power-limit`): what the device had, what the job
+    /// asked for, what was in force (the highest limit asked for wins when jobs share a device), and when it ended.
     public struct PowerControl: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case device, constraint
             case originalWatts = "original_watts"
+            case requestedWatts = "requested_watts"
             case appliedWatts = "applied_watts"
             case appliedAt = "applied_at"
+            case releasedAt = "released_at"
+            case leftAtWatts = "left_at_watts"
             case restoredAt = "restored_at"
             case requestedBy = "requested_by"
             case restoreError = "restore_error"
@@ -461,22 +466,32 @@ public struct Report: Codable, Sendable, Equatable {
         public var device: String
         public var constraint: String
         public var originalWatts: Double
+        @Nullable public var requestedWatts: Double?
         public var appliedWatts: Double
         public var appliedAt: Date
-        /// Nil when it could not be put back (`restore_error` says why).
+        /// When the job's hold on the limit ended (its end, its client's death, the service stopping).
+        @Nullable public var releasedAt: Date?
+        /// The device's limit then: its original, or another job's limit that still holds it.
+        @Nullable public var leftAtWatts: Double?
+        /// When the device went back to its original value; nil while another job holds it, or when it could not
+        /// be put back (`restore_error` says why).
         @Nullable public var restoredAt: Date?
         public var requestedBy: String
         @Nullable public var restoreError: String?
 
         public init(
-            device: String, constraint: String, originalWatts: Double, appliedWatts: Double, appliedAt: Date,
+            device: String, constraint: String, originalWatts: Double, requestedWatts: Double? = nil,
+            appliedWatts: Double, appliedAt: Date, releasedAt: Date? = nil, leftAtWatts: Double? = nil,
             restoredAt: Date?, requestedBy: String, restoreError: String? = nil
         ) {
             self.device = device
             self.constraint = constraint
             self.originalWatts = originalWatts
+            self.requestedWatts = requestedWatts
             self.appliedWatts = appliedWatts
             self.appliedAt = appliedAt
+            self.releasedAt = releasedAt
+            self.leftAtWatts = leftAtWatts
             self.restoredAt = restoredAt
             self.requestedBy = requestedBy
             self.restoreError = restoreError
