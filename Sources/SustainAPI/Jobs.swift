@@ -24,11 +24,14 @@ public struct JobStart: Codable, Sendable, Equatable {
     public var cgroup: String?
     /// The user the job belongs to, when root or an admin registers it for them (a SLURM prolog); else the caller.
     public var uid: UInt32?
+    /// Power limits for the job's duration (root, or a member of `[control] groups`): set before the job's window
+    /// opens, put back when it ends, however it ends.
+    public var powerLimits: [PowerLimitRequest]?
 
     public init(
         command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
         labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil,
-        cgroup: String? = nil, uid: UInt32? = nil
+        cgroup: String? = nil, uid: UInt32? = nil, powerLimits: [PowerLimitRequest]? = nil
     ) {
         self.command = command
         self.commandBase64 = commandBase64
@@ -39,6 +42,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         self.startAtMark = startAtMark
         self.cgroup = cgroup
         self.uid = uid
+        self.powerLimits = powerLimits
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -48,10 +52,27 @@ public struct JobStart: Codable, Sendable, Equatable {
         case pid, labels, carbon
         case startAtMark = "start_at_mark"
         case cgroup, uid
+        case powerLimits = "power_limits"
     }
 
     /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).
     public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// A power limit a job asks for: every CPU package's long-term RAPL limit (`cpu`) or every GPU's power limit
+/// (`gpu`, the job's GPUs when it names them with `gpus`), in watts.
+public struct PowerLimitRequest: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case cpu, gpu }
+    public var device: Kind
+    public var watts: Double
+    /// GPU indices (NVML's), when not every GPU.
+    public var gpus: [Int]?
+
+    public init(device: Kind, watts: Double, gpus: [Int]? = nil) {
+        self.device = device
+        self.watts = watts
+        self.gpus = gpus
+    }
 }
 
 /// The carbon and cost options a user gave for one job; the service computes the job's one carbon figure with

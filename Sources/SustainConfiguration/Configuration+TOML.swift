@@ -29,9 +29,33 @@ extension Configuration {
             throw ConfigurationError(path: path, key: nil, reason: "not valid TOML at \(error)")
         }
         let reader = Reader(path: path)
-        for key in table.keys where !["impact", "estimate", "daemon"].contains(key) {
+        for key in table.keys where !["impact", "estimate", "daemon", "control"].contains(key) {
             throw ConfigurationError(
-                path: path, key: key, reason: "unknown table or key (known: [impact], [estimate], [daemon])")
+                path: path, key: key,
+                reason: "unknown table or key (known: [impact], [estimate], [daemon], [control])")
+        }
+        if let control = try reader.table(table, "control") {
+            try reader.onlyKnown(
+                control, "control", ["groups", "cpu_power_limit_min_watts", "gpu_power_limit_min_watts"])
+            if let groups = try reader.strings(control, "control.groups") {
+                if let bad = groups.first(where: { $0.isEmpty || $0.utf8.count > 64 }) {
+                    throw ConfigurationError(
+                        path: path, key: "control.groups", reason: "\"\(bad)\" is not a group name (1 to 64 bytes)")
+                }
+                self.control.groups = groups
+            }
+            for (key, kind) in [("cpu_power_limit_min_watts", "CPU"), ("gpu_power_limit_min_watts", "GPU")] {
+                guard let watts = try reader.number(control, "control.\(key)") else { continue }
+                guard watts > 0, watts < 100_000 else {
+                    throw ConfigurationError(
+                        path: path, key: "control.\(key)", reason: "must be a positive number of watts (\(kind))")
+                }
+                if key.hasPrefix("cpu") {
+                    self.control.cpuPowerLimitMinWatts = watts
+                } else {
+                    self.control.gpuPowerLimitMinWatts = watts
+                }
+            }
         }
         if let daemon = try reader.table(table, "daemon") {
             try reader.onlyKnown(

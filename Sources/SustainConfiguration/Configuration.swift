@@ -83,9 +83,26 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `[control]`: who may set power limits through the service, and how low.
+    public struct Control: Sendable, Equatable {
+        /// `groups` (array of group names): members may set power limits through the service; root always may.
+        /// Default: none (root only).
+        public var groups: [String] = []
+        /// `cpu_power_limit_min_watts` (number, W): the lowest CPU package limit a job may ask for. Default: a
+        /// quarter of the package's own maximum (`max_power_uw`, else its limit at start): lower can starve the
+        /// machine.
+        public var cpuPowerLimitMinWatts: Double?
+        /// `gpu_power_limit_min_watts` (number, W): the lowest GPU limit a job may ask for. Default: the GPU's own
+        /// minimum (NVML's power management limit constraints).
+        public var gpuPowerLimitMinWatts: Double?
+
+        public init() {}
+    }
+
     public var impact = Impact()
     public var estimate = Estimate()
     public var daemon = Daemon()
+    public var control = Control()
     /// The file this came from; nil for the defaults.
     public var path: String?
 

@@ -120,12 +120,24 @@ extension SustainMeasure {
         @Option(
             name: .customLong("cpu-power-limit"),
             help: ArgumentHelp(
-                "As root: every CPU package's sustained RAPL limit (long_term) for the job, put back when it ends.",
+                "Every CPU package's sustained RAPL limit (long_term) for the job, put back when it ends: as root, "
+                    + "or through sustain-measured for members of its [control] groups.",
                 valueName: "watts"))
         var cpuPowerLimitText: String?
 
-        /// `--cpu-power-limit` as watts (a `{NAME}` of an experiment is substituted in each run first).
-        var cpuPowerLimit: Double? { cpuPowerLimitText.flatMap(Double.init) }
+        @Option(
+            name: .customLong("gpu-power-limit"),
+            help: ArgumentHelp(
+                "Every GPU's power limit (NVML) for the job, put back when it ends: as root, or through "
+                    + "sustain-measured for members of its [control] groups.", valueName: "watts"))
+        var gpuPowerLimitText: String?
+
+        /// The power limits asked for, as watts (a `{NAME}` of an experiment is substituted in each run first).
+        var powerLimits: [PowerLimitRequest] {
+            [(PowerLimitRequest.Kind.cpu, cpuPowerLimitText), (.gpu, gpuPowerLimitText)].compactMap { kind, text in
+                text.flatMap(Double.init).map { PowerLimitRequest(device: kind, watts: $0) }
+            }
+        }
 
         @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after --.", valueName: "CMD"))
         var command: [String] = []
@@ -238,9 +250,10 @@ extension SustainMeasure {
             if command.isEmpty {
                 throw ValidationError("Missing command. Usage: sustain-measure [options] -- CMD [ARGS...]")
             }
-            if let text = cpuPowerLimitText, !(isExperiment && text.contains("{")) {
+            for (option, text) in [("cpu", cpuPowerLimitText), ("gpu", gpuPowerLimitText)] {
+                guard let text, !(isExperiment && text.contains("{")) else { continue }
                 guard let watts = Double(text), watts.isFinite, watts > 0 else {
-                    throw ValidationError("--cpu-power-limit must be a positive number of watts, got \(text).")
+                    throw ValidationError("--\(option)-power-limit must be a positive number of watts, got \(text).")
                 }
             }
             if isExperiment {
@@ -312,8 +325,15 @@ extension SustainMeasure {
 
             let outputs = try openOutputs()
             var serviceWarning: String?
-            // A power limit is set by this wrapper as root (through the service: not yet), so it measures here.
-            if !noDaemon && cpuPowerLimitText == nil {
+            // Power limits: root sets them here and measures here; anyone else asks the service, which holds them
+            // and puts them back even when this wrapper is killed; never the job without the limits it asked for.
+            let limitsHere = !powerLimits.isEmpty && CurrentProcess.effectiveUID == 0
+            if !powerLimits.isEmpty && !limitsHere && noDaemon {
+                throw ValidationError(
+                    "\(PowerCaps.option(powerLimits)) needs root, or sustain-measured (not --no-daemon): power limits "
+                        + "are written by root only.")
+            }
+            if !noDaemon && !limitsHere {
                 let path = socket ?? configuration.daemon.socket
                 let client = ServiceClient(socketPath: path)
                 let unreachable: SystemError?
@@ -322,6 +342,11 @@ extension SustainMeasure {
                     unreachable = nil
                 } catch {
                     unreachable = error
+                }
+                if let unreachable, !powerLimits.isEmpty {
+                    throw ValidationError(
+                        "\(PowerCaps.option(powerLimits)) needs root, or sustain-measured, which does not answer at "
+                            + "\(path) (\(unreachable.reason)); nothing ran.")
                 }
                 if let unreachable {
                     // Silent only where no service is configured or installed; otherwise said loudly, here and in
@@ -366,7 +391,7 @@ extension SustainMeasure {
 
             let id = Report.newID()
             // Power limits first: the window measures the job as capped. Put back on every path below.
-            let caps = try cpuPowerLimit.map { try PowerCaps(watts: $0) }
+            let caps = limitsHere ? try PowerCaps(powerLimits, environment: CurrentProcess.environment) : nil
             let startedAt = Date()
             do {
                 try sampler.start()
@@ -393,7 +418,7 @@ extension SustainMeasure {
             // The window ends now, at the command's end; the marks still in the pipe are read after, each placed
             // at the instant it was read, never past the last sample.
             var measurement = sampler.stop()
-            let powerControl = caps?.restore() ?? []
+            let powerControl = caps?.restore() ?? (records: [], notes: [])
             // The wall-clock end of the window: its last sample, not after the marks are read and the window
             // is cut (an hourly series is applied over startedAt...endedAt).
             let endedAt = startedAt.addingTimeInterval(measurement.duration.seconds)
@@ -441,8 +466,8 @@ extension SustainMeasure {
                     startMark: delay.map { ($0.name, $0.seconds) },
                     series: series?.series, seriesWarning: seriesWarning, metrics: metricValues,
                     labels: (try? jobLabels()) ?? [:],  // validated before the command ran
-                    powerControl: powerControl,
-                    firstWarnings: serviceWarning.map { [$0] } ?? []))
+                    powerControl: powerControl.records,
+                    firstWarnings: (serviceWarning.map { [$0] } ?? []) + powerControl.notes))
             let written = writeReport(result, to: outputs)
             writeHTML(result, to: outputs)
             if !quiet { Terminal.write(result.summary(reportPath: written, alreadyShown: shown)) }
