@@ -193,7 +193,7 @@ public enum API {
         } catch let error as JobError {
             switch error {
             case .notFound: throw HTTPError(.notFound, message: error.description)
-            case .forbidden, .notYourProcess: throw HTTPError(.forbidden, message: error.description)
+            case .forbidden, .notYourProcess, .notAllowed: throw HTTPError(.forbidden, message: error.description)
             case .alreadyStopped: throw HTTPError(.conflict, message: error.description)
             case .invalid: throw HTTPError(.badRequest, message: error.description)
             case .unavailable: throw HTTPError(.serviceUnavailable, message: error.description)

@@ -37,11 +37,11 @@ extension JobRegistry {
     /// a later one with the reused pid (a /proc read per job). A job registered without a process is closed once it
     /// is older than `max_job_age_without_pid`.
     @discardableResult
-    public func closeAbandonedJobs(startTimes: Bool = true) -> [String] {
+    public func closeAbandonedJobs(startTimes: Bool = true, among ids: Set<String>? = nil) -> [String] {
         let now = Date()
         let maximumAge = limits.maxAgeWithoutPID
         var closing: [(job: Job, warning: String)] = []
-        for job in jobs.values {
+        for job in jobs.values where ids?.contains(job.id) ?? true {
             if let process = job.process {
                 guard !process.pidExists || startTimes && !process.isAlive() else { continue }
                 closing.append(

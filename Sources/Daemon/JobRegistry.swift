@@ -4,6 +4,7 @@ import IntensityData
 import LinuxSupport
 import Logging
 import Meter
+import PowerControl
 import Reports
 import SustainAPI
 import SustainConfiguration
@@ -19,6 +20,8 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
     case unavailable(String)
     /// The caller has too many open jobs (429).
     case tooMany(String)
+    /// The caller may not do this (a power limit without being in `[control] groups`): 403 with the reason.
+    case notAllowed(String)
 
     public var description: String {
         switch self {
@@ -30,6 +33,7 @@ public enum JobError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalid(let reason): reason
         case .unavailable(let reason): reason
         case .tooMany(let reason): reason
+        case .notAllowed(let reason): reason
         }
     }
 }
@@ -91,11 +95,13 @@ public actor JobRegistry {
     let store: JobStore
     private var carbon: CarbonSettings
     /// The service's configuration, over which a job's own carbon options are resolved.
-    private var configuration: Configuration
+    var configuration: Configuration
     let bootID: String?
     let logger: Logger
     /// Shares the machine's energy among the open jobs by their cgroups' CPU time.
     let attributor: Attributor
+    /// Power limits jobs set (`power_limits`): nil where the service controls nothing (its tests).
+    let power: PowerController?
     /// The configured intensity series as last read: parsed again only when the file's bytes change.
     var intensitySeries: SeriesFile.Cached?
     /// Finished jobs' final counters, kept `[daemon] finished_job_metrics_seconds` for Prometheus's last scrape.
@@ -109,9 +115,11 @@ public actor JobRegistry {
     public init(
         sampler: Sampler, sources: [SourceSummary], store: JobStore, carbon: CarbonSettings,
         configuration: Configuration = Configuration(),
-        limits: JobLimits = JobLimits(), bootID: String? = ProcessIdentity.bootID(), logger: Logger
+        limits: JobLimits = JobLimits(), bootID: String? = ProcessIdentity.bootID(), power: PowerController? = nil,
+        logger: Logger
     ) {
         self.limits = limits
+        self.power = power
         self.sampler = sampler
         self.sources = sources
         self.store = store
@@ -262,11 +270,14 @@ public actor JobRegistry {
                         + "stop some first")
             }
         }
+        let id = Report.newID()
+        // Power limits before the first reading: the job's window is the job as capped.
+        try applyPowerLimits(request.powerLimits ?? [], for: id, caller: caller, owner: identity)
         // A fresh reading of every channel: the job's start is exact to the reading, and is its started_at.
         guard let checkpoint = sampler.checkpointNow() else {
+            _ = power?.release(id)
             throw .unavailable("the sampler has not taken a sample yet")
         }
-        let id = Report.newID()
         var job = Job(
             id: id, identity: identity, start: request, startedAt: wallClock(of: checkpoint.instant),
             checkpoint: checkpoint,
@@ -408,6 +419,7 @@ public actor JobRegistry {
         let end = end ?? sampler.checkpointNow() ?? job.checkpoint
         attributor.step(to: end)
         let ledger = attributor.remove(job: job.id)
+        let control = releasePowerLimits(of: job)
         // ended_at is started_at plus the monotonic time between the two readings: two separate wall-clock
         // conversions would each carry the scheduling delay between reading the clocks (seen 36 ms under load).
         let endedAt = endedAt ?? job.startedAt.addingTimeInterval(job.checkpoint.instant.seconds(to: end.instant))
@@ -445,7 +457,8 @@ public actor JobRegistry {
                 phases: job.phases?.finish(at: end),
                 startMark: markName.map { ($0, markStart.flatMap { job.phases?.offset(of: $0) }) },
                 series: series, seriesWarning: seriesWarning, attribution: attribution.section,
-                labels: job.start.labels ?? [:], lastWarnings: earlyWarnings + attribution.warnings))
+                labels: job.start.labels ?? [:], powerControl: control.records,
+                lastWarnings: earlyWarnings + control.notes + attribution.warnings))
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.measuredBy = "sustain-measured"
         report.gaps = job.gaps

@@ -54,6 +54,7 @@ actor CheckpointService: Service {
                 }
             }
         } catch is CancellationError {}
+        await registry.releaseAllPowerLimits()
         await registry.saveCheckpoint()
         let open = await registry.openJobs
         logger.info("checkpoint saved at shutdown", metadata: ["open_jobs": "\(open)"])
@@ -91,6 +92,25 @@ struct AttributionService: Service {
                 }
             }
         } catch is CancellationError {}
+    }
+}
+
+/// Every 0.2 s: the jobs that hold power limits and whose client died are closed, so that their limits come
+/// back within a second even after a SIGKILL of the client and its command. Puts every limit back when the
+/// service stops (a graceful shutdown: SIGTERM, SIGINT).
+struct PowerWatchService: Service {
+    let registry: JobRegistry
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(JobRegistry.powerWatchInterval))
+                    await registry.closeAbandonedPowerJobs()
+                }
+            }
+        } catch is CancellationError {}
+        await registry.releaseAllPowerLimits()
     }
 }
 

@@ -6,6 +6,7 @@ import Impact
 import LinuxSupport
 import Logging
 import Meter
+import PowerControl
 import Reports
 import ServiceLifecycle
 import SustainConfiguration
@@ -82,6 +83,15 @@ extension SustainMeasured {
                 throw ExitCode(1)
             }
 
+            // Power limits a killed service left set go back first, before anything is measured (the instance lock
+            // is held: no other service is using the journal).
+            let power = PowerController(
+                hardware: SystemPowerHardware(
+                    nvmlLibrary: environment["SUSTAIN_NVML_LIBRARY"].flatMap { $0.isEmpty ? nil : $0 }
+                        ?? NVMLSource.defaultLibrary),
+                journal: PowerJournal(stateDirectoryOf: settings.database))
+            for line in power.replayJournal() { logger.notice("power journal: \(line)") }
+
             let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
             let sampler = try Sampler(
                 sources: sources, requestedInterval: .seconds(fractional: settings.interval),
@@ -98,7 +108,7 @@ extension SustainMeasured {
             let registry = JobRegistry(
                 sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon,
                 configuration: loaded.configuration,
-                limits: loaded.configuration.daemon.limits, logger: logger)
+                limits: loaded.configuration.daemon.limits, power: power, logger: logger)
             if let baseline = sampler.latestCheckpoint {
                 _ = await registry.recover(baseline: baseline)
             }
@@ -135,6 +145,7 @@ extension SustainMeasured {
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: SamplerService(sampler: sampler)), .init(service: checkpointer),
                 .init(service: AttributionService(registry: registry)),
+                .init(service: PowerWatchService(registry: registry)),
                 .init(service: reloader),
                 .init(service: app),
             ]

@@ -34,6 +34,20 @@ struct ConfigurationTests {
         #expect(configuration.estimate.cpuTDP == 85)
     }
 
+    @Test func everyControlKey() throws {
+        let control = try Configuration(
+            toml: """
+                [control]
+                groups = ["staff", "ml"]
+                cpu_power_limit_min_watts = 60
+                gpu_power_limit_min_watts = 150.5
+                """, path: "t.toml"
+        ).control
+        #expect(control.groups == ["staff", "ml"])
+        #expect(control.cpuPowerLimitMinWatts == 60)
+        #expect(control.gpuPowerLimitMinWatts == 150.5)
+    }
+
     @Test func everyDaemonKey() throws {
         let daemon = try Configuration(
             toml: """
@@ -83,6 +97,11 @@ struct ConfigurationTests {
         ("[daemon]\nsocket_mode = \"rw\"\n", "daemon.socket_mode"),
         ("[daemon]\nmetrics_address = \"localhost\"\n", "daemon.metrics_address"),
         ("[daemon]\nbogus = 1\n", "daemon.bogus"),
+        ("[control]\ngroups = \"staff\"\n", "control.groups"),
+        ("[control]\ngroups = [\"\"]\n", "control.groups"),
+        ("[control]\ncpu_power_limit_min_watts = 0\n", "control.cpu_power_limit_min_watts"),
+        ("[control]\ngpu_power_limit_min_watts = \"low\"\n", "control.gpu_power_limit_min_watts"),
+        ("[control]\ngpu_power_limit = 100\n", "control.gpu_power_limit"),
     ])
     func badFileIsRejectedWithTheKey(text: String, key: String) {
         do {

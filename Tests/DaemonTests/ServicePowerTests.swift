@@ -1,0 +1,167 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// Power limits through sustain-measured, in the fake 2-socket tree whose simulator honours the long-term RAPL
+/// limit (package 0 draws 85 W, package 1 70 W; each limit is 300 W as shipped; counted 176 W uncapped, 171 W
+/// under an 80 W cap). An unprivileged member of the `[control]` group (`staff`, its primary group) sets a cap
+/// through the service; the limit files are read before, during and after, and after every way a job can end:
+/// its stop, a SIGKILL of the wrapper and its command together (back within 1 s), a SIGKILL of the service
+/// followed by a restart (the journal replayed). A non-member and a limit under the configured minimum are refused
+/// before anything runs, and nothing changes.
+@Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
+struct ServicePowerTests {
+    static let config = """
+        [control]
+        groups = ["staff"]
+        cpu_power_limit_min_watts = 60
+
+        """
+
+    /// Runs `script` with a daemon in the fake tree; `$L FILE` prints a limit file's value, `$C0`/`$C1` are the
+    /// packages' long-term limit files, `$MEMBER` runs a command as an unprivileged member of `staff`.
+    static func run(_ script: String, in directory: URL) throws -> (status: Int32, text: String, stderr: String) {
+        let reader = directory.appendingPathComponent("limit")
+        // What the kernel would show of a limit file: its leading digits (libpowercap writes its whole buffer).
+        try "#!/bin/sh\nhead -c 32 \"$1\" | tr -c '0-9' ' ' | awk '{print $1}'\n".write(
+            to: reader, atomically: true, encoding: .utf8)
+        chmod(reader.path, 0o755)
+        let outcome = try SocketTests.withDaemon(
+            scenario: "two-socket", in: directory, config: Self.config,
+            """
+            C0=/sys/class/powercap/intel-rapl:0/constraint_0_power_limit_uw
+            C1=/sys/class/powercap/intel-rapl:1/constraint_0_power_limit_uw
+            L=$D/limit
+            MEMBER="setpriv --reuid=20001 --regid=50 --clear-groups"
+            OTHER="setpriv --reuid=20002 --regid=20002 --clear-groups"
+            # Prints how long (in tenths of a second, at most 5 s) until both packages are back at 300 W.
+            until_restored() {
+                for i in $(seq 1 50); do
+                    [ "$($L $C0) $($L $C1)" = "300000000 300000000" ] && { echo "$1 restored in $i"; return; }
+                    sleep 0.1
+                done
+                echo "$1 NOT restored: $($L $C0) $($L $C1)"
+            }
+            \(script)
+            """)
+        return (outcome.status, String(decoding: outcome.stdout, as: UTF8.self), outcome.stderr)
+    }
+
+    @Test func aMemberCapsAJobThroughTheServiceAndTheLimitComesBack() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, text, stderr) = try Self.run(
+            """
+            echo "before $($L $C0) $($L $C1)"
+            $MEMBER $D/sustain-measure -q --socket $SOCK --cpu-power-limit 80 --report $D/r.json -- \
+                /bin/sh -c "echo during \\$($L $C0) \\$($L $C1); sleep 1"
+            echo "rc $?"
+            echo "after $($L $C0) $($L $C1)"
+            """, in: directory)
+        #expect(status == 0, "\(stderr)")
+        #expect(text.contains("before 300000000 300000000"), "\(text)")
+        #expect(text.contains("during 80000000 80000000"), "\(text)")
+        #expect(text.contains("rc 0\nafter 300000000 300000000"), "\(text)")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        #expect(report.measuredBy == "sustain-measured")
+        let joules = try #require(report.energy.joules)
+        let expected = 171 * report.durationSeconds
+        #expect(abs(joules - expected) / expected < 0.005, "\(joules) J vs \(expected) J")
+        let control = try #require(report.powerControl)
+        #expect(control.map(\.device).sorted() == ["intel-rapl:0", "intel-rapl:1"])
+        #expect(
+            control.allSatisfy {
+                $0.originalWatts == 300 && $0.requestedWatts == 80 && $0.appliedWatts == 80 && $0.leftAtWatts == 300
+                    && $0.restoredAt != nil && $0.requestedBy.contains("uid 20001")
+            }, "\(control)")
+        let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
+        #expect(log.contains("power limits set") && log.contains("power limits released"), "\(log)")
+    }
+
+    @Test func aKilledClientAndCommandGiveTheLimitBackWithinASecond() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, text, stderr) = try Self.run(
+            """
+            $MEMBER $D/sustain-measure -q --socket $SOCK --cpu-power-limit 80 -- /bin/sleep 30 & W=$!
+            sleep 1
+            echo "held $($L $C0) $($L $C1)"
+            pkill -KILL -P $W; kill -KILL $W; wait $W 2>/dev/null
+            until_restored killed
+            """, in: directory)
+        #expect(status == 0, "\(stderr)")
+        #expect(text.contains("held 80000000 80000000"), "\(text)")
+        let tenths = try #require(Self.tenths(in: text, after: "killed restored in "), "\(text)")
+        print("power limit back \(tenths * 100) ms after a SIGKILL of wrapper and command")
+        #expect(tenths <= 10, "restored after \(tenths) tenths of a second")
+        let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
+        #expect(log.contains("power limits released"), "\(log)")
+    }
+
+    @Test func aKilledServicePutsTheLimitBackWhenItStartsAgain() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, text, stderr) = try Self.run(
+            """
+            $MEMBER $D/sustain-measure -q --socket $SOCK --cpu-power-limit 80 --report $D/r.json -- /bin/sleep 4 \
+                & W=$!
+            sleep 1
+            kill -KILL $DAEMON; wait $DAEMON 2>/dev/null
+            echo "service killed $($L $C0) $($L $C1)"
+            start_daemon
+            until_restored restarted
+            wait $W; echo "rc $?"
+            """, in: directory)
+        #expect(status == 0, "\(stderr)")
+        #expect(text.contains("service killed 80000000 80000000"), "\(text)")
+        #expect(text.contains("restarted restored in"), "\(text)")
+        #expect(text.contains("rc 0"), "\(text)")
+        let log = try String(contentsOf: directory.appendingPathComponent("daemon.log"), encoding: .utf8)
+        #expect(log.contains("power journal: intel-rapl:0 put back to 300.0 W"), "\(log)")
+        // The job ran on through the restart; its report says its limits did not last.
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        #expect(report.warnings.contains { $0.contains("asked for power limits (cpu 80.0 W)") }, "\(report.warnings)")
+    }
+
+    @Test func aGracefulStopPutsTheLimitBack() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, text, stderr) = try Self.run(
+            """
+            $MEMBER $D/sustain-measure -q --socket $SOCK --cpu-power-limit 80 -- /bin/sleep 3 & W=$!
+            sleep 1
+            kill -TERM $DAEMON; wait $DAEMON
+            echo "service stopped $($L $C0) $($L $C1)"
+            start_daemon
+            wait $W
+            """, in: directory)
+        #expect(status == 0, "\(stderr)")
+        #expect(text.contains("service stopped 300000000 300000000"), "\(text)")
+    }
+
+    @Test func aNonMemberAndALimitUnderTheMinimumAreRefusedAndNothingChanges() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, text, stderr) = try Self.run(
+            """
+            $OTHER $D/sustain-measure -q --socket $SOCK --cpu-power-limit 80 -- /bin/echo ran; echo "rc $?"
+            $MEMBER $D/sustain-measure -q --socket $SOCK --cpu-power-limit 50 -- /bin/echo ran; echo "rc $?"
+            $MEMBER $D/sustain-measure -q --no-daemon --cpu-power-limit 80 -- /bin/echo ran; echo "rc $?"
+            $MEMBER $D/sustain-measure -q --socket $D/nothing.sock --cpu-power-limit 80 -- /bin/echo ran; echo "rc $?"
+            echo "after $($L $C0) $($L $C1)"
+            """, in: directory)
+        #expect(status == 0, "\(stderr)")
+        #expect(!text.contains("ran"), "no command ran: \(text)")
+        #expect(text.contains("rc 64\nrc 64\nrc 64\nrc 64\nafter 300000000 300000000"), "\(text)")
+        #expect(stderr.contains("may not set power limits: only root and members of the service's [control] groups"))
+        #expect(stderr.contains("50.0 W is outside intel-rapl:0's allowed limits, 60.0–300.0 W"), "\(stderr)")
+        #expect(stderr.contains("--cpu-power-limit needs root, or sustain-measured (not --no-daemon)"), "\(stderr)")
+        #expect(stderr.contains("which does not answer at \(directory.path)/nothing.sock"), "\(stderr)")
+    }
+
+    static func tenths(in text: String, after prefix: String) -> Int? {
+        guard let range = text.range(of: prefix) else { return nil }
+        return Int(text[range.upperBound...].prefix { $0.isNumber })
+    }
+}
