@@ -165,3 +165,53 @@ struct ServicePowerTests {
         return Int(text[range.upperBound...].prefix { $0.isNumber })
     }
 }
+
+/// GPU limits through the service: the fake NVML (two GPUs demanding 250 W, limits 100–300 W) loaded by the
+/// service, its limits in a state directory every process reads. A member's 150 W holds during the job and is back
+/// at 300 W after it, and within a second of a SIGKILL of the wrapper and its command.
+@Suite(
+    .serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)),
+    .enabled(if: FakeNVML.library != nil, Comment(rawValue: FakeNVML.skipped)))
+struct ServiceGPUPowerTests {
+    @Test func aMembersGPUCapHoldsAndComesBackEvenAfterSIGKILL() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let state = directory.appendingPathComponent("nvml")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let outcome = try SocketTests.withDaemon(
+            scenario: "two-socket", in: directory, config: ServicePowerTests.config,
+            environment: [
+                "SUSTAIN_NVML_LIBRARY": FakeNVML.library ?? "", "FAKE_NVML_GPUS": "250:counter,250:counter",
+                "FAKE_NVML_STATE": state.path,
+            ],
+            """
+            MEMBER="setpriv --reuid=20001 --regid=50 --clear-groups"
+            G="$D/nvml/limit-0 $D/nvml/limit-1"
+            # (The limit files are the service's, 0600: read here, as root, while the job runs.)
+            $MEMBER $D/sustain-measure -q --socket $SOCK --gpu-power-limit 150 --report $D/r.json -- /bin/sleep 1.5 &
+            sleep 0.8
+            echo "during $(cut -d' ' -f1 $G | tr '\\n' ' ')"
+            wait $!
+            echo "after $(cut -d' ' -f1 $G | tr '\\n' ' ')"
+            $MEMBER $D/sustain-measure -q --socket $SOCK --gpu-power-limit 120 -- /bin/sleep 30 & W=$!
+            sleep 1
+            echo "held $(cut -d' ' -f1 $G | tr '\\n' ' ')"
+            pkill -KILL -P $W; kill -KILL $W; wait $W 2>/dev/null
+            for i in $(seq 1 50); do
+                [ "$(cut -d' ' -f1 $G | tr '\\n' ' ')" = "300000 300000 " ] && { echo "killed restored in $i"; break; }
+                sleep 0.1
+            done
+            """)
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(text.contains("during 150000 150000"), "\(text)")
+        #expect(text.contains("after 300000 300000"), "\(text)")
+        #expect(text.contains("held 120000 120000"), "\(text)")
+        let tenths = try #require(ServicePowerTests.tenths(in: text, after: "killed restored in "), "\(text)")
+        #expect(tenths <= 10, "restored after \(tenths) tenths of a second")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        let control = try #require(report.powerControl)
+        #expect(control.map(\.device) == ["nvidia:0", "nvidia:1"], "\(control)")
+        #expect(control.allSatisfy { $0.originalWatts == 300 && $0.appliedWatts == 150 && $0.restoredAt != nil })
+    }
+}

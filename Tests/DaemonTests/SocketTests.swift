@@ -13,7 +13,8 @@ struct SocketTests {
     /// `daemon.toml`, which saves checkpoints every second); returns its outcome. `start_daemon` (re)starts it and
     /// sets `$DAEMON`.
     static func withDaemon(
-        scenario: String, in directory: URL, config: String = "", fakesys options: [String] = [], _ script: String
+        scenario: String, in directory: URL, config: String = "", fakesys options: [String] = [],
+        environment: [String: String] = [:], _ script: String
     ) throws -> ProcessOutcome {
         let file = directory.appendingPathComponent("daemon.toml")
         try "[daemon]\nsocket_mode = \"0666\"\ncheckpoint_interval = 1\n\(config)".write(
@@ -46,7 +47,8 @@ struct SocketTests {
             [
                 "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
                 scenario,
-            ] + options + ["--", "/bin/sh", "-c", wrapped])
+            ] + options + ["--", "/bin/sh", "-c", wrapped],
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
     }
 
     @Test func anUnprivilegedUserGetsRAPLEnergyThroughTheDaemon() throws {

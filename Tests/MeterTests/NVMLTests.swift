@@ -7,20 +7,9 @@ import Testing
 @testable import LinuxSupport
 @testable import Meter
 
-/// NVIDIA GPUs through a fake `libnvidia-ml.so.1` (Tests/Fixtures/fake-nvml.c, compiled here with `cc`) that
-/// simulates GPUs at known power; `sustain-measure` loads it with dlopen through `SUSTAIN_NVML_LIBRARY`.
-enum FakeNVML {
-    static let library: String? = {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/fake-nvml.c").path
-        guard let directory = try? Harness.temporaryDirectory() else { return nil }
-        let output = directory.appendingPathComponent("libnvidia-ml.so.1").path
-        let outcome = try? Harness.run(["/usr/bin/env", "cc", "-shared", "-fPIC", "-O2", "-o", output, source])
-        return outcome?.status == 0 ? output : nil
-    }()
-}
-
-@Suite(.serialized, .enabled(if: FakeNVML.library != nil, "SKIPPED: no C compiler (cc) to build the fake libnvidia-ml"))
+/// NVIDIA GPUs through the fake `libnvidia-ml.so.1` (`FakeNVML`), which simulates GPUs at known power;
+/// `sustain-measure` loads it with dlopen through `SUSTAIN_NVML_LIBRARY`.
+@Suite(.serialized, .enabled(if: FakeNVML.library != nil, Comment(rawValue: FakeNVML.skipped)))
 struct NVMLTests {
 
     struct Run {
