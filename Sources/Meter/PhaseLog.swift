@@ -121,7 +121,9 @@ public final class PhaseLog: Sendable {
 
     /// One line from the job, made at `instant` (when the reader took it from the job's pipe; nil: now). A mark
     /// that reaches the log late (relayed in a batch) is placed at its instant between the sampler's readings.
-    public func record(_ line: [UInt8], at instant: MonotonicInstant? = nil) {
+    /// Returns the timed mark and the reading it was placed at (nil for a metric, a bad line, no reading).
+    @discardableResult
+    public func record(_ line: [UInt8], at instant: MonotonicInstant? = nil) -> (mark: Mark, at: SamplerCheckpoint)? {
         let mark: Mark
         do {
             mark = try Mark.parse(line)
@@ -130,7 +132,7 @@ public final class PhaseLog: Sendable {
                 state.invalid += 1
                 if state.firstInvalid == nil { state.firstInvalid = error.description }
             }
-            return
+            return nil
         }
         if case .metric(let name, let value) = mark {  // a figure, not a time: no reading
             state.withLock { state in
@@ -140,7 +142,7 @@ public final class PhaseLog: Sendable {
                     state.tooManyMetrics += 1
                 }
             }
-            return
+            return nil
         }
         let now: SamplerCheckpoint
         var late = false
@@ -150,18 +152,19 @@ public final class PhaseLog: Sendable {
             let prompt = instant.seconds(to: sampler.clock.now) <= Sampler.promptness
             let placed = max(instant, state.withLock { $0.lastCheckpoint?.instant } ?? origin)
             guard let resolved = sampler.checkpoint(resolving: placed, promptness: prompt ? .infinity : 0) else {
-                return
+                return nil
             }
             (now, late) = resolved
         } else {
-            guard let reading = sampler.checkpointNow() else { return }
+            guard let reading = sampler.checkpointNow() else { return nil }
             now = reading
         }
-        state.withLock { state in
+        return state.withLock { state in
             if late { state.late += 1 }
             let placed = state.lastCheckpoint.flatMap { now.instant <= $0.instant ? $0 : nil } ?? now
             state.lastCheckpoint = placed
             apply(mark, at: placed, to: &state)
+            return (mark, placed)
         }
     }
 

@@ -119,6 +119,15 @@ public final class PowerController: @unchecked Sendable {
                 }
             }
             let original = leases.originals[step.device.device] ?? step.device.limitMicrowatts
+            let applied = leases.applied(on: step.device.device) ?? step.microwatts
+            // The holder's earlier limit on this device (a tuner's previous candidate) ends here.
+            for index in (records[holder] ?? []).indices
+            where records[holder]?[index].device == step.device.device
+                && records[holder]?[index].record.releasedAt == nil
+            {
+                records[holder]?[index].record.releasedAt = now()
+                records[holder]?[index].record.leftAtWatts = Self.watts(applied)
+            }
             records[holder, default: []].append(
                 (
                     step.device.device,
@@ -157,6 +166,7 @@ public final class PowerController: @unchecked Sendable {
         try? writeJournal()
         let finished = (records.removeValue(forKey: holder) ?? []).map { held -> Report.PowerControl in
             var record = held.record
+            guard record.releasedAt == nil else { return record }  // replaced by the holder's own later limit
             record.releasedAt = at
             switch actions.first(where: { $0.device == held.device }) {
             case .restore(_, let microwatts)?:

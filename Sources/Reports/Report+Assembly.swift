@@ -32,6 +32,7 @@ public struct FinishedJob: Sendable {
     public var labels: [String: String]
     /// The power limits set for the job and put back.
     public var powerControl: [Report.PowerControl]
+    public var powerTuning: Report.PowerTuning?
     /// Said before everything else (a service that did not answer), and after.
     public var firstWarnings: [String]
     public var lastWarnings: [String]
@@ -42,7 +43,7 @@ public struct FinishedJob: Sendable {
         startMark: (name: String, offset: Double?)? = nil, series: IntensitySeries? = nil,
         seriesWarning: String? = nil, attribution: Report.Attribution? = nil, metrics: [String: Double] = [:],
         labels: [String: String] = [:], powerControl: [Report.PowerControl] = [],
-        firstWarnings: [String] = [], lastWarnings: [String] = []
+        powerTuning: Report.PowerTuning? = nil, firstWarnings: [String] = [], lastWarnings: [String] = []
     ) {
         self.facts = facts
         self.measurement = measurement
@@ -58,6 +59,7 @@ public struct FinishedJob: Sendable {
         self.metrics = metrics
         self.labels = labels
         self.powerControl = powerControl
+        self.powerTuning = powerTuning
         self.firstWarnings = firstWarnings
         self.lastWarnings = lastWarnings
     }
@@ -86,6 +88,7 @@ extension Report {
         report.addMetrics(given: job.metrics)
         report.labels = job.labels
         report.powerControl = job.powerControl.isEmpty ? nil : job.powerControl
+        report.powerTuning = job.powerTuning
         report.warnings = job.firstWarnings + report.warnings + job.lastWarnings
         return report
     }

@@ -124,10 +124,40 @@ extension Report {
             lines.append("  energy  not measured (energy.method \"none\")")
         }
         lines.append(carbonLine())
+        lines += powerLines()
         lines += phaseTable()
         for warning in warnings where !alreadyShown.contains(warning) { lines.append("  warning: \(warning)") }
         if let reportPath { lines.append("  report  \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The power limits set for the job and what the tuner chose.
+    func powerLines() -> [String] {
+        var lines: [String] = []
+        let held = (powerControl ?? []).filter { $0.requestedBy.hasSuffix(" tuner") == false }
+        if !held.isEmpty {
+            let devices = held.map { "\($0.device) \(Quantity.power($0.appliedWatts))" }.joined(separator: ", ")
+            let back = held.allSatisfy { $0.restoredAt != nil || $0.leftAtWatts != nil }
+            lines.append(
+                "  limits  \(devices)" + (back ? ", put back after" : ", NOT ALL PUT BACK: see power_control"))
+        }
+        if let tuning = powerTuning {
+            if let choice = tuning.choiceWatts {
+                func signed(_ fraction: Double) -> String {
+                    (fraction < 0 ? "−" : "+") + Quantity.fixed(abs(fraction) * 100, 1) + " %"
+                }
+                let energy = tuning.predictedEnergySaving.map { "energy " + signed(-$0) }
+                let time = tuning.predictedSlowdown.map { "time " + signed($0) }
+                lines.append(
+                    "  tuned   \(tuning.device) limit \(Quantity.power(choice)) by \(tuning.objective) over "
+                        + "\(tuning.candidates.count) candidates (\(tuning.stepsSeen) steps): per step "
+                        + [energy, time].compactMap { $0 }.joined(separator: ", ")
+                        + " against \(tuning.originalWatts.map(Quantity.power) ?? "the original limit")")
+            } else {
+                lines.append("  tuned   not: \(tuning.reason ?? tuning.state)")
+            }
+        }
+        return lines
     }
 
     /// The phases as a table (nested names indented; a name repeated more than three times as one totals row):

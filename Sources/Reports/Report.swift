@@ -30,6 +30,7 @@ public struct Report: Codable, Sendable, Equatable {
         case timeline, metrics, attribution, nodes
         case missingNodes = "missing_nodes"
         case powerControl = "power_control"
+        case powerTuning = "power_tuning"
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -98,6 +99,8 @@ public struct Report: Codable, Sendable, Equatable {
     /// The power limits set for the job (`--cpu-power-limit`): what each was, what it was set to, when, and when
     /// it was put back; nil when none was set.
     @Nullable public var powerControl: [PowerControl]? = nil
+    /// `--tune-power`: the candidates profiled over the job's own steps, the choice, and what it is predicted to save.
+    @Nullable public var powerTuning: PowerTuning? = nil
     /// A merged multi-node report (`report merge`): each node's part; null for one node's report.
     @Nullable public var nodes: [Node]? = nil
     /// With `--nodes`: the nodes of the job that sent no report (the total is then incomplete); null otherwise.
@@ -495,6 +498,84 @@ public struct Report: Codable, Sendable, Equatable {
             self.restoredAt = restoredAt
             self.requestedBy = requestedBy
             self.restoreError = restoreError
+        }
+    }
+
+    /// What the power-limit tuner did: each candidate limit's joules and seconds per step (mean, sample sd, steps),
+    /// the limit the objective chose, and the saving and slowdown per step it predicts against the original limit.
+    public struct PowerTuning: Codable, Sendable, Equatable {
+        public struct Candidate: Codable, Sendable, Equatable {
+            enum CodingKeys: String, CodingKey {
+                case watts, steps
+                case joulesPerStep = "joules_per_step"
+                case joulesPerStepSD = "joules_per_step_sd"
+                case secondsPerStep = "seconds_per_step"
+                case secondsPerStepSD = "seconds_per_step_sd"
+            }
+            public var watts: Double
+            public var steps: Int
+            public var joulesPerStep: Double
+            public var joulesPerStepSD: Double
+            public var secondsPerStep: Double
+            public var secondsPerStepSD: Double
+
+            public init(
+                watts: Double, steps: Int, joulesPerStep: Double, joulesPerStepSD: Double, secondsPerStep: Double,
+                secondsPerStepSD: Double
+            ) {
+                self.watts = watts
+                self.steps = steps
+                self.joulesPerStep = joulesPerStep
+                self.joulesPerStepSD = joulesPerStepSD
+                self.secondsPerStep = secondsPerStep
+                self.secondsPerStepSD = secondsPerStepSD
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case device, devices, objective, state, reason, candidates
+            case stepMark = "step_mark"
+            case stepsSeen = "steps_seen"
+            case originalWatts = "original_watts"
+            case choiceWatts = "choice_watts"
+            case predictedEnergySaving = "predicted_energy_saving"
+            case predictedSlowdown = "predicted_slowdown"
+        }
+        /// "cpu" or "gpu".
+        public var device: String
+        public var devices: [String]
+        public var stepMark: String
+        public var objective: String
+        /// "chosen" (the choice holds for the rest of the job), "incomplete" (the job ended, or its steps stopped,
+        /// before every candidate was profiled: the original limit was kept), "failed" (a limit could not be set).
+        public var state: String
+        @Nullable public var reason: String?
+        public var stepsSeen: Int
+        @Nullable public var originalWatts: Double?
+        @Nullable public var choiceWatts: Double?
+        public var candidates: [Candidate]
+        /// 1 − (J/step at the choice) / (J/step at the candidate nearest the original limit).
+        @Nullable public var predictedEnergySaving: Double?
+        /// (s/step at the choice) / (s/step at the candidate nearest the original limit) − 1.
+        @Nullable public var predictedSlowdown: Double?
+
+        public init(
+            device: String, devices: [String], stepMark: String, objective: String, state: String, reason: String?,
+            stepsSeen: Int, originalWatts: Double?, choiceWatts: Double?, candidates: [Candidate],
+            predictedEnergySaving: Double?, predictedSlowdown: Double?
+        ) {
+            self.device = device
+            self.devices = devices
+            self.stepMark = stepMark
+            self.objective = objective
+            self.state = state
+            self.reason = reason
+            self.stepsSeen = stepsSeen
+            self.originalWatts = originalWatts
+            self.choiceWatts = choiceWatts
+            self.candidates = candidates
+            self.predictedEnergySaving = predictedEnergySaving
+            self.predictedSlowdown = predictedSlowdown
         }
     }
 

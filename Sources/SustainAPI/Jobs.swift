@@ -1,3 +1,5 @@
+import SustainCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -27,11 +29,14 @@ public struct JobStart: Codable, Sendable, Equatable {
     /// Power limits for the job's duration (root, or a member of `[control] groups`): set before the job's window
     /// opens, put back when it ends, however it ends.
     public var powerLimits: [PowerLimitRequest]?
+    /// The job's power limit tuned over its steps (the same people).
+    public var powerTuning: PowerTuningRequest?
 
     public init(
         command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
         labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil,
-        cgroup: String? = nil, uid: UInt32? = nil, powerLimits: [PowerLimitRequest]? = nil
+        cgroup: String? = nil, uid: UInt32? = nil, powerLimits: [PowerLimitRequest]? = nil,
+        powerTuning: PowerTuningRequest? = nil
     ) {
         self.command = command
         self.commandBase64 = commandBase64
@@ -43,6 +48,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         self.cgroup = cgroup
         self.uid = uid
         self.powerLimits = powerLimits
+        self.powerTuning = powerTuning
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -53,6 +59,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         case startAtMark = "start_at_mark"
         case cgroup, uid
         case powerLimits = "power_limits"
+        case powerTuning = "power_tuning"
     }
 
     /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).
@@ -72,6 +79,43 @@ public struct PowerLimitRequest: Codable, Sendable, Equatable {
         self.device = device
         self.watts = watts
         self.gpus = gpus
+    }
+}
+
+/// `--tune-power`: the job's power limit tuned over its own steps (each `end NAME` or `event NAME` of `step_mark`),
+/// chosen by `objective` and held for the rest of the job.
+public struct PowerTuningRequest: Codable, Sendable, Equatable {
+    public var device: PowerLimitRequest.Kind
+    public var stepMark: String
+    /// `energy`, `time`, `cost[:ETA]` or `slowdown:F`.
+    public var objective: String
+    /// The candidates' spacing, from the maximum down (default 25 W).
+    public var stepWatts: Double?
+
+    public static let defaultStep = 25.0
+    public static let defaultObjective = "cost"
+
+    public init(device: PowerLimitRequest.Kind, stepMark: String, objective: String, stepWatts: Double? = nil) {
+        self.device = device
+        self.stepMark = stepMark
+        self.objective = objective
+        self.stepWatts = stepWatts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case device
+        case stepMark = "step_mark"
+        case objective
+        case stepWatts = "step_watts"
+    }
+
+    /// The objective, or why it is not one.
+    public func parsedObjective() throws(PowerLimitError) -> PowerTuner.Objective {
+        guard let objective = PowerTuner.Objective(objective) else {
+            throw PowerLimitError(
+                "--objective must be energy, time, cost, cost:ETA (0 to 1) or slowdown:F (F ≥ 1), got \(objective)")
+        }
+        return objective
     }
 }
 

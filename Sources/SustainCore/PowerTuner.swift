@@ -22,6 +22,25 @@ public struct PowerTuner: Sendable {
             case .slowdown(let factor): "slowdown:\(factor)"
             }
         }
+
+        /// `energy`, `time`, `cost` (η 0.5, Zeus's default), `cost:ETA` (0 ≤ η ≤ 1) or `slowdown:F` (F ≥ 1); nil
+        /// for anything else.
+        public init?(_ text: String) {
+            let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let value = parts.count == 2 ? Double(parts[1]) : nil
+            switch (parts[0], parts.count) {
+            case ("energy", 1): self = .energy
+            case ("time", 1): self = .time
+            case ("cost", 1): self = .cost(eta: 0.5)
+            case ("cost", 2):
+                guard let value, (0...1).contains(value) else { return nil }
+                self = .cost(eta: value)
+            case ("slowdown", 2):
+                guard let value, value.isFinite, value >= 1 else { return nil }
+                self = .slowdown(factor: value)
+            default: return nil
+            }
+        }
     }
 
     /// One candidate's profile.
@@ -29,6 +48,12 @@ public struct PowerTuner: Sendable {
         public let watts: Double
         public let joulesPerStep: Statistics.Summary
         public let secondsPerStep: Statistics.Summary
+
+        public init(watts: Double, joulesPerStep: Statistics.Summary, secondsPerStep: Statistics.Summary) {
+            self.watts = watts
+            self.joulesPerStep = joulesPerStep
+            self.secondsPerStep = secondsPerStep
+        }
     }
 
     public enum Action: Sendable, Equatable {

@@ -12,11 +12,18 @@ struct PhaseMarks {
 
     /// Opens the channel once the sampler has its first sample, and names it to the child; nil (said) when it
     /// cannot be made: the job still runs and is measured, without phases.
-    static func open(sampler: Sampler) -> PhaseMarks? {
+    /// `observe` is told of each timed mark at its reading (the power tuner's steps).
+    static func open(
+        sampler: Sampler, observe: (@Sendable (Mark, SamplerCheckpoint) -> Void)? = nil
+    ) -> PhaseMarks? {
         CurrentProcess.removeVariable("SUSTAIN_MARKS")  // an outer job's channel is not this job's
         guard let first = sampler.latestCheckpoint else { return nil }
         let log = PhaseLog(sampler: sampler, first: first)
-        return channel { log.record($0, at: MonotonicInstant(nanoseconds: $1)) }.map {
+        return channel { line, instant in
+            if let placed = log.record(line, at: MonotonicInstant(nanoseconds: instant)) {
+                observe?(placed.mark, placed.at)
+            }
+        }.map {
             PhaseMarks(pipe: $0, log: log)
         }
     }

@@ -5,41 +5,92 @@ import Meter
 import PowerControl
 import Reports
 import SustainAPI
+import SustainCore
+import Synchronization
 
-/// `--cpu-power-limit` and `--gpu-power-limit` for the wrapper run as root: the limits set through the same
-/// controller the service uses (its bounds, its arbitration), for the job's duration, each original read first and
-/// written back when the job ends, on every path the wrapper lives through (the command's end, a signal to the
-/// wrapper, which it forwards and waits out, a command that cannot start). A SIGKILL of the wrapper itself cannot
-/// be caught: the limit then stays until the next boot or until someone writes it back. Through the service (not
-/// root) the service holds the limits and puts them back even then.
-final class PowerCaps {
-    private let controller: PowerController
+/// `--cpu-power-limit`, `--gpu-power-limit` and `--tune-power` for the wrapper run as root: the limits set through
+/// the same controller the service uses (its bounds, its arbitration), for the job's duration, each original read
+/// first and written back when the job ends, on every path the wrapper lives through (the command's end, a signal
+/// to the wrapper, which it forwards and waits out, a command that cannot start). A SIGKILL of the wrapper itself
+/// cannot be caught: the limit then stays until the next boot or until someone writes it back. Through the service
+/// (not root) the service holds the limits and puts them back even then.
+///
+/// The tuner's limits are set from the marks' reader thread, the restore from the main thread: one lock orders
+/// them, and no limit is set once the restore has begun.
+final class PowerCaps: Sendable {
+    private struct State: ~Copyable {
+        let controller: PowerController
+        var tuning: PowerTuningSession?
+        var tuningOriginal: Double?
+        var stopped = false
+    }
+
+    private let state: Mutex<State>
     private let holder = "sustain-measure (pid \(CurrentProcess.pid), uid \(CurrentProcess.uid))"
+    private var tuner: String { holder + " tuner" }
 
-    /// Sets the limits; throws (having changed nothing) when one cannot be.
-    init(_ requests: [PowerLimitRequest], environment: [String: String]) throws {
+    /// Sets the limits and prepares the tuner; throws (having changed nothing) when one cannot be.
+    init(_ requests: [PowerLimitRequest], tuning: PowerTuningRequest?, environment: [String: String]) throws {
         guard CurrentProcess.effectiveUID == 0 else {
             throw ValidationError(
                 "power limits are written by root only: run as root, or through sustain-measured (not reachable).")
         }
         let library = environment["SUSTAIN_NVML_LIBRARY"].flatMap { $0.isEmpty ? nil : $0 }
-        controller = PowerController(
-            hardware: SystemPowerHardware(nvmlLibrary: library ?? NVMLSource.defaultLibrary), journal: nil)
+        let hardware = SystemPowerHardware(nvmlLibrary: library ?? NVMLSource.defaultLibrary)
+        let controller = PowerController(hardware: hardware, journal: nil)
+        var session: PowerTuningSession?
+        var original: Double?
+        if let tuning {
+            let devices = hardware.devices(tuning.device)
+            do {
+                session = try PowerTuningSession(
+                    kind: tuning.device, stepMark: tuning.stepMark, objective: try tuning.parsedObjective(),
+                    devices: devices, minimum: nil, stepWatts: tuning.stepWatts ?? PowerTuningRequest.defaultStep)
+            } catch {
+                throw ValidationError("\(error).")
+            }
+            original = devices.map { Double($0.limitMicrowatts) / 1_000_000 }.max()
+        }
         do {
             try controller.acquire(requests, for: holder, requestedBy: holder)
         } catch {
             throw ValidationError("\(Self.option(requests)): \(error).")
         }
+        state = Mutex(State(controller: controller, tuning: session, tuningOriginal: original))
     }
 
     static func option(_ requests: [PowerLimitRequest]) -> String {
         requests.map { "--\($0.device.rawValue)-power-limit" }.joined(separator: ", ")
     }
 
-    /// Puts every limit back; the records and what happened to them, for the report. Safe to call more than once.
+    /// A mark of the job at its reading: a step's end may move the tuner to its next limit.
+    func observe(_ mark: Mark, at checkpoint: SamplerCheckpoint) {
+        state.withLock { state in
+            guard !state.stopped, let session = state.tuning, let watts = session.observe(mark, at: checkpoint)
+            else { return }
+            do {
+                try state.controller.acquire(
+                    [PowerLimitRequest(device: session.kind, watts: watts)], for: tuner, requestedBy: tuner)
+            } catch {
+                session.fail("\(watts) W could not be set: \(error)")
+                _ = state.controller.release(tuner)
+            }
+        }
+    }
+
+    /// Puts every limit back; the records, what happened to them and the tuner's section, for the report. Safe to
+    /// call more than once.
     @discardableResult
-    func restore() -> (records: [Report.PowerControl], notes: [String]) {
-        let (records, notes) = controller.release(holder)
+    func restore() -> (records: [Report.PowerControl], notes: [String], tuning: Report.PowerTuning?) {
+        let (records, notes, tuning) = state.withLock { state in
+            state.stopped = true
+            let own = state.controller.release(holder)
+            let tuned = state.controller.release(tuner)
+            return (
+                own.records + tuned.records, own.notes + tuned.notes,
+                state.tuning?.report(originalWatts: state.tuningOriginal)
+            )
+        }
         for record in records {
             guard let failure = record.restoreError else { continue }
             Terminal.error(
@@ -47,6 +98,8 @@ final class PowerCaps {
                     + "\(failure). Set it yourself (for RAPL: /sys/class/powercap/\(record.device)/"
                     + "constraint_*_power_limit_uw; for a GPU: nvidia-smi -pl).")
         }
-        return (records, notes)
+        return (records, notes, tuning)
     }
 }
+
+extension PowerLimitRequest.Kind: ExpressibleByArgument {}

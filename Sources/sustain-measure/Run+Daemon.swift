@@ -40,15 +40,15 @@ extension SustainMeasure.Run {
         let start = JobStart(
             command: recorded.text, commandBase64: recorded.base64, commandWords: recorded.truncatedFrom,
             pid: CurrentProcess.pid, labels: try jobLabels(), carbon: request.isEmpty ? nil : request,
-            startAtMark: startAtMark, powerLimits: powerLimits.isEmpty ? nil : powerLimits)
+            startAtMark: startAtMark, powerLimits: powerLimits.isEmpty ? nil : powerLimits, powerTuning: powerTuning)
         let started: RunningJob
         do {
             started = try client.start(start)
         } catch {
             // Never the job without the limits it asked for.
-            if !powerLimits.isEmpty {
+            if !powerLimits.isEmpty || powerTuning != nil {
                 throw ValidationError(
-                    "sustain-measured did not set \(PowerCaps.option(powerLimits)): \(error); nothing ran.")
+                    "sustain-measured did not set \(controlOptions): \(error); nothing ran.")
             }
             // The command has not started: measure here instead.
             Terminal.warning("\(error); measuring here instead.")

@@ -132,6 +132,48 @@ extension SustainMeasure {
                     + "sustain-measured for members of its [control] groups.", valueName: "watts"))
         var gpuPowerLimitText: String?
 
+        @Option(
+            name: .customLong("tune-power"),
+            help: ArgumentHelp(
+                "Tune the job's power limit over its own steps (--step-mark): each candidate from the maximum down "
+                    + "is profiled over a few steps, the --objective picks one, and it holds for the rest of the job.",
+                valueName: "cpu|gpu"))
+        var tunePower: PowerLimitRequest.Kind?
+
+        @Option(
+            name: .customLong("step-mark"),
+            help: ArgumentHelp(
+                "The job's step: each `end NAME` (or `event NAME`) it marks ends one (with --tune-power).",
+                valueName: "name"))
+        var stepMark: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "What --tune-power minimises: energy, time, cost[:ETA] (Zeus's ETA*E + (1-ETA)*MaxPower*T, ETA 0.5 "
+                    + "by default), or slowdown:F (the lowest limit within F x the fastest step). Default cost.",
+                valueName: "objective"))
+        var objective: String?
+
+        @Option(
+            name: .customLong("tune-step"),
+            help: ArgumentHelp("The tuner's candidates' spacing in watts (default 25).", valueName: "watts"))
+        var tuneStep: Double?
+
+        /// The power options given, for messages.
+        var controlOptions: String {
+            (powerLimits.map { "--\($0.device.rawValue)-power-limit" } + (tunePower == nil ? [] : ["--tune-power"]))
+                .joined(separator: ", ")
+        }
+
+        /// `--tune-power` as the request the wrapper or the service carries out.
+        var powerTuning: PowerTuningRequest? {
+            tunePower.map {
+                PowerTuningRequest(
+                    device: $0, stepMark: stepMark ?? "", objective: objective ?? PowerTuningRequest.defaultObjective,
+                    stepWatts: tuneStep)
+            }
+        }
+
         /// The power limits asked for, as watts (a `{NAME}` of an experiment is substituted in each run first).
         var powerLimits: [PowerLimitRequest] {
             [(PowerLimitRequest.Kind.cpu, cpuPowerLimitText), (.gpu, gpuPowerLimitText)].compactMap { kind, text in
@@ -256,6 +298,29 @@ extension SustainMeasure {
                     throw ValidationError("--\(option)-power-limit must be a positive number of watts, got \(text).")
                 }
             }
+            if let tuning = powerTuning {
+                guard let name = stepMark, (try? Mark.name(name)) != nil else {
+                    throw ValidationError(
+                        "--tune-power needs --step-mark NAME: the mark (`end NAME` or `event NAME`) that ends each of "
+                            + "the job's steps.")
+                }
+                _ = name
+                do {
+                    _ = try tuning.parsedObjective()
+                } catch {
+                    throw ValidationError("\(error).")
+                }
+                if let step = tuneStep, !(step.isFinite && step >= 1) {
+                    throw ValidationError("--tune-step must be at least 1 W, got \(step).")
+                }
+                if powerLimits.contains(where: { $0.device == tuning.device }) {
+                    throw ValidationError(
+                        "--tune-power \(tuning.device.rawValue) chooses the limit itself: leave out "
+                            + "--\(tuning.device.rawValue)-power-limit.")
+                }
+            } else if stepMark != nil || objective != nil || tuneStep != nil {
+                throw ValidationError("--step-mark, --objective and --tune-step go with --tune-power cpu|gpu.")
+            }
             if isExperiment {
                 let plan = try experimentPlan()
                 let texts =
@@ -327,10 +392,11 @@ extension SustainMeasure {
             var serviceWarning: String?
             // Power limits: root sets them here and measures here; anyone else asks the service, which holds them
             // and puts them back even when this wrapper is killed; never the job without the limits it asked for.
-            let limitsHere = !powerLimits.isEmpty && CurrentProcess.effectiveUID == 0
-            if !powerLimits.isEmpty && !limitsHere && noDaemon {
+            let controls = !powerLimits.isEmpty || powerTuning != nil
+            let limitsHere = controls && CurrentProcess.effectiveUID == 0
+            if controls && !limitsHere && noDaemon {
                 throw ValidationError(
-                    "\(PowerCaps.option(powerLimits)) needs root, or sustain-measured (not --no-daemon): power limits "
+                    "\(controlOptions) needs root, or sustain-measured (not --no-daemon): power limits "
                         + "are written by root only.")
             }
             if !noDaemon && !limitsHere {
@@ -343,9 +409,9 @@ extension SustainMeasure {
                 } catch {
                     unreachable = error
                 }
-                if let unreachable, !powerLimits.isEmpty {
+                if let unreachable, controls {
                     throw ValidationError(
-                        "\(PowerCaps.option(powerLimits)) needs root, or sustain-measured, which does not answer at "
+                        "\(controlOptions) needs root, or sustain-measured, which does not answer at "
                             + "\(path) (\(unreachable.reason)); nothing ran.")
                 }
                 if let unreachable {
@@ -391,7 +457,9 @@ extension SustainMeasure {
 
             let id = Report.newID()
             // Power limits first: the window measures the job as capped. Put back on every path below.
-            let caps = limitsHere ? try PowerCaps(powerLimits, environment: CurrentProcess.environment) : nil
+            let caps =
+                limitsHere
+                ? try PowerCaps(powerLimits, tuning: powerTuning, environment: CurrentProcess.environment) : nil
             let startedAt = Date()
             do {
                 try sampler.start()
@@ -400,7 +468,9 @@ extension SustainMeasure {
                 throw error
             }
             // The job's marks: a private FIFO named by SUSTAIN_MARKS, each mark a fresh reading.
-            let marks = PhaseMarks.open(sampler: sampler)
+            let observe: (@Sendable (Mark, SamplerCheckpoint) -> Void)? =
+                if let caps { { mark, checkpoint in caps.observe(mark, at: checkpoint) } } else { nil }
+            let marks = PhaseMarks.open(sampler: sampler, observe: observe)
             let child: ChildProcess
             do {
                 child = try ChildProcess(executable: executable, arguments: wrapped)
@@ -418,7 +488,7 @@ extension SustainMeasure {
             // The window ends now, at the command's end; the marks still in the pipe are read after, each placed
             // at the instant it was read, never past the last sample.
             var measurement = sampler.stop()
-            let powerControl = caps?.restore() ?? (records: [], notes: [])
+            let powerControl = caps?.restore() ?? (records: [], notes: [], tuning: nil)
             // The wall-clock end of the window: its last sample, not after the marks are read and the window
             // is cut (an hourly series is applied over startedAt...endedAt).
             let endedAt = startedAt.addingTimeInterval(measurement.duration.seconds)
@@ -466,7 +536,7 @@ extension SustainMeasure {
                     startMark: delay.map { ($0.name, $0.seconds) },
                     series: series?.series, seriesWarning: seriesWarning, metrics: metricValues,
                     labels: (try? jobLabels()) ?? [:],  // validated before the command ran
-                    powerControl: powerControl.records,
+                    powerControl: powerControl.records, powerTuning: powerControl.tuning,
                     firstWarnings: (serviceWarning.map { [$0] } ?? []) + powerControl.notes))
             let written = writeReport(result, to: outputs)
             writeHTML(result, to: outputs)

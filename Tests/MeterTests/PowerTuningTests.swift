@@ -1,0 +1,97 @@
+import Foundation
+import Reports
+import SustainCore
+import SustainTestSupport
+import Testing
+
+/// `--tune-power gpu` as root, on the fake NVML (two GPUs demanding 250 W, limits 100–300 W, drawn
+/// min(demand, limit)) and a workload (Tests/Fixtures/limit-workload.py) whose step time follows a known curve of
+/// the limit in force: t(P) = 20 ms × (200 / min(P, 200))^1.5. Energy per step is then min(250, P) × t(P): 5.0 J at
+/// 300 W, 4.0 J at 200 W (the least), 4.28 J at 175 W. The tuner's choice must be the brute-force search's over
+/// the same curve, its profiles the curve's, its predicted saving the curve's, and the limits back after.
+@Suite(
+    .serialized, .enabled(if: FakeNVML.library != nil, Comment(rawValue: FakeNVML.skipped)),
+    .enabled(if: getuid() == 0, "SKIPPED: GPU power limits are set by root only"))
+struct PowerTuningTests {
+    static let workload = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/limit-workload.py").path
+
+    static func seconds(_ watts: Double) -> Double { 0.02 * pow(200 / min(watts, 200), 1.5) }
+    static func joules(_ watts: Double) -> Double { min(250, watts) * seconds(watts) }
+
+    /// The brute-force choice over the curve for the tuner's candidates.
+    static func bruteForce(_ objective: PowerTuner.Objective, candidates: [Double]) -> Double {
+        let profiles = candidates.compactMap { watts -> PowerTuner.Candidate? in
+            guard let energy = Statistics.Summary([joules(watts)]), let time = Statistics.Summary([seconds(watts)])
+            else { return nil }
+            return PowerTuner.Candidate(watts: watts, joulesPerStep: energy, secondsPerStep: time)
+        }
+        return PowerTuner.choose(profiles, objective: objective, maximum: candidates.max() ?? 0)
+    }
+
+    static func tune(_ objective: String, steps: Int, in directory: URL) throws -> (Report, ProcessOutcome) {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SUSTAIN_NVML_LIBRARY"] = FakeNVML.library
+        environment["FAKE_NVML_GPUS"] = "250:counter,250:counter"
+        environment["FAKE_NVML_STATE"] = directory.path
+        let report = directory.appendingPathComponent("r.json").path
+        let outcome = try Harness.run(
+            [
+                Harness.product("sustain-measure"), "--no-daemon", "-q", "--tune-power", "gpu", "--step-mark", "step",
+                "--objective", objective, "--report", report, "--", "/usr/bin/python3", workload,
+                directory.appendingPathComponent("limit-0").path, "\(steps)",
+            ], environment: environment)
+        return (try Report.decode(Data(contentsOf: URL(fileURLWithPath: report))), outcome)
+    }
+
+    static func limit(_ directory: URL, _ index: Int) -> Int {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("limit-\(index)"), encoding: .utf8)) ?? ""
+        return Int(text.split(separator: " ").first ?? "") ?? 300_000
+    }
+
+    @Test(arguments: [("energy", PowerTuner.Objective.energy), ("slowdown:1.3", .slowdown(factor: 1.3))])
+    func theTunerChoosesWhatABruteForceSearchChooses(text: String, objective: PowerTuner.Objective) throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (report, outcome) = try Self.tune(text, steps: 150, in: directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let tuning = try #require(report.powerTuning, "\(report.warnings)")
+        #expect(tuning.state == "chosen", "\(tuning.reason ?? "")")
+        let candidates = tuning.candidates.map(\.watts)
+        #expect(candidates == [300, 275, 250, 225, 200, 175, 150, 125, 100])
+        let expected = Self.bruteForce(objective, candidates: candidates)
+        #expect(tuning.choiceWatts == expected, "chose \(tuning.choiceWatts ?? 0) W, the curve says \(expected) W")
+        for candidate in tuning.candidates {
+            // Two GPUs: the curve's joules per step twice.
+            let curve = 2 * Self.joules(candidate.watts)
+            #expect(
+                abs(candidate.joulesPerStep - curve) / curve < 0.03,
+                "\(candidate.watts) W: \(candidate.joulesPerStep) J/step vs \(curve)")
+            #expect(
+                abs(candidate.secondsPerStep - Self.seconds(candidate.watts)) / Self.seconds(candidate.watts) < 0.03)
+        }
+        let saving = 1 - Self.joules(expected) / Self.joules(300)
+        let predicted = try #require(tuning.predictedEnergySaving)
+        #expect(abs(predicted - saving) < 0.02, "predicted saving \(predicted) vs the curve's \(saving)")
+        print(
+            "power tuning \(text): chose \(tuning.choiceWatts ?? 0) W (brute force \(expected) W), predicted saving "
+                + "\(String(format: "%.1f", predicted * 100)) % vs the curve's \(String(format: "%.1f", saving * 100)) %"
+        )
+        // The choice held after the sweep, and everything is back after the job.
+        let control = try #require(report.powerControl)
+        #expect(control.last?.appliedWatts == expected)
+        #expect(Self.limit(directory, 0) == 300_000 && Self.limit(directory, 1) == 300_000)
+    }
+
+    @Test func noStepMarksLeaveTheLimitAloneAndSaySo() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (report, outcome) = try Self.tune("energy", steps: 0, in: directory)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let tuning = try #require(report.powerTuning)
+        #expect(tuning.state == "incomplete")
+        #expect(tuning.reason?.contains("no step marks (`end step` or `event step`) arrived") == true)
+        #expect(report.powerControl == nil)
+        #expect(Self.limit(directory, 0) == 300_000)
+    }
+}
