@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Meter
 import PowerControl
 import Reports
 import SustainAPI
@@ -12,6 +13,22 @@ extension JobRegistry {
     /// How often the jobs that hold limits are checked for a dead client.
     public static let powerWatchInterval = 0.2
 
+    /// Whether `caller` may set power limits (root, or a member of `[control] groups`); else why not.
+    func checkMayControlPower(_ caller: Identity, field: String) throws(JobError) {
+        let control = configuration.control
+        guard
+            caller.uid != 0
+                && !control.groups.contains(where: { Identity.isMember(uid: caller.uid, gid: caller.gid, of: $0) })
+        else { return }
+        throw .notAllowed(
+            "\(field): \(caller.user) may not set power limits: only root and members of the service's [control] "
+                + "groups may (" + (control.groups.isEmpty ? "none configured" : control.groups.joined(separator: ", "))
+                + ")")
+    }
+
+    /// The holder of a job's tuner's limits.
+    static func tunerHolder(_ id: String) -> String { id + "/tuner" }
+
     /// Sets `requests` for job `id`, or throws having changed nothing.
     func applyPowerLimits(_ requests: [PowerLimitRequest], for id: String, caller: Identity, owner: Identity)
         throws(JobError)
@@ -21,16 +38,8 @@ extension JobRegistry {
             throw .invalid("power_limits: at most one limit for cpu and one for gpu")
         }
         guard let power else { throw .unavailable("power_limits: this service controls no power limits") }
+        try checkMayControlPower(caller, field: "power_limits")
         let control = configuration.control
-        guard
-            caller.uid == 0
-                || control.groups.contains(where: { Identity.isMember(uid: caller.uid, gid: caller.gid, of: $0) })
-        else {
-            throw .notAllowed(
-                "power_limits: \(caller.user) may not set power limits: only root and members of the service's "
-                    + "[control] groups may ("
-                    + (control.groups.isEmpty ? "none configured" : control.groups.joined(separator: ", ")) + ")")
-        }
         do {
             try power.acquire(requests, for: id, requestedBy: "\(caller.user) (uid \(caller.uid))") { kind in
                 kind == .cpu ? control.cpuPowerLimitMinWatts : control.gpuPowerLimitMinWatts
@@ -46,8 +55,60 @@ extension JobRegistry {
             ])
     }
 
+    /// The tuner of a job that asks for `power_tuning`, or why it cannot have one.
+    func tuningSession(_ request: PowerTuningRequest?, caller: Identity, limits: [PowerLimitRequest]) throws(JobError)
+        -> (session: PowerTuningSession, original: Double?)?
+    {
+        guard let request else { return nil }
+        guard let power else { throw .unavailable("power_tuning: this service controls no power limits") }
+        try checkMayControlPower(caller, field: "power_tuning")
+        guard (try? Mark.name(request.stepMark)) != nil else {
+            throw .invalid("power_tuning: step_mark must be a mark name, got \(request.stepMark)")
+        }
+        guard !limits.contains(where: { $0.device == request.device }) else {
+            throw .invalid(
+                "power_tuning: the tuner chooses the \(request.device.rawValue) limit: leave it out of power_limits")
+        }
+        if let step = request.stepWatts, !(step.isFinite && step >= 1) {
+            throw .invalid("power_tuning: step_watts must be at least 1 W")
+        }
+        let devices = power.devices(request.device)
+        let control = configuration.control
+        do {
+            let session = try PowerTuningSession(
+                kind: request.device, stepMark: request.stepMark, objective: try request.parsedObjective(),
+                devices: devices,
+                minimum: request.device == .cpu ? control.cpuPowerLimitMinWatts : control.gpuPowerLimitMinWatts,
+                stepWatts: request.stepWatts ?? PowerTuningRequest.defaultStep)
+            return (session, devices.map { Double($0.limitMicrowatts) / 1_000_000 }.max())
+        } catch {
+            throw .invalid("power_tuning: \(error)")
+        }
+    }
+
+    /// A timed mark of a tuned job: a step's end may move its tuner to the next limit.
+    func tune(_ job: Job, _ mark: Mark, at checkpoint: SamplerCheckpoint) {
+        guard let session = job.tuning, let power, let watts = session.observe(mark, at: checkpoint) else { return }
+        let holder = Self.tunerHolder(job.id)
+        do {
+            try power.acquire(
+                [PowerLimitRequest(device: session.kind, watts: watts)], for: holder,
+                requestedBy: "\(job.identity.user) (uid \(job.identity.uid)) tuner")
+        } catch {
+            session.fail("\(watts) W could not be set: \(error)")
+            _ = power.release(holder)
+            logger.error("power tuning stopped", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+    }
+
     /// A finished job's limits, put back (or handed to another job's higher one), with what its report says.
     func releasePowerLimits(of job: Job) -> (records: [Report.PowerControl], notes: [String]) {
+        let tuned = power.map { $0.release(Self.tunerHolder(job.id)) } ?? (records: [], notes: [])
+        let own = releaseOwnPowerLimits(of: job)
+        return (own.records + tuned.records, own.notes + tuned.notes)
+    }
+
+    private func releaseOwnPowerLimits(of job: Job) -> (records: [Report.PowerControl], notes: [String]) {
         guard let power, power.holds(job.id) else {
             guard let asked = job.start.powerLimits, !asked.isEmpty else { return ([], []) }
             // Asked for, but not held now: the service restarted while the job ran and put them back then.
@@ -85,7 +146,7 @@ extension JobRegistry {
     @discardableResult
     public func closeAbandonedPowerJobs() -> [String] {
         guard let power else { return [] }
-        let holders = power.holders
+        let holders = Set(power.holders.map { $0.hasSuffix("/tuner") ? String($0.dropLast(6)) : $0 })
         guard !holders.isEmpty else { return [] }
         return closeAbandonedJobs(startTimes: true, among: holders)
     }

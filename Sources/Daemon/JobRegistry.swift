@@ -79,6 +79,9 @@ public actor JobRegistry {
         var phases: PhaseLog?
         /// Why the machine's energy is not attributed to this job, when it is not.
         var attributionNote: String?
+        /// `power_tuning`: the tuner fed by the job's step marks, and the devices' limit when it started.
+        var tuning: PowerTuningSession?
+        var tuningOriginal: Double?
         /// The first open registration of the same SLURM job by the same user, which counts the node's energy
         /// during this one (a rank's wrapper inside a job the prolog registered).
         var countedIn: String?
@@ -273,6 +276,13 @@ public actor JobRegistry {
         let id = Report.newID()
         // Power limits before the first reading: the job's window is the job as capped.
         try applyPowerLimits(request.powerLimits ?? [], for: id, caller: caller, owner: identity)
+        let tuning: (session: PowerTuningSession, original: Double?)?
+        do throws(JobError) {
+            tuning = try tuningSession(request.powerTuning, caller: caller, limits: request.powerLimits ?? [])
+        } catch {
+            _ = power?.release(id)
+            throw error
+        }
         // A fresh reading of every channel: the job's start is exact to the reading, and is its started_at.
         guard let checkpoint = sampler.checkpointNow() else {
             _ = power?.release(id)
@@ -283,6 +293,8 @@ public actor JobRegistry {
             checkpoint: checkpoint,
             process: process)
         job.countedIn = slurmPrimary(of: request, for: identity)?.id
+        job.tuning = tuning?.session
+        job.tuningOriginal = tuning?.original
         watch(&job)
         attach(&job, at: checkpoint)
         job.overlapping = jobs.count
@@ -343,10 +355,14 @@ public actor JobRegistry {
                 throw .invalid("at must give one instant per mark (\(lines.count) marks, \(instants.count) instants)")
             }
             for (line, instant) in zip(lines, instants) {
-                log.record(Array(line.utf8), at: MonotonicInstant(nanoseconds: instant))
+                let placed = log.record(Array(line.utf8), at: MonotonicInstant(nanoseconds: instant))
+                if let placed, job.tuning != nil { tune(job, placed.mark, at: placed.at) }
             }
         } else {
-            for line in lines { log.record(Array(line.utf8)) }
+            for line in lines {
+                let placed = log.record(Array(line.utf8))
+                if let placed, job.tuning != nil { tune(job, placed.mark, at: placed.at) }
+            }
         }
         return lines.count
     }
@@ -458,6 +474,7 @@ public actor JobRegistry {
                 startMark: markName.map { ($0, markStart.flatMap { job.phases?.offset(of: $0) }) },
                 series: series, seriesWarning: seriesWarning, attribution: attribution.section,
                 labels: job.start.labels ?? [:], powerControl: control.records,
+                powerTuning: job.tuning?.report(originalWatts: job.tuningOriginal),
                 lastWarnings: earlyWarnings + control.notes + attribution.warnings))
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.measuredBy = "sustain-measured"

@@ -29,6 +29,9 @@ public final class PowerController: @unchecked Sendable {
         self.now = now
     }
 
+    /// The devices of `kind` whose limit can be set, as they stand now.
+    public func devices(_ kind: PowerLimitRequest.Kind) -> [ControlledDevice] { hardware.devices(kind) }
+
     /// Whether `holder` holds a limit.
     public func holds(_ holder: String) -> Bool { leases.holds(holder) }
 

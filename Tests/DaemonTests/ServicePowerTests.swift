@@ -215,3 +215,43 @@ struct ServiceGPUPowerTests {
         #expect(control.allSatisfy { $0.originalWatts == 300 && $0.appliedWatts == 150 && $0.restoredAt != nil })
     }
 }
+
+extension ServiceGPUPowerTests {
+    /// `--tune-power gpu` through the service for a member: the service's tuner follows the job's relayed step
+    /// marks (the workload of PowerTuningTests: t(P) = 20 ms × (200 / min(P, 200))^1.5), chooses 200 W for
+    /// energy as the brute-force search does, and every limit is back at 300 W after.
+    @Test func aMemberTunesAJobThroughTheService() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let state = directory.appendingPathComponent("nvml")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        chmod(state.path, 0o755)
+        let workload = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/limit-workload.py").path
+        let outcome = try SocketTests.withDaemon(
+            scenario: "two-socket", in: directory, config: ServicePowerTests.config,
+            environment: [
+                "SUSTAIN_NVML_LIBRARY": FakeNVML.library ?? "", "FAKE_NVML_GPUS": "250:counter,250:counter",
+                "FAKE_NVML_STATE": state.path,
+            ],
+            """
+            cp \(workload) $D/workload.py; chmod 755 $D/workload.py
+            setpriv --reuid=20001 --regid=50 --clear-groups $D/sustain-measure -q --socket $SOCK --tune-power gpu \
+                --step-mark step --objective energy --report $D/r.json -- /usr/bin/python3 $D/workload.py \
+                $D/nvml/limit-0 150
+            echo "rc $?"
+            echo "after $(cut -d' ' -f1 $D/nvml/limit-0 $D/nvml/limit-1 | tr '\\n' ' ')"
+            """)
+        let text = String(decoding: outcome.stdout, as: UTF8.self)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(text.contains("rc 0\nafter 300000 300000"), "\(text)")
+        let report = try Report.decode(Data(contentsOf: directory.appendingPathComponent("r.json")))
+        let tuning = try #require(report.powerTuning, "\(report.warnings)")
+        #expect(tuning.state == "chosen", "\(tuning.reason ?? "")")
+        #expect(tuning.choiceWatts == 200)
+        #expect(tuning.stepsSeen == 150)
+        let saving = try #require(tuning.predictedEnergySaving)
+        #expect(abs(saving - 0.2) < 0.02, "predicted saving \(saving) vs the curve's 0.2")
+        #expect(report.powerControl?.allSatisfy { $0.requestedBy.contains("uid 20001") } == true)
+    }
+}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef int nvmlReturn_t;
@@ -204,6 +205,7 @@ nvmlReturn_t nvmlDeviceSetPowerManagementLimit(device *d, unsigned int limit) {
     snprintf(temporary, sizeof temporary, "%s.%d.tmp", path, (int)getpid());
     FILE *file = fopen(temporary, "w");
     if (!file) return 999;
+    fchmod(fileno(file), 0644);  // readable by everyone, as nvidia-smi shows the limit to everyone
     fprintf(file, "%u %.3f %.9f\n", limit, counter, at);
     fclose(file);
     return rename(temporary, path) == 0 ? 0 : 999;
