@@ -22,6 +22,10 @@ enum Bench {
         let wrapper = directory + "/sustain-measure"
         let logger = Logger(label: "sustain.bench")
 
+        if arguments.contains("--tuning-only") {
+            TuningBench.run()
+            return
+        }
         let powercap = PowercapSource(logger: logger)
         let descriptors = powercap.energyFileDescriptors
         guard !descriptors.isEmpty else {
@@ -50,6 +54,7 @@ enum Bench {
             "sample of all zones", "\(ns(sampled)) vs raw pread loop \(ns(baseline))",
             ratio: sampled / baseline, target: "<= 1.5x", ok: sampled / baseline <= 1.5)
         if arguments.contains("--sample-only") { return }
+        TuningBench.run()
         if arguments.contains("--daemon-only") {
             try daemon(directory: directory, jobs: 1000, window: quick ? .seconds(10) : .seconds(30))
             return
