@@ -56,9 +56,9 @@ extension JobRegistry {
     }
 
     /// The tuner of a job that asks for `power_tuning`, or why it cannot have one.
-    func tuningSession(_ request: PowerTuningRequest?, caller: Identity, limits: [PowerLimitRequest]) throws(JobError)
-        -> (session: PowerTuningSession, original: Double?)?
-    {
+    func tuningSession(
+        _ request: PowerTuningRequest?, caller: Identity, limits: [PowerLimitRequest], job label: String?
+    ) throws(JobError) -> (session: PowerTuningSession, original: Double?)? {
         guard let request else { return nil }
         guard let power else { throw .unavailable("power_tuning: this service controls no power limits") }
         try checkMayControlPower(caller, field: "power_tuning")
@@ -74,15 +74,48 @@ extension JobRegistry {
         }
         let devices = power.devices(request.device)
         let control = configuration.control
+        let saved: (PowerProfile, path: String)? = profiles.flatMap { store in
+            guard let label, let model = devices.first?.model,
+                let profile = store.load(kind: request.device.rawValue, model: model, job: label)
+            else { return nil }
+            return (profile, store.path(kind: request.device.rawValue, model: model, job: label))
+        }
         do {
             let session = try PowerTuningSession(
                 kind: request.device, stepMark: request.stepMark, objective: try request.parsedObjective(),
                 devices: devices,
                 minimum: request.device == .cpu ? control.cpuPowerLimitMinWatts : control.gpuPowerLimitMinWatts,
-                stepWatts: request.stepWatts ?? PowerTuningRequest.defaultStep)
+                stepWatts: request.stepWatts ?? PowerTuningRequest.defaultStep, reusing: saved)
             return (session, devices.map { Double($0.limitMicrowatts) / 1_000_000 }.max())
         } catch {
             throw .invalid("power_tuning: \(error)")
+        }
+    }
+
+    /// Keeps a tuned job's sweep for its `job` label; what the report says when it cannot.
+    func saveTuningProfile(of job: Job) -> [String] {
+        guard let session = job.tuning, let profiles, let label = job.start.labels?["job"],
+            let profile = session.profile(job: label, reportID: job.id, at: Date())
+        else { return [] }
+        do {
+            try profiles.save(profile)
+            session.savedPath = profiles.path(kind: profile.kind, model: profile.model, job: profile.job)
+            return []
+        } catch {
+            logger.error("tuning profile not saved", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            return ["The tuning sweep was not saved (the service's log says why): the next run sweeps again."]
+        }
+    }
+
+    /// A tuned job whose saved profile chose its limit: set it at the job's start, before its first reading.
+    func applyInitialTuning(_ session: PowerTuningSession?, for id: String, caller: Identity) throws(JobError) {
+        guard let session, let watts = session.initialLimit, let power else { return }
+        do {
+            try power.acquire(
+                [PowerLimitRequest(device: session.kind, watts: watts)], for: Self.tunerHolder(id),
+                requestedBy: "\(caller.user) (uid \(caller.uid)) tuner")
+        } catch {
+            throw .invalid("power_tuning: the saved profile's \(watts) W cannot be set: \(error)")
         }
     }
 

@@ -105,6 +105,8 @@ public actor JobRegistry {
     let attributor: Attributor
     /// Power limits jobs set (`power_limits`): nil where the service controls nothing (its tests).
     let power: PowerController?
+    /// Tuning sweeps kept for recurring jobs (`--label job=NAME`).
+    let profiles: PowerProfileStore?
     /// The configured intensity series as last read: parsed again only when the file's bytes change.
     var intensitySeries: SeriesFile.Cached?
     /// Finished jobs' final counters, kept `[daemon] finished_job_metrics_seconds` for Prometheus's last scrape.
@@ -119,10 +121,11 @@ public actor JobRegistry {
         sampler: Sampler, sources: [SourceSummary], store: JobStore, carbon: CarbonSettings,
         configuration: Configuration = Configuration(),
         limits: JobLimits = JobLimits(), bootID: String? = ProcessIdentity.bootID(), power: PowerController? = nil,
-        logger: Logger
+        profiles: PowerProfileStore? = nil, logger: Logger
     ) {
         self.limits = limits
         self.power = power
+        self.profiles = profiles
         self.sampler = sampler
         self.sources = sources
         self.store = store
@@ -278,14 +281,18 @@ public actor JobRegistry {
         try applyPowerLimits(request.powerLimits ?? [], for: id, caller: caller, owner: identity)
         let tuning: (session: PowerTuningSession, original: Double?)?
         do throws(JobError) {
-            tuning = try tuningSession(request.powerTuning, caller: caller, limits: request.powerLimits ?? [])
+            tuning = try tuningSession(
+                request.powerTuning, caller: caller, limits: request.powerLimits ?? [], job: request.labels?["job"])
+            try applyInitialTuning(tuning?.session, for: id, caller: caller)
         } catch {
             _ = power?.release(id)
+            _ = power?.release(Self.tunerHolder(id))
             throw error
         }
         // A fresh reading of every channel: the job's start is exact to the reading, and is its started_at.
         guard let checkpoint = sampler.checkpointNow() else {
             _ = power?.release(id)
+            _ = power?.release(Self.tunerHolder(id))
             throw .unavailable("the sampler has not taken a sample yet")
         }
         var job = Job(
@@ -436,6 +443,7 @@ public actor JobRegistry {
         attributor.step(to: end)
         let ledger = attributor.remove(job: job.id)
         let control = releasePowerLimits(of: job)
+        let profileNote = saveTuningProfile(of: job)
         // ended_at is started_at plus the monotonic time between the two readings: two separate wall-clock
         // conversions would each carry the scheduling delay between reading the clocks (seen 36 ms under load).
         let endedAt = endedAt ?? job.startedAt.addingTimeInterval(job.checkpoint.instant.seconds(to: end.instant))
@@ -475,7 +483,7 @@ public actor JobRegistry {
                 series: series, seriesWarning: seriesWarning, attribution: attribution.section,
                 labels: job.start.labels ?? [:], powerControl: control.records,
                 powerTuning: job.tuning?.report(originalWatts: job.tuningOriginal),
-                lastWarnings: earlyWarnings + control.notes + attribution.warnings))
+                lastWarnings: earlyWarnings + control.notes + profileNote + attribution.warnings))
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.measuredBy = "sustain-measured"
         report.gaps = job.gaps

@@ -290,6 +290,7 @@ extension String {
 /// One GPU's power limit as NVML gives it (mW).
 public struct GPUPowerLimit: Sendable, Equatable {
     public var index: Int
+    public var name: String?
     public var limitMilliwatts: UInt32
     public var minimumMilliwatts: UInt32?
     public var maximumMilliwatts: UInt32?
@@ -306,6 +307,7 @@ public final class NVMLControl: @unchecked Sendable {
         let limit: sustain_nvmlDeviceGetPowerManagementLimit
         let constraints: sustain_nvmlDeviceGetPowerManagementLimitConstraints?
         let setLimit: sustain_nvmlDeviceSetPowerManagementLimit
+        let name: sustain_nvmlDeviceGetName?
     }
 
     private let handle: UnsafeMutableRawPointer
@@ -336,7 +338,7 @@ public final class NVMLControl: @unchecked Sendable {
             constraints: symbol(
                 "nvmlDeviceGetPowerManagementLimitConstraints",
                 as: sustain_nvmlDeviceGetPowerManagementLimitConstraints.self),
-            setLimit: setLimit)
+            setLimit: setLimit, name: symbol("nvmlDeviceGetName", as: sustain_nvmlDeviceGetName.self))
     }
 
     deinit {
@@ -355,8 +357,9 @@ public final class NVMLControl: @unchecked Sendable {
             var minimum: UInt32 = 0
             var maximum: UInt32 = 0
             let range = api.constraints.map { $0(device, &minimum, &maximum) } ?? NVML_ERROR_NOT_SUPPORTED
+            let name = api.name.flatMap { call in NVMLSource.text(capacity: 96) { call(device, $0, $1) } }
             return GPUPowerLimit(
-                index: Int(index), limitMilliwatts: limit,
+                index: Int(index), name: name, limitMilliwatts: limit,
                 minimumMilliwatts: range == NVML_SUCCESS && minimum > 0 ? minimum : nil,
                 maximumMilliwatts: range == NVML_SUCCESS && maximum > 0 ? maximum : nil)
         }

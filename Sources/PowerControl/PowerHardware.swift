@@ -14,11 +14,14 @@ public struct ControlledDevice: Sendable, Equatable {
     /// The hardware's own range (µW), where it says.
     public let minimumMicrowatts: UInt64?
     public let maximumMicrowatts: UInt64?
+    /// The device's model (the CPU's, the GPU's name), which a saved tuning profile is for.
+    public let model: String?
 
     public init(
         device: PowerLeases.Device, kind: PowerLimitRequest.Kind, constraintName: String, limitMicrowatts: UInt64,
-        minimumMicrowatts: UInt64?, maximumMicrowatts: UInt64?
+        minimumMicrowatts: UInt64?, maximumMicrowatts: UInt64?, model: String? = nil
     ) {
+        self.model = model
         self.device = device
         self.kind = kind
         self.constraintName = constraintName
@@ -53,7 +56,7 @@ public final class SystemPowerHardware: PowerHardware, @unchecked Sendable {
                     device: PowerLeases.Device(id: constraint.zone, constraint: Int(constraint.index)), kind: .cpu,
                     constraintName: constraint.name ?? "constraint \(constraint.index)",
                     limitMicrowatts: constraint.limitMicrowatts, minimumMicrowatts: nil,
-                    maximumMicrowatts: constraint.maxMicrowatts)
+                    maximumMicrowatts: constraint.maxMicrowatts, model: HostFacts.cpuModel())
             }
         case .gpu:
             return (nvml?.limits() ?? []).map { gpu in
@@ -61,7 +64,7 @@ public final class SystemPowerHardware: PowerHardware, @unchecked Sendable {
                     device: PowerLeases.Device(id: "nvidia:\(gpu.index)"), kind: .gpu,
                     constraintName: "power_management_limit", limitMicrowatts: UInt64(gpu.limitMilliwatts) * 1000,
                     minimumMicrowatts: gpu.minimumMilliwatts.map { UInt64($0) * 1000 },
-                    maximumMicrowatts: gpu.maximumMilliwatts.map { UInt64($0) * 1000 })
+                    maximumMicrowatts: gpu.maximumMilliwatts.map { UInt64($0) * 1000 }, model: gpu.name)
             }
         }
     }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Meter
 import Reports
 import SustainAPI
@@ -15,6 +16,10 @@ public final class PowerTuningSession: @unchecked Sendable {
     private var steps = 0
     private var failure: String?
     private var finished: (choice: Double, candidates: [PowerTuner.Candidate])?
+    /// A saved profile used instead of a sweep, and the limit the objective chooses from it.
+    private let reused: (profile: PowerProfile, path: String, choice: Double)?
+    /// Where this job's sweep was saved.
+    public var savedPath: String?
 
     /// Steps waited before the first candidate, and per candidate the steps let pass and the steps profiled.
     public static let waitSteps = 5
@@ -25,7 +30,7 @@ public final class PowerTuningSession: @unchecked Sendable {
     /// hardware's, else a quarter of the maximum) in `stepWatts`; throws when there is nothing to tune.
     public init(
         kind: PowerLimitRequest.Kind, stepMark: String, objective: PowerTuner.Objective, devices: [ControlledDevice],
-        minimum: Double?, stepWatts: Double
+        minimum: Double?, stepWatts: Double, reusing profile: (PowerProfile, path: String)? = nil
     ) throws(PowerLimitError) {
         guard !devices.isEmpty else {
             throw PowerLimitError(
@@ -50,10 +55,23 @@ public final class PowerTuningSession: @unchecked Sendable {
             candidates: PowerTuner.candidates(maximum: maximum, minimum: min(lowest, maximum), step: stepWatts),
             waitSteps: Self.waitSteps, warmupSteps: Self.warmupSteps, profileSteps: Self.profileSteps,
             objective: objective)
+        self.reused = profile.flatMap { profile, path in profile.choice(by: objective).map { (profile, path, $0) } }
     }
 
+    /// The limit to set at the job's start: a saved profile's choice (no sweep), else none.
+    public var initialLimit: Double? { reused?.choice }
+
     public var candidates: [Double] { tuner.candidates }
-    public var isDone: Bool { finished != nil || failure != nil }
+    public var isDone: Bool { finished != nil || failure != nil || reused != nil }
+
+    /// This job's sweep as a profile to save for `job`, when it chose.
+    public func profile(job: String, reportID: String, at date: Date) -> PowerProfile? {
+        guard reused == nil, finished != nil, let model = devices.first?.model else { return nil }
+        let section = report(originalWatts: nil)
+        return PowerProfile(
+            kind: kind.rawValue, model: model, job: job, stepMark: stepMark, measuredAt: date, reportID: reportID,
+            candidates: section.candidates)
+    }
 
     /// A mark of the job at its reading: the limit to set, when a step ends (`end NAME` or `event NAME`).
     public func observe(_ mark: Mark, at checkpoint: SamplerCheckpoint) -> Double? {
@@ -81,17 +99,25 @@ public final class PowerTuningSession: @unchecked Sendable {
     /// The report's section, at the job's end.
     public func report(originalWatts: Double?) -> Report.PowerTuning {
         let profiles = finished?.candidates ?? tuner.profiles
-        let candidates = profiles.map {
-            Report.PowerTuning.Candidate(
-                watts: $0.watts, steps: $0.joulesPerStep.n, joulesPerStep: $0.joulesPerStep.mean,
-                joulesPerStepSD: $0.joulesPerStep.sd, secondsPerStep: $0.secondsPerStep.mean,
-                secondsPerStepSD: $0.secondsPerStep.sd)
-        }
+        let candidates =
+            reused?.profile.candidates
+            ?? profiles.map {
+                Report.PowerTuning.Candidate(
+                    watts: $0.watts, steps: $0.joulesPerStep.n, joulesPerStep: $0.joulesPerStep.mean,
+                    joulesPerStepSD: $0.joulesPerStep.sd, secondsPerStep: $0.secondsPerStep.mean,
+                    secondsPerStepSD: $0.secondsPerStep.sd)
+            }
         let needed = Self.waitSteps + tuner.candidates.count * (Self.warmupSteps + Self.profileSteps + 1)
         let state: String
         let reason: String?
         if let failure {
             (state, reason) = ("failed", failure)
+        } else if let reused {
+            (state, reason) = (
+                "reused",
+                "the profile saved by job=\(reused.profile.job)'s sweep on \(reused.profile.model) "
+                    + "(report \(reused.profile.reportID)) chose the limit from the job's start: no sweep"
+            )
         } else if finished != nil {
             (state, reason) = ("chosen", nil)
         } else if steps == 0 {
@@ -107,7 +133,7 @@ public final class PowerTuningSession: @unchecked Sendable {
                     + "(\(tuner.candidates.count) candidates): the original limit was kept for the rest of it"
             )
         }
-        let choice = finished?.choice
+        let choice = reused?.choice ?? finished?.choice
         // Against the candidate nearest the original limit (the maximum, as a rule).
         let reference = originalWatts.flatMap { original in
             candidates.min { abs($0.watts - original) < abs($1.watts - original) }
@@ -120,7 +146,8 @@ public final class PowerTuningSession: @unchecked Sendable {
             objective: tuner.objective.description, state: state, reason: reason, stepsSeen: steps,
             originalWatts: originalWatts, choiceWatts: choice, candidates: candidates,
             predictedEnergySaving: saving.flatMap { $0.isFinite ? $0 : nil },
-            predictedSlowdown: slowdown.flatMap { $0.isFinite ? $0 : nil })
+            predictedSlowdown: slowdown.flatMap { $0.isFinite ? $0 : nil }, profileReused: reused != nil,
+            profilePath: reused?.path ?? savedPath)
     }
 }
 

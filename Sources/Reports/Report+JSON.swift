@@ -23,7 +23,7 @@ extension Report {
 
     /// The coding of sustain's files (reports, experiments): pretty, key-sorted JSON, dates in ISO 8601 UTC to
     /// the millisecond.
-    static func fileEncoder() -> JSONEncoder {
+    public static func fileEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -33,7 +33,7 @@ extension Report {
         return encoder
     }
 
-    static func fileDecoder() -> JSONDecoder {
+    public static func fileDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)

@@ -540,6 +540,8 @@ public struct Report: Codable, Sendable, Equatable {
             case choiceWatts = "choice_watts"
             case predictedEnergySaving = "predicted_energy_saving"
             case predictedSlowdown = "predicted_slowdown"
+            case profileReused = "profile_reused"
+            case profilePath = "profile_path"
         }
         /// "cpu" or "gpu".
         public var device: String
@@ -558,12 +560,19 @@ public struct Report: Codable, Sendable, Equatable {
         @Nullable public var predictedEnergySaving: Double?
         /// (s/step at the choice) / (s/step at the candidate nearest the original limit) − 1.
         @Nullable public var predictedSlowdown: Double?
+        /// Whether the candidates come from a saved profile (a recurring job: no sweep), and the profile's file
+        /// (reused, or saved by this job's sweep).
+        public var profileReused: Bool
+        @Nullable public var profilePath: String?
 
         public init(
             device: String, devices: [String], stepMark: String, objective: String, state: String, reason: String?,
             stepsSeen: Int, originalWatts: Double?, choiceWatts: Double?, candidates: [Candidate],
-            predictedEnergySaving: Double?, predictedSlowdown: Double?
+            predictedEnergySaving: Double?, predictedSlowdown: Double?, profileReused: Bool = false,
+            profilePath: String? = nil
         ) {
+            self.profileReused = profileReused
+            self.profilePath = profilePath
             self.device = device
             self.devices = devices
             self.stepMark = stepMark

@@ -23,6 +23,8 @@ final class PowerCaps: Sendable {
         var tuning: PowerTuningSession?
         var tuningOriginal: Double?
         var stopped = false
+        /// Where a sweep is saved for the job's `--label job=NAME`, and the name.
+        let profiles: (store: PowerProfileStore, job: String)?
     }
 
     private let state: Mutex<State>
@@ -30,7 +32,11 @@ final class PowerCaps: Sendable {
     private var tuner: String { holder + " tuner" }
 
     /// Sets the limits and prepares the tuner; throws (having changed nothing) when one cannot be.
-    init(_ requests: [PowerLimitRequest], tuning: PowerTuningRequest?, environment: [String: String]) throws {
+    init(
+        _ requests: [PowerLimitRequest], tuning: PowerTuningRequest?,
+        profiles: (store: PowerProfileStore, job: String)?,
+        environment: [String: String]
+    ) throws {
         guard CurrentProcess.effectiveUID == 0 else {
             throw ValidationError(
                 "power limits are written by root only: run as root, or through sustain-measured (not reachable).")
@@ -42,10 +48,17 @@ final class PowerCaps: Sendable {
         var original: Double?
         if let tuning {
             let devices = hardware.devices(tuning.device)
+            let model = devices.first?.model
+            let saved = zip(profiles, model).flatMap { profiles, model in
+                profiles.store.load(kind: tuning.device.rawValue, model: model, job: profiles.job).map {
+                    ($0, path: profiles.store.path(kind: tuning.device.rawValue, model: model, job: profiles.job))
+                }
+            }
             do {
                 session = try PowerTuningSession(
                     kind: tuning.device, stepMark: tuning.stepMark, objective: try tuning.parsedObjective(),
-                    devices: devices, minimum: nil, stepWatts: tuning.stepWatts ?? PowerTuningRequest.defaultStep)
+                    devices: devices, minimum: nil, stepWatts: tuning.stepWatts ?? PowerTuningRequest.defaultStep,
+                    reusing: saved)
             } catch {
                 throw ValidationError("\(error).")
             }
@@ -53,10 +66,20 @@ final class PowerCaps: Sendable {
         }
         do {
             try controller.acquire(requests, for: holder, requestedBy: holder)
+            // A saved profile: its choice from the start, no sweep.
+            if let session, let watts = session.initialLimit {
+                try controller.acquire(
+                    [PowerLimitRequest(device: session.kind, watts: watts)], for: holder + " tuner",
+                    requestedBy: holder + " tuner")
+            }
         } catch {
-            throw ValidationError("\(Self.option(requests)): \(error).")
+            _ = controller.release(holder)
+            throw ValidationError(
+                "\(Self.option(requests) + (tuning == nil ? "" : (requests.isEmpty ? "" : ", ") + "--tune-power")): \(error)."
+            )
         }
-        state = Mutex(State(controller: controller, tuning: session, tuningOriginal: original))
+        state = Mutex(
+            State(controller: controller, tuning: session, tuningOriginal: original, profiles: profiles))
     }
 
     static func option(_ requests: [PowerLimitRequest]) -> String {
@@ -81,14 +104,24 @@ final class PowerCaps: Sendable {
     /// Puts every limit back; the records, what happened to them and the tuner's section, for the report. Safe to
     /// call more than once.
     @discardableResult
-    func restore() -> (records: [Report.PowerControl], notes: [String], tuning: Report.PowerTuning?) {
+    func restore(reportID: String) -> (records: [Report.PowerControl], notes: [String], tuning: Report.PowerTuning?) {
         let (records, notes, tuning) = state.withLock { state in
             state.stopped = true
             let own = state.controller.release(holder)
             let tuned = state.controller.release(tuner)
+            var notes = own.notes + tuned.notes
+            if let session = state.tuning, let profiles = state.profiles,
+                let profile = session.profile(job: profiles.job, reportID: reportID, at: Date())
+            {
+                do {
+                    try profiles.store.save(profile)
+                    session.savedPath = profiles.store.path(kind: profile.kind, model: profile.model, job: profile.job)
+                } catch {
+                    notes.append("The tuning sweep was not saved: \(error).")
+                }
+            }
             return (
-                own.records + tuned.records, own.notes + tuned.notes,
-                state.tuning?.report(originalWatts: state.tuningOriginal)
+                own.records + tuned.records, notes, state.tuning?.report(originalWatts: state.tuningOriginal)
             )
         }
         for record in records {
@@ -103,3 +136,9 @@ final class PowerCaps: Sendable {
 }
 
 extension PowerLimitRequest.Kind: ExpressibleByArgument {}
+
+/// Both, when both are there.
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
+}

@@ -4,6 +4,7 @@ import Impact
 import LinuxSupport
 import Logging
 import Meter
+import PowerControl
 import Reports
 import SustainAPI
 import SustainConfiguration
@@ -164,6 +165,13 @@ extension SustainMeasure {
             (powerLimits.map { "--\($0.device.rawValue)-power-limit" } + (tunePower == nil ? [] : ["--tune-power"]))
                 .joined(separator: ", ")
         }
+
+        @Option(
+            name: .customLong("tune-profiles"),
+            help: ArgumentHelp(
+                "As root: where --tune-power keeps each sweep for a job labelled --label job=NAME, so that the next "
+                    + "run of it skips the sweep (default /var/lib/sustain/power-profiles).", valueName: "dir"))
+        var tuneProfiles: String?
 
         /// `--tune-power` as the request the wrapper or the service carries out.
         var powerTuning: PowerTuningRequest? {
@@ -459,12 +467,16 @@ extension SustainMeasure {
             // Power limits first: the window measures the job as capped. Put back on every path below.
             let caps =
                 limitsHere
-                ? try PowerCaps(powerLimits, tuning: powerTuning, environment: CurrentProcess.environment) : nil
+                ? try PowerCaps(
+                    powerLimits, tuning: powerTuning,
+                    profiles: ((try? jobLabels()) ?? [:])["job"].map {
+                        (PowerProfileStore(directory: tuneProfiles ?? "/var/lib/sustain/power-profiles"), $0)
+                    }, environment: CurrentProcess.environment) : nil
             let startedAt = Date()
             do {
                 try sampler.start()
             } catch {
-                caps?.restore()
+                caps?.restore(reportID: id)
                 throw error
             }
             // The job's marks: a private FIFO named by SUSTAIN_MARKS, each mark a fresh reading.
@@ -477,7 +489,7 @@ extension SustainMeasure {
             } catch {
                 _ = sampler.stop()
                 marks?.pipe.finish()
-                caps?.restore()
+                caps?.restore(reportID: id)
                 Terminal.error("sustain-measure: \(error)")
                 throw ExitCode(error.shellCode)
             }
@@ -488,7 +500,7 @@ extension SustainMeasure {
             // The window ends now, at the command's end; the marks still in the pipe are read after, each placed
             // at the instant it was read, never past the last sample.
             var measurement = sampler.stop()
-            let powerControl = caps?.restore() ?? (records: [], notes: [], tuning: nil)
+            let powerControl = caps?.restore(reportID: id) ?? (records: [], notes: [], tuning: nil)
             // The wall-clock end of the window: its last sample, not after the marks are read and the window
             // is cut (an hourly series is applied over startedAt...endedAt).
             let endedAt = startedAt.addingTimeInterval(measurement.duration.seconds)

@@ -108,7 +108,8 @@ extension SustainMeasured {
             let registry = JobRegistry(
                 sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon,
                 configuration: loaded.configuration,
-                limits: loaded.configuration.daemon.limits, power: power, logger: logger)
+                limits: loaded.configuration.daemon.limits, power: power,
+                profiles: PowerProfileStore(stateDirectoryOf: settings.database), logger: logger)
             if let baseline = sampler.latestCheckpoint {
                 _ = await registry.recover(baseline: baseline)
             }

@@ -219,7 +219,8 @@ struct ServiceGPUPowerTests {
 extension ServiceGPUPowerTests {
     /// `--tune-power gpu` through the service for a member: the service's tuner follows the job's relayed step
     /// marks (the workload of PowerTuningTests: t(P) = 20 ms × (200 / min(P, 200))^1.5), chooses 200 W for
-    /// energy as the brute-force search does, and every limit is back at 300 W after.
+    /// energy as the brute-force search does, and every limit is back at 300 W after; the job's next run
+    /// (`--label job=train`) reuses the sweep the service kept.
     @Test func aMemberTunesAJobThroughTheService() throws {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -237,9 +238,12 @@ extension ServiceGPUPowerTests {
             """
             cp \(workload) $D/workload.py; chmod 755 $D/workload.py
             setpriv --reuid=20001 --regid=50 --clear-groups $D/sustain-measure -q --socket $SOCK --tune-power gpu \
-                --step-mark step --objective energy --report $D/r.json -- /usr/bin/python3 $D/workload.py \
-                $D/nvml/limit-0 150
+                --step-mark step --objective energy --label job=train --report $D/r.json -- /usr/bin/python3 \
+                $D/workload.py $D/nvml/limit-0 150
             echo "rc $?"
+            setpriv --reuid=20001 --regid=50 --clear-groups $D/sustain-measure -q --socket $SOCK --tune-power gpu \
+                --step-mark step --objective energy --label job=train --report $D/again.json -- /usr/bin/python3 \
+                $D/workload.py $D/nvml/limit-0 20
             echo "after $(cut -d' ' -f1 $D/nvml/limit-0 $D/nvml/limit-1 | tr '\\n' ' ')"
             """)
         let text = String(decoding: outcome.stdout, as: UTF8.self)
@@ -253,5 +257,10 @@ extension ServiceGPUPowerTests {
         let saving = try #require(tuning.predictedEnergySaving)
         #expect(abs(saving - 0.2) < 0.02, "predicted saving \(saving) vs the curve's 0.2")
         #expect(report.powerControl?.allSatisfy { $0.requestedBy.contains("uid 20001") } == true)
+        // The sweep was kept in the service's state directory; the job's next run skips it.
+        #expect(tuning.profilePath?.hasPrefix(directory.path + "/power-profiles/gpu--") == true, "\(tuning)")
+        let again = try Report.decode(Data(contentsOf: directory.appendingPathComponent("again.json")))
+        #expect(again.powerTuning?.state == "reused" && again.powerTuning?.choiceWatts == 200)
+        #expect(again.powerControl?.count == 2 && again.powerControl?.allSatisfy { $0.appliedWatts == 200 } == true)
     }
 }

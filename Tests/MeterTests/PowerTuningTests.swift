@@ -29,7 +29,9 @@ struct PowerTuningTests {
         return PowerTuner.choose(profiles, objective: objective, maximum: candidates.max() ?? 0)
     }
 
-    static func tune(_ objective: String, steps: Int, in directory: URL) throws -> (Report, ProcessOutcome) {
+    static func tune(_ objective: String, steps: Int, in directory: URL, extra: [String] = []) throws -> (
+        Report, ProcessOutcome
+    ) {
         var environment = ProcessInfo.processInfo.environment
         environment["SUSTAIN_NVML_LIBRARY"] = FakeNVML.library
         environment["FAKE_NVML_GPUS"] = "250:counter,250:counter"
@@ -38,7 +40,9 @@ struct PowerTuningTests {
         let outcome = try Harness.run(
             [
                 Harness.product("sustain-measure"), "--no-daemon", "-q", "--tune-power", "gpu", "--step-mark", "step",
-                "--objective", objective, "--report", report, "--", "/usr/bin/python3", workload,
+                "--objective", objective, "--report", report,
+            ] + extra + [
+                "--", "/usr/bin/python3", workload,
                 directory.appendingPathComponent("limit-0").path, "\(steps)",
             ], environment: environment)
         return (try Report.decode(Data(contentsOf: URL(fileURLWithPath: report))), outcome)
@@ -93,5 +97,40 @@ struct PowerTuningTests {
         #expect(tuning.reason?.contains("no step marks (`end step` or `event step`) arrived") == true)
         #expect(report.powerControl == nil)
         #expect(Self.limit(directory, 0) == 300_000)
+    }
+}
+
+extension PowerTuningTests {
+    /// A recurring job (`--label job=NAME`) keeps its sweep: the next run sets the choice from its start, with no
+    /// sweep, and another objective chooses again among the same saved candidates.
+    @Test func aRecurringJobReusesItsSweep() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let profiles = directory.appendingPathComponent("profiles").path
+        let extra = ["--label", "job=train", "--tune-profiles", profiles]
+        let (first, one) = try Self.tune("energy", steps: 140, in: directory, extra: extra)
+        #expect(one.status == 0, "\(one.stderr)")
+        let swept = try #require(first.powerTuning)
+        #expect(swept.state == "chosen" && !swept.profileReused)
+        let path = try #require(swept.profilePath)
+        #expect(
+            FileManager.default.fileExists(atPath: path) && path.hasPrefix(profiles + "/gpu--Fake_GPU_0"), "\(path)")
+
+        let (second, two) = try Self.tune("energy", steps: 40, in: directory, extra: extra)
+        #expect(two.status == 0, "\(two.stderr)")
+        let reused = try #require(second.powerTuning)
+        #expect(reused.state == "reused" && reused.profileReused && reused.profilePath == path)
+        #expect(reused.choiceWatts == 200 && reused.candidates == swept.candidates)
+        // One limit per GPU, from the job's start to its end: no sweep.
+        let control = try #require(second.powerControl)
+        #expect(control.count == 2 && control.allSatisfy { $0.appliedWatts == 200 && $0.restoredAt != nil })
+        #expect(control.allSatisfy { abs($0.appliedAt.timeIntervalSince(second.startedAt)) < 0.5 }, "\(control)")
+        // Every step at 200 W: the curve's 2 × 4.0 J and 20 ms per step (the job's own start and end besides).
+        let joules = try #require(second.energy.joules)
+        #expect(joules > 40 * 8.0 && joules < 40 * 8.0 * 1.3, "\(joules) J for 40 steps at 8 J")
+
+        let (third, _) = try Self.tune("slowdown:1.3", steps: 20, in: directory, extra: extra)
+        #expect(third.powerTuning?.state == "reused" && third.powerTuning?.choiceWatts == 175)
+        #expect(Self.limit(directory, 0) == 300_000 && Self.limit(directory, 1) == 300_000)
     }
 }
