@@ -36,13 +36,14 @@ fi
 # (a job of a few seconds, a simulator's counters), so two streams take about half as long on two cores. Not one
 # process with parallel tests: blocking tests would starve Swift's two-thread cooperative pool, and an in-process
 # Hummingbird server then meets a known NIO race (apple/swift-nio#3481). The fake-tree service suites and the
-# API's go to one stream (about 140 s here), the rest to the other (about as long); both load the machine while
-# the accuracy tests run, which they must bear. Last, alone: attribution, whose shares follow the machine's CPU
-# time and so every other process's.
+# API's go to one stream, the rest to the other. Last, one at a time with nothing beside them, the tests that load
+# the machine on purpose or whose figures follow its load: the accuracy tests under load (their busy loops would
+# shift the other stream's 0.1 % figures), attribution (shares follow every process's CPU time) and the power
+# tuner's (a step's time is its workload's, paced by the clock).
 binaries=$(swift build --show-bin-path)
 tests() { stdbuf -oL -eL "$binaries/sustainPackageTests.xctest" --testing-library swift-testing --no-parallel "$@"; }
-alone='\.AttributionTests/'
-first='ServiceHardeningTests|ServiceAccuracyTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests|\.APITests/'
+alone='\.AttributionTests/|ServiceAccuracyTests|PowerTuningTests|ServiceGPUPowerTests'
+first='ServiceHardeningTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests|\.APITests/|ServicePowerTests'
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tests --filter "$first" --skip "$alone" > "$log" 2>&1 &
