@@ -41,6 +41,10 @@ public final class NativeThread: @unchecked Sendable {
         return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
     }
 
+    /// Keeps the calling thread on CPU `cpu` (`sched_setaffinity`); false when that CPU is not allowed.
+    @discardableResult
+    public static func pinCurrentThread(toCPU cpu: Int) -> Bool { Syscalls.pinCurrentThread(toCPU: cpu) }
+
     /// Waits for the thread to finish. Idempotent.
     public func join() {
         guard !joined else { return }

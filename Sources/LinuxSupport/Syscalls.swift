@@ -48,6 +48,9 @@ public struct SignalInfo: Sendable, Equatable {
 }
 
 enum Syscalls {
+    /// Keeps the calling thread on CPU `cpu`; false when that CPU is not allowed.
+    static func pinCurrentThread(toCPU cpu: Int) -> Bool { CLinux.sustain_pin_to_cpu(Int32(cpu)) == 0 }
+
     /// `signalfd(-1, set, SFD_CLOEXEC)`.
     static func signalfd(_ set: sigset_t) throws(SystemError) -> Int32 {
         var set = set

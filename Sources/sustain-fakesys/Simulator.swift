@@ -17,8 +17,10 @@ final class Simulator: @unchecked Sendable {
     private let scenario: Scenario
     private let tree: FakeTree
     private let start = ContinuousClock.now
-    private var timer: PeriodicTimer?
-    private var thread: NativeThread?
+    private var timers: [PeriodicTimer] = []
+    private var threads: [NativeThread] = []
+    /// Orders the two threads' updates: one at a time, at most one per period.
+    private let updating = Mutex(ContinuousClock.Instant?.none)
     private let statistics = Mutex((updates: 0, maxGap: Duration.zero))
     private let loadFile: String?
     /// Energy injected into each zone since the start (µJ, before wrapping), and into each hwmon energy channel.
@@ -105,30 +107,52 @@ final class Simulator: @unchecked Sendable {
         zoneMicrojoules.mapValues { $0 / 1_000_000 }
     }
 
+    /// The counters are the tests' ground truth, and real counters never stall: a simulator whose thread is late
+    /// makes every reading look early. One real-time thread was seen 7 ms late on an idle 2-vCPU VM and 28 ms under
+    /// load (the vCPU not run by the host). So two threads, real-time (as root), each on its own CPU where there are
+    /// two, wake every period half a period apart; whichever wakes first after a period has passed updates, the
+    /// other finds it done. Counters still move once per period, and both threads must be held up for one to lag.
     func run() throws {
-        let timer = try PeriodicTimer(interval: period)
-        self.timer = timer
-        thread = try NativeThread(name: "fakesys-sim") { [self] in
-            // The counters are the tests' ground truth: a simulator that lags under load (50 wrappers starting
-            // on 2 cores) would make a reading look early. Real-time priority keeps its period (as root).
-            NativeThread.makeCurrentThreadRealtime(priority: 50)
-            var last = ContinuousClock.now
-            while case .tick = timer.next() {
-                let now = ContinuousClock.now
-                update(at: start.duration(to: now).seconds)
-                let gap = last.duration(to: now)
-                last = now
-                statistics.withLock { stats in
-                    stats.updates += 1
-                    stats.maxGap = max(stats.maxGap, gap)
-                }
+        let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        for index in 0..<2 {
+            let timer = try PeriodicTimer(interval: period)
+            timers.append(timer)
+            let offset = period / 2 * index
+            threads.append(
+                try NativeThread(name: "fakesys-sim-\(index)") { [self] in
+                    NativeThread.makeCurrentThreadRealtime(priority: 50)
+                    if cpus > 1 { NativeThread.pinCurrentThread(toCPU: index % cpus) }
+                    if offset > .zero { Self.sleep(offset) }
+                    while case .tick = timer.next() { tick() }
+                })
+        }
+    }
+
+    /// One thread's wake-up: the update, unless the other thread made it within the last 0.9 period.
+    private func tick() {
+        updating.withLock { last in
+            let now = ContinuousClock.now
+            if let last, last.duration(to: now) < period * 0.9 { return }
+            update(at: start.duration(to: now).seconds)
+            let gap = last.map { $0.duration(to: now) } ?? .zero
+            last = now
+            statistics.withLock { stats in
+                stats.updates += 1
+                stats.maxGap = max(stats.maxGap, gap)
             }
         }
     }
 
+    private static func sleep(_ duration: Duration) {
+        var request = timespec(
+            tv_sec: Int(duration.components.seconds), tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+
     func stop() -> (updates: Int, maxGap: Duration) {
-        timer?.stop()
-        thread?.join()
+        for timer in timers { timer.stop() }
+        for thread in threads { thread.join() }
         return statistics.withLock { $0 }
     }
 
