@@ -59,7 +59,7 @@ let package = Package(
         // TOMLKit checks it in the tests: TOMLKit links all of Foundation, beyond the wrapper's memory budget).
         .target(
             name: "SustainConfiguration",
-            dependencies: ["Impact", "LinuxSupport"]
+            dependencies: ["Impact", "LinuxSupport", "SustainCore"]
         ),
 
         // The HTTP API's contract: routes, request and response types, field names. Daemon and clients import it.

@@ -29,11 +29,12 @@ extension Configuration {
             throw ConfigurationError(path: path, key: nil, reason: "not valid TOML at \(error)")
         }
         let reader = Reader(path: path)
-        for key in table.keys where !["impact", "estimate", "daemon", "control"].contains(key) {
+        for key in table.keys where !["impact", "estimate", "daemon", "control", "watch"].contains(key) {
             throw ConfigurationError(
                 path: path, key: key,
-                reason: "unknown table or key (known: [impact], [estimate], [daemon], [control])")
+                reason: "unknown table or key (known: [impact], [estimate], [daemon], [control], [[watch]])")
         }
+        if let watch = table["watch"] { self.watches = try Self.watches(watch, path: path) }
         if let control = try reader.table(table, "control") {
             try reader.onlyKnown(
                 control, "control", ["groups", "cpu_power_limit_min_watts", "gpu_power_limit_min_watts"])

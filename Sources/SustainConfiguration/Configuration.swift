@@ -103,6 +103,8 @@ public struct Configuration: Sendable, Equatable {
     public var estimate = Estimate()
     public var daemon = Daemon()
     public var control = Control()
+    /// `[[watch]]`: deployed models' servers measured continuously (#22).
+    public var watches: [Watch] = []
     /// The file this came from; nil for the defaults.
     public var path: String?
 

@@ -48,6 +48,64 @@ struct ConfigurationTests {
         #expect(control.gpuPowerLimitMinWatts == 150.5)
     }
 
+    @Test func watchedServices() throws {
+        let watches = try Configuration(
+            toml: """
+                [[watch]]
+                name = "vllm"
+                unit = "vllm.service"
+                units_url = "http://127.0.0.1:8000/metrics"
+                units_metric = 'vllm:generation_tokens_total{model_name="llama"}'
+                units_name = "token"
+
+                [[watch]]
+                name = "api"
+                cgroup = "/system.slice/api.service"
+
+                [[watch]]
+                name = "ollama"
+                pid_file = "/run/ollama.pid"
+                """, path: "t.toml"
+        ).watches
+        #expect(watches.map(\.name) == ["vllm", "api", "ollama"])
+        #expect(watches[0].target == .unit("vllm.service"))
+        #expect(watches[0].unitsMetric?.matchers == ["model_name": "llama"])
+        #expect(watches[0].unit == "token")
+        #expect(watches[1].target == .cgroup("/system.slice/api.service") && watches[1].unit == "unit")
+        #expect(watches[2].target == .pidFile("/run/ollama.pid") && watches[2].unitsURL == nil)
+    }
+
+    @Test(arguments: [
+        ("[[watch]]\ncgroup = \"/a\"\n", "watch[0].name"),
+        ("[[watch]]\nname = \"a b\"\ncgroup = \"/a\"\n", "watch[0].name"),
+        ("[[watch]]\nname = \"a\"\ncgroup = \"/a\"\n[[watch]]\nname = \"a\"\ncgroup = \"/b\"\n", "watch[1].name"),
+        ("[[watch]]\nname = \"a\"\n", "watch[0]"),
+        ("[[watch]]\nname = \"a\"\ncgroup = \"/a\"\nunit = \"a.service\"\n", "watch[0]"),
+        ("[[watch]]\nname = \"a\"\ncgroup = \"/a/../b\"\n", "watch[0].cgroup"),
+        ("[[watch]]\nname = \"a\"\nunit = \"vllm\"\n", "watch[0].unit"),
+        ("[[watch]]\nname = \"a\"\npid_file = \"run/a.pid\"\n", "watch[0].pid_file"),
+        (
+            "[[watch]]\nname = \"a\"\ncgroup = \"/a\"\nunits_url = \"https://x/m\"\nunits_metric = \"m\"\n",
+            "watch[0].units_url"
+        ),
+        (
+            "[[watch]]\nname = \"a\"\ncgroup = \"/a\"\nunits_url = \"http://x/m\"\nunits_metric = \"9m\"\n",
+            "watch[0].units_metric"
+        ),
+        ("[[watch]]\nname = \"a\"\ncgroup = \"/a\"\nunits_metric = \"m\"\n", "watch[0]"),
+        ("[[watch]]\nname = \"a\"\ncgroup = \"/a\"\nunits_name = \"to ken\"\n", "watch[0].units_name"),
+        ("[[watch]]\nname = \"a\"\ncgroup = \"/a\"\nport = 1\n", "watch[0].port"),
+        ("watch = 3\n", "watch"),
+    ])
+    func aBadWatchIsRejectedWithItsKey(text: String, key: String) {
+        do {
+            _ = try Configuration(toml: text, path: "bad.toml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.key == key, "\(error)")
+        }
+    }
+
     @Test func everyDaemonKey() throws {
         let daemon = try Configuration(
             toml: """
