@@ -9,7 +9,9 @@ import Testing
 /// after the job, after a SIGTERM to the wrapper, and when the request is refused.
 @Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
 struct PowerCapTests {
-    static func inFakeTree(_ script: String) throws -> (status: Int32, text: String, stderr: String) {
+    static func inFakeTree(_ script: String, scenario: String = "two-socket") throws -> (
+        status: Int32, text: String, stderr: String
+    ) {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         // What the kernel would show of a limit file: its leading digits (libpowercap writes its whole buffer, NUL
@@ -20,7 +22,7 @@ struct PowerCapTests {
         chmod(limit.path, 0o755)
         let outcome = try Harness.run([
             "/usr/bin/unshare", "-m", "--propagation", "private", Harness.product("sustain-fakesys"), "--scenario",
-            "two-socket", "--", "/bin/sh", "-c",
+            scenario, "--", "/bin/sh", "-c",
             """
             C0=/sys/class/powercap/intel-rapl:0/constraint_0_power_limit_uw
             C1=/sys/class/powercap/intel-rapl:1/constraint_0_power_limit_uw
@@ -81,5 +83,19 @@ struct PowerCapTests {
         #expect(text.contains("rc 64\nrc 64\nafter 300000000 300000000"), "\(text)")
         #expect(stderr.contains("20.0 W is outside intel-rapl:0's allowed limits, 75.0–300.0 W"), "\(stderr)")
         #expect(stderr.contains("--cpu-power-limit must be a positive number of watts, got abc"), "\(stderr)")
+    }
+
+    /// A machine without RAPL (the empty scenario: no powercap zone at all): refused before the command runs, with what is missing; tuning there likewise.
+    @Test func aMachineWithoutRAPLLimitsIsRefusedAndSaysWhy() throws {
+        let (status, text, stderr) = try Self.inFakeTree(
+            """
+            $M --no-daemon -q --cpu-power-limit 80 -- /bin/echo ran; echo "rc $?"
+            $M --no-daemon -q --tune-power cpu --step-mark step -- /bin/echo ran; echo "rc $?"
+            """, scenario: "empty")
+        #expect(status == 0, "\(stderr)")
+        #expect(text == "rc 64\nrc 64\n", "\(text)")
+        #expect(
+            stderr.contains("no CPU package with a long_term RAPL constraint under /sys/class/powercap"), "\(stderr)")
+        #expect(stderr.contains("--tune-power cpu: no CPU package with a long_term RAPL constraint"), "\(stderr)")
     }
 }
