@@ -180,7 +180,29 @@ extension Configuration {
         if let impact = try reader.table(table, "impact") {
             try reader.onlyKnown(
                 impact, "impact",
-                ["region", "intensity", "intensity_basis", "pue", "price", "currency", "intensity_series"])
+                [
+                    "region", "intensity", "intensity_basis", "pue", "price", "currency", "intensity_series",
+                    "embodied_kg_co2e", "lifetime_years", "wue_l_per_kwh",
+                ])
+            self.impact.embodiedKgCO2e = try reader.number(impact, "impact.embodied_kg_co2e")
+            self.impact.lifetimeYears = try reader.number(impact, "impact.lifetime_years")
+            self.impact.wueLitresPerKilowattHour = try reader.number(impact, "impact.wue_l_per_kwh")
+            if let kilograms = self.impact.embodiedKgCO2e, !(kilograms >= 0 && kilograms < 1_000_000) {
+                throw ConfigurationError(
+                    path: path, key: "impact.embodied_kg_co2e", reason: "must be from 0 to 1000000 kg CO2e")
+            }
+            if let years = self.impact.lifetimeYears, !(years > 0 && years <= 50) {
+                throw ConfigurationError(path: path, key: "impact.lifetime_years", reason: "must be from 0 to 50 years")
+            }
+            if (self.impact.embodiedKgCO2e == nil) != (self.impact.lifetimeYears == nil) {
+                throw ConfigurationError(
+                    path: path, key: "impact.embodied_kg_co2e",
+                    reason:
+                        "embodied_kg_co2e and lifetime_years go together (the emissions and the life they spread over)")
+            }
+            if let wue = self.impact.wueLitresPerKilowattHour, !(wue >= 0 && wue <= 20) {
+                throw ConfigurationError(path: path, key: "impact.wue_l_per_kwh", reason: "must be from 0 to 20 L/kWh")
+            }
             self.impact.region = try reader.string(impact, "impact.region")
             if let region = self.impact.region {
                 do {

@@ -21,6 +21,14 @@ public struct Configuration: Sendable, Equatable {
         /// `sustain-measure intensity fetch`); where it covers a job, its carbon follows the grid hour by hour.
         /// A missing or stale file never stops a job: the report says which figure was used. Default: none.
         public var intensitySeries: String?
+        /// `embodied_kg_co2e` (number, kg) and `lifetime_years` (number, years; together): the machine's embodied
+        /// emissions and its expected life, from its vendor's product carbon footprint: a watched service's SCI
+        /// counts its time-share of them. Default: none (the SCI is then operational only, and says so).
+        public var embodiedKgCO2e: Double?
+        public var lifetimeYears: Double?
+        /// `wue_l_per_kwh` (number, litres per kWh): the data centre's water usage effectiveness; reports then give
+        /// the water drawn. Default: none.
+        public var wueLitresPerKilowattHour: Double?
 
         public init() {}
     }

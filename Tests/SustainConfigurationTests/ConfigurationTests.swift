@@ -34,6 +34,18 @@ struct ConfigurationTests {
         #expect(configuration.estimate.cpuTDP == 85)
     }
 
+    @Test func embodiedEmissionsAndWater() throws {
+        let impact = try Configuration(
+            toml: """
+                [impact]
+                embodied_kg_co2e = 1500
+                lifetime_years = 4
+                wue_l_per_kwh = 1.8
+                """, path: "t.toml"
+        ).impact
+        #expect(impact.embodiedKgCO2e == 1500 && impact.lifetimeYears == 4 && impact.wueLitresPerKilowattHour == 1.8)
+    }
+
     @Test func everyControlKey() throws {
         let control = try Configuration(
             toml: """
@@ -155,6 +167,10 @@ struct ConfigurationTests {
         ("[daemon]\nsocket_mode = \"rw\"\n", "daemon.socket_mode"),
         ("[daemon]\nmetrics_address = \"localhost\"\n", "daemon.metrics_address"),
         ("[daemon]\nbogus = 1\n", "daemon.bogus"),
+        ("[impact]\nembodied_kg_co2e = 1500\n", "impact.embodied_kg_co2e"),
+        ("[impact]\nembodied_kg_co2e = -1\nlifetime_years = 4\n", "impact.embodied_kg_co2e"),
+        ("[impact]\nembodied_kg_co2e = 1500\nlifetime_years = 0\n", "impact.lifetime_years"),
+        ("[impact]\nwue_l_per_kwh = 99\n", "impact.wue_l_per_kwh"),
         ("[control]\ngroups = \"staff\"\n", "control.groups"),
         ("[control]\ngroups = [\"\"]\n", "control.groups"),
         ("[control]\ncpu_power_limit_min_watts = 0\n", "control.cpu_power_limit_min_watts"),
