@@ -14,18 +14,22 @@ public struct UnixHTTPClient: Sendable {
     public let timeoutSeconds: Int
     /// Host and port for plain TCP instead of the socket.
     public let tcp: (host: String, port: UInt16)?
+    /// The largest answer read, in bytes: more is an error (EFBIG), read no further.
+    public let maximumBytes: Int
 
     public init(socketPath: String, timeoutSeconds: Int = 30) {
         self.socketPath = socketPath
         self.timeoutSeconds = timeoutSeconds
         tcp = nil
+        maximumBytes = Self.maximumResponse
     }
 
     /// A client for `http://host:port` (plain TCP, IPv4 or IPv6, the first address that answers).
-    public init(host: String, port: UInt16, timeoutSeconds: Int = 30) {
+    public init(host: String, port: UInt16, timeoutSeconds: Int = 30, maximumBytes: Int = maximumResponse) {
         socketPath = "\(host):\(port)"
         self.timeoutSeconds = timeoutSeconds
         tcp = (host, port)
+        self.maximumBytes = min(maximumBytes, Self.maximumResponse)
     }
 
     /// True when something accepts connections at the socket.
@@ -81,7 +85,7 @@ public struct UnixHTTPClient: Sendable {
             }
             if count == 0 { break }
             data += buffer[0..<count]
-            if data.count > Self.maximumResponse { throw SystemError("read", subject: socketPath, errno: EFBIG) }
+            if data.count > maximumBytes { throw SystemError("read", subject: socketPath, errno: EFBIG) }
         }
         return try Self.parse(data, subject: socketPath)
     }
