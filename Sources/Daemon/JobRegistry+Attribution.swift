@@ -10,6 +10,9 @@ extension JobRegistry {
     /// Ties a starting job to its cgroup (the one registered with it, else its process's) and starts attributing
     /// the machine's energy to it from `checkpoint`; or notes why it cannot be.
     func attach(_ job: inout Job, at checkpoint: SamplerCheckpoint, restarted: Bool = false) {
+        // The container or pod, from the cgroup path alone, whether or not the energy can be attributed.
+        let path = job.start.cgroup ?? job.process.flatMap { CgroupV2.path(ofProcess: $0.pid) }
+        job.container = path.flatMap(ContainerIdentity.parse)
         attributor.step(to: checkpoint)
         if let reason = attributor.unavailable {
             job.attributionNote = "Not attributed: \(reason); energy.joules is the machine's during the job."

@@ -79,6 +79,8 @@ public actor JobRegistry {
         var phases: PhaseLog?
         /// Why the machine's energy is not attributed to this job, when it is not.
         var attributionNote: String?
+        /// The container or pod the job's cgroup says it runs in.
+        var container: ContainerIdentity?
         /// `power_tuning`: the tuner fed by the job's step marks, and the devices' limit when it started.
         var tuning: PowerTuningSession?
         var tuningOriginal: Double?
@@ -483,6 +485,7 @@ public actor JobRegistry {
                 series: series, seriesWarning: seriesWarning, attribution: attribution.section,
                 labels: job.start.labels ?? [:], powerControl: control.records,
                 powerTuning: job.tuning?.report(originalWatts: job.tuningOriginal),
+                container: job.container?.labels,
                 lastWarnings: earlyWarnings + control.notes + profileNote + attribution.warnings))
         report.owner = Report.Owner(uid: job.identity.uid, user: job.identity.user, pid: job.start.pid)
         report.measuredBy = "sustain-measured"

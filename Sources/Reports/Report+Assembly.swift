@@ -33,6 +33,8 @@ public struct FinishedJob: Sendable {
     /// The power limits set for the job and put back.
     public var powerControl: [Report.PowerControl]
     public var powerTuning: Report.PowerTuning?
+    /// The container or pod the job ran in, from its cgroup path (`ContainerIdentity.labels`).
+    public var container: [String: String]?
     /// Said before everything else (a service that did not answer), and after.
     public var firstWarnings: [String]
     public var lastWarnings: [String]
@@ -43,7 +45,8 @@ public struct FinishedJob: Sendable {
         startMark: (name: String, offset: Double?)? = nil, series: IntensitySeries? = nil,
         seriesWarning: String? = nil, attribution: Report.Attribution? = nil, metrics: [String: Double] = [:],
         labels: [String: String] = [:], powerControl: [Report.PowerControl] = [],
-        powerTuning: Report.PowerTuning? = nil, firstWarnings: [String] = [], lastWarnings: [String] = []
+        powerTuning: Report.PowerTuning? = nil, container: [String: String]? = nil, firstWarnings: [String] = [],
+        lastWarnings: [String] = []
     ) {
         self.facts = facts
         self.measurement = measurement
@@ -60,6 +63,7 @@ public struct FinishedJob: Sendable {
         self.labels = labels
         self.powerControl = powerControl
         self.powerTuning = powerTuning
+        self.container = container
         self.firstWarnings = firstWarnings
         self.lastWarnings = lastWarnings
     }
@@ -89,6 +93,7 @@ extension Report {
         report.labels = job.labels
         report.powerControl = job.powerControl.isEmpty ? nil : job.powerControl
         report.powerTuning = job.powerTuning
+        report.container = job.container
         report.warnings = job.firstWarnings + report.warnings + job.lastWarnings
         return report
     }

@@ -31,6 +31,7 @@ public struct Report: Codable, Sendable, Equatable {
         case missingNodes = "missing_nodes"
         case powerControl = "power_control"
         case powerTuning = "power_tuning"
+        case container
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -101,6 +102,9 @@ public struct Report: Codable, Sendable, Equatable {
     @Nullable public var powerControl: [PowerControl]? = nil
     /// `--tune-power`: the candidates profiled over the job's own steps, the choice, and what it is predicted to save.
     @Nullable public var powerTuning: PowerTuning? = nil
+    /// The container or Kubernetes pod the job ran in, from its cgroup path alone: `container_runtime`,
+    /// `container_id`, `pod_uid`, `qos_class`, `cgroup_driver` (each when known); null outside one.
+    @Nullable public var container: [String: String]? = nil
     /// A merged multi-node report (`report merge`): each node's part; null for one node's report.
     @Nullable public var nodes: [Node]? = nil
     /// With `--nodes`: the nodes of the job that sent no report (the total is then incomplete); null otherwise.

@@ -92,6 +92,36 @@ struct APITests {
         try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
     }
 
+    /// A job registered with a container's cgroup (root, as a runtime hook or the SLURM prolog would) is labelled
+    /// with the container and pod its path says, and a plain job is not.
+    @Test func aJobInAPodIsLabelledFromItsCgroupPath() async throws {
+        let fixture = try Self.fixture(watts: 100)
+        defer { _ = fixture.sampler.stop() }
+        let id = "3f6c2b8e9a1d4c5b7e0f2a4c6e8b0d1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b"
+        let cgroup =
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod6d6f1a2b_3c4d_4e5f_8a9b_0c1d2e3f4a5b"
+            + ".slice/cri-containerd-\(id).scope"
+        try await withServedRouter(fixture.router) { client in
+            var reports: [Report] = []
+            for body in [#"{"command": ["serve"], "cgroup": "\#(cgroup)"}"#, #"{"command": ["plain"]}"#] {
+                let started = try await client.execute(
+                    uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 0), body: Self.body(body))
+                #expect(started.status == .created)
+                let job = try #require(try Self.json(started)["id"] as? String)
+                let stopped = try await client.execute(
+                    uri: "/v1/jobs/\(job)/stop", method: .post, headers: Self.headers(uid: 0), body: Self.body("{}"))
+                reports.append(try Report.decode(Data(buffer: stopped.body)))
+            }
+            #expect(
+                reports[0].container == [
+                    "container_runtime": "containerd", "container_id": id,
+                    "pod_uid": "6d6f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "qos_class": "Burstable",
+                    "cgroup_driver": "systemd",
+                ])
+            #expect(reports[1].container == nil)
+        }
+    }
+
     @Test func startStopGivesTheEnergyOfTheWindowAndLogsIt() async throws {
         let clock = ManualClock()
         let fixture = try Self.fixture(watts: 100, clock: clock)
