@@ -57,41 +57,38 @@ public final class NVMLSource: JobAttributingSource, @unchecked Sendable {
     /// Opens `library` and finds the GPUs. `visibleDevices` is the job's `CUDA_VISIBLE_DEVICES`, if set.
     public init(library: String = NVMLSource.defaultLibrary, visibleDevices: String?, logger: Logger) {
         self.visibleDevices = visibleDevices
-        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
+        let nvml: NVMLLibrary
+        switch NVMLLibrary.open(library) {
+        case .success(let opened): nvml = opened
+        case .failure(.notFound):
             diagnostics.append(
                 "NVIDIA GPUs not measured: \(library) not found (no NVIDIA driver here, or not on the library path)")
             return
-        }
-        self.handle = handle
-        func symbol<T>(_ name: String, as type: T.Type) -> T? {
-            dlsym(handle, name).map { unsafeBitCast($0, to: type) }
-        }
-        guard let initialize = symbol("nvmlInit_v2", as: sustain_nvmlInit_v2.self),
-            let shutdown = symbol("nvmlShutdown", as: sustain_nvmlShutdown.self),
-            let errorString = symbol("nvmlErrorString", as: sustain_nvmlErrorString.self),
-            let count = symbol("nvmlDeviceGetCount_v2", as: sustain_nvmlDeviceGetCount_v2.self),
-            let byIndex = symbol("nvmlDeviceGetHandleByIndex_v2", as: sustain_nvmlDeviceGetHandleByIndex_v2.self)
-        else {
+        case .failure(.missingSymbols):
             diagnostics.append("NVIDIA GPUs not measured: \(library) lacks nvmlInit_v2 or other required symbols")
             return
-        }
-        let status = initialize()
-        guard status == NVML_SUCCESS else {
+        case .failure(.initFailed(let status, let message)):
             diagnostics.append(
-                "NVIDIA GPUs not measured: nvmlInit_v2 failed: \(errorString(status).map { String(cString: $0) } ?? "?") (\(status))"
+                "NVIDIA GPUs not measured: nvmlInit_v2 failed: \(message) (\(status))"
                     + (status == NVML_ERROR_DRIVER_NOT_LOADED ? "; is the nvidia kernel module loaded?" : ""))
             return
         }
+        self.handle = nvml.handle
+        let (shutdown, errorString, count, byIndex) = (nvml.shutdown, nvml.errorString, nvml.count, nvml.byIndex)
         let processes =
-            symbol("nvmlDeviceGetComputeRunningProcesses_v3", as: sustain_nvmlDeviceGetComputeRunningProcesses.self)
-            ?? symbol("nvmlDeviceGetComputeRunningProcesses_v2", as: sustain_nvmlDeviceGetComputeRunningProcesses.self)
+            nvml.symbol(
+                "nvmlDeviceGetComputeRunningProcesses_v3", as: sustain_nvmlDeviceGetComputeRunningProcesses.self)
+            ?? nvml.symbol(
+                "nvmlDeviceGetComputeRunningProcesses_v2", as: sustain_nvmlDeviceGetComputeRunningProcesses.self)
         let api = API(
             shutdown: shutdown, errorString: errorString,
-            energy: symbol("nvmlDeviceGetTotalEnergyConsumption", as: sustain_nvmlDeviceGetTotalEnergyConsumption.self),
-            power: symbol("nvmlDeviceGetPowerUsage", as: sustain_nvmlDeviceGetPowerUsage.self), processes: processes)
+            energy: nvml.symbol(
+                "nvmlDeviceGetTotalEnergyConsumption", as: sustain_nvmlDeviceGetTotalEnergyConsumption.self),
+            power: nvml.symbol("nvmlDeviceGetPowerUsage", as: sustain_nvmlDeviceGetPowerUsage.self),
+            processes: processes)
         self.api = api
         var driver = "unknown"
-        if let version = symbol("nvmlSystemGetDriverVersion", as: sustain_nvmlSystemGetDriverVersion.self) {
+        if let version = nvml.symbol("nvmlSystemGetDriverVersion", as: sustain_nvmlSystemGetDriverVersion.self) {
             driver = Self.text(capacity: 96) { version($0, $1) } ?? "unknown"
         }
         var deviceCount: UInt32 = 0
@@ -109,8 +106,8 @@ public final class NVMLSource: JobAttributingSource, @unchecked Sendable {
             }
             addDevice(
                 Int(index), device, driver: driver, api: api,
-                getName: symbol("nvmlDeviceGetName", as: sustain_nvmlDeviceGetName.self),
-                getUUID: symbol("nvmlDeviceGetUUID", as: sustain_nvmlDeviceGetUUID.self), logger: logger)
+                getName: nvml.symbol("nvmlDeviceGetName", as: sustain_nvmlDeviceGetName.self),
+                getUUID: nvml.symbol("nvmlDeviceGetUUID", as: sustain_nvmlDeviceGetUUID.self), logger: logger)
         }
         if deviceCount == 0 { diagnostics.append("NVML reports no NVIDIA GPU") }
     }
@@ -315,30 +312,24 @@ public final class NVMLControl: @unchecked Sendable {
 
     /// Nil when the library, its power-limit functions or the driver are missing.
     public init?(library: String = NVMLSource.defaultLibrary) {
-        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else { return nil }
-        func symbol<T>(_ name: String, as type: T.Type) -> T? {
-            dlsym(handle, name).map { unsafeBitCast($0, to: type) }
-        }
-        guard let initialize = symbol("nvmlInit_v2", as: sustain_nvmlInit_v2.self),
-            let shutdown = symbol("nvmlShutdown", as: sustain_nvmlShutdown.self),
-            let errorString = symbol("nvmlErrorString", as: sustain_nvmlErrorString.self),
-            let count = symbol("nvmlDeviceGetCount_v2", as: sustain_nvmlDeviceGetCount_v2.self),
-            let byIndex = symbol("nvmlDeviceGetHandleByIndex_v2", as: sustain_nvmlDeviceGetHandleByIndex_v2.self),
-            let limit = symbol("nvmlDeviceGetPowerManagementLimit", as: sustain_nvmlDeviceGetPowerManagementLimit.self),
-            let setLimit = symbol(
-                "nvmlDeviceSetPowerManagementLimit", as: sustain_nvmlDeviceSetPowerManagementLimit.self),
-            initialize() == NVML_SUCCESS
+        guard case .success(let nvml) = NVMLLibrary.open(library) else { return nil }
+        guard
+            let limit = nvml.symbol(
+                "nvmlDeviceGetPowerManagementLimit", as: sustain_nvmlDeviceGetPowerManagementLimit.self),
+            let setLimit = nvml.symbol(
+                "nvmlDeviceSetPowerManagementLimit", as: sustain_nvmlDeviceSetPowerManagementLimit.self)
         else {
-            dlclose(handle)
+            nvml.close()
             return nil
         }
-        self.handle = handle
+        self.handle = nvml.handle
         self.api = API(
-            shutdown: shutdown, errorString: errorString, count: count, byIndex: byIndex, limit: limit,
-            constraints: symbol(
+            shutdown: nvml.shutdown, errorString: nvml.errorString, count: nvml.count, byIndex: nvml.byIndex,
+            limit: limit,
+            constraints: nvml.symbol(
                 "nvmlDeviceGetPowerManagementLimitConstraints",
                 as: sustain_nvmlDeviceGetPowerManagementLimitConstraints.self),
-            setLimit: setLimit, name: symbol("nvmlDeviceGetName", as: sustain_nvmlDeviceGetName.self))
+            setLimit: setLimit, name: nvml.symbol("nvmlDeviceGetName", as: sustain_nvmlDeviceGetName.self))
     }
 
     deinit {
@@ -391,5 +382,59 @@ public final class NVMLControl: @unchecked Sendable {
 
     private func message(_ rc: nvmlReturn_t) -> String {
         "\(api.errorString(rc).map { String(cString: $0) } ?? "NVML error") (\(rc))"
+    }
+}
+
+/// libnvidia-ml opened with `dlopen`, the entry points every user of it needs found, and `nvmlInit_v2` called: what
+/// `NVMLSource` and `NVMLControl` share (each holds its own: NVML counts init/shutdown pairs).
+struct NVMLLibrary {
+    enum Failure: Error {
+        case notFound
+        case missingSymbols
+        case initFailed(nvmlReturn_t, String)
+    }
+
+    let handle: UnsafeMutableRawPointer
+    let shutdown: sustain_nvmlShutdown
+    let errorString: sustain_nvmlErrorString
+    let count: sustain_nvmlDeviceGetCount_v2
+    let byIndex: sustain_nvmlDeviceGetHandleByIndex_v2
+
+    /// The library at `library`, initialised; nothing is left open when it cannot be.
+    static func open(_ library: String) -> Result<NVMLLibrary, Failure> {
+        guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else { return .failure(.notFound) }
+        let lookup = { (name: String) in dlsym(handle, name) }
+        guard let initialize = lookup("nvmlInit_v2").map({ unsafeBitCast($0, to: sustain_nvmlInit_v2.self) }),
+            let shutdown = lookup("nvmlShutdown").map({ unsafeBitCast($0, to: sustain_nvmlShutdown.self) }),
+            let errorString = lookup("nvmlErrorString").map({ unsafeBitCast($0, to: sustain_nvmlErrorString.self) }),
+            let count = lookup("nvmlDeviceGetCount_v2").map({
+                unsafeBitCast($0, to: sustain_nvmlDeviceGetCount_v2.self)
+            }),
+            let byIndex = lookup("nvmlDeviceGetHandleByIndex_v2").map({
+                unsafeBitCast($0, to: sustain_nvmlDeviceGetHandleByIndex_v2.self)
+            })
+        else {
+            dlclose(handle)
+            return .failure(.missingSymbols)
+        }
+        let status = initialize()
+        guard status == NVML_SUCCESS else {
+            let message = errorString(status).map { String(cString: $0) } ?? "?"
+            dlclose(handle)
+            return .failure(.initFailed(status, message))
+        }
+        return .success(
+            NVMLLibrary(handle: handle, shutdown: shutdown, errorString: errorString, count: count, byIndex: byIndex))
+    }
+
+    /// An optional entry point.
+    func symbol<T>(_ name: String, as type: T.Type) -> T? {
+        dlsym(handle, name).map { unsafeBitCast($0, to: type) }
+    }
+
+    /// Shuts NVML down and closes the library (when it is given up before use).
+    func close() {
+        _ = shutdown()
+        dlclose(handle)
     }
 }
