@@ -156,7 +156,7 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "Daemon", "Meter", "Reports", "SustainCore", "Impact", "SustainTestSupport", "sustain-measured",
-                "SustainAPI",
+                "SustainAPI", "LinuxSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,40 +2,6 @@ import Glibc
 import LinuxSupport
 import SustainCore
 
-/// Where a watched server's metrics are: `http://host[:port]/path`, plain HTTP (a server's own metrics endpoint on
-/// the node; the service makes no TLS connections).
-public struct ScrapeURL: Sendable, Equatable, CustomStringConvertible {
-    public let host: String
-    public let port: UInt16
-    public let target: String
-
-    public init?(_ text: String) {
-        guard text.hasPrefix("http://") else { return nil }
-        let rest = text.dropFirst(7)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = rest[..<slash]
-        target = slash == rest.endIndex ? "/" : String(rest[slash...])
-        // [v6]:port, host:port, host.
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let after = authority[authority.index(after: close)...]
-            guard after.isEmpty || after.hasPrefix(":"), let port = after.isEmpty ? 80 : UInt16(after.dropFirst())
-            else { return nil }
-            self.port = port
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = String(authority[..<colon])
-            guard let port = UInt16(authority[authority.index(after: colon)...]) else { return nil }
-            self.port = port
-        } else {
-            host = String(authority)
-            port = 80
-        }
-        guard !host.isEmpty, port > 0 else { return nil }
-    }
-
-    public var description: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(target)" }
-}
-
 /// Why a scrape gave no units: said in the watch's report and metrics; the watch goes on with its energy.
 public enum ScrapeError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreachable(String)
@@ -61,7 +27,7 @@ public enum ScrapeError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// How a scrape reaches the endpoint: the network (`HTTPScrapeTransport`), or a table in tests.
 public protocol ScrapeTransport: Sendable {
-    func get(_ url: ScrapeURL, timeoutSeconds: Int, maximumBytes: Int) throws(ScrapeError) -> String
+    func get(_ url: PlainHTTPURL, timeoutSeconds: Int, maximumBytes: Int) throws(ScrapeError) -> String
 }
 
 /// GET over plain TCP, one connection per scrape, bounded in time (one deadline for the whole answer) and size.
@@ -70,7 +36,7 @@ public protocol ScrapeTransport: Sendable {
 public struct HTTPScrapeTransport: ScrapeTransport {
     public init() {}
 
-    public func get(_ url: ScrapeURL, timeoutSeconds: Int, maximumBytes: Int) throws(ScrapeError) -> String {
+    public func get(_ url: PlainHTTPURL, timeoutSeconds: Int, maximumBytes: Int) throws(ScrapeError) -> String {
         let client = UnixHTTPClient(
             host: url.host, port: url.port, timeoutSeconds: timeoutSeconds, maximumBytes: maximumBytes)
         let response: UnixHTTPClient.Response
@@ -91,13 +57,13 @@ public struct HTTPScrapeTransport: ScrapeTransport {
 
 /// One watched server's units: scrapes its endpoint and counts its counter across resets.
 public struct UnitsScraper: Sendable {
-    public let url: ScrapeURL
+    public let url: PlainHTTPURL
     public let selector: UnitsSelector
     public let transport: any ScrapeTransport
     public static let timeoutSeconds = 2
     public static let maximumBytes = 8 * 1_048_576
 
-    public init(url: ScrapeURL, selector: UnitsSelector, transport: any ScrapeTransport = HTTPScrapeTransport()) {
+    public init(url: PlainHTTPURL, selector: UnitsSelector, transport: any ScrapeTransport = HTTPScrapeTransport()) {
         self.url = url
         self.selector = selector
         self.transport = transport

@@ -1,3 +1,4 @@
+import LinuxSupport
 import SustainCore
 
 extension Configuration {
@@ -95,7 +96,7 @@ extension Configuration {
             }
             let url = try reader.string(table, "\(key).units_url")
             if let url {
-                guard url.hasPrefix("http://"), url.utf8.count <= 2048,
+                guard (try? PlainHTTPURL(url)) != nil, url.utf8.count <= 2048,
                     !url.unicodeScalars.contains(where: { $0.value <= 0x20 })
                 else {
                     throw ConfigurationError(

@@ -53,33 +53,18 @@ extension SustainMeasure.ReportCommand {
 
         /// Host, port and path prefix of `--prometheus`.
         func endpoint() throws -> (host: String, port: UInt16, prefix: String) {
-            guard prometheus.hasPrefix("http://") else {
+            do {
+                let url = try PlainHTTPURL(prometheus)
+                return (url.host, url.port, url.path.trimmingSuffix("/"))
+            } catch .notPlainHTTP {
                 throw ValidationError(
                     "--prometheus must be a plain http:// URL (the wrapper speaks no TLS; use a local proxy for "
                         + "https), got \(prometheus.escapingControlCharacters).")
+            } catch .badPort {
+                throw ValidationError("--prometheus: bad port in \(prometheus)")
+            } catch .noHost {
+                throw ValidationError("--prometheus: no host in \(prometheus)")
             }
-            let rest = prometheus.dropFirst("http://".count)
-            let authority = rest.prefix { $0 != "/" }
-            let prefix = String(rest.dropFirst(authority.count)).trimmingSuffix("/")
-            var host = String(authority)
-            var port: UInt16 = 80
-            if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-                host = String(authority[authority.index(after: authority.startIndex)..<close])
-                if let colon = authority[close...].firstIndex(of: ":") {
-                    guard let value = UInt16(authority[authority.index(after: colon)...]) else {
-                        throw ValidationError("--prometheus: bad port in \(prometheus)")
-                    }
-                    port = value
-                }
-            } else if let colon = authority.lastIndex(of: ":") {
-                host = String(authority[..<colon])
-                guard let value = UInt16(authority[authority.index(after: colon)...]) else {
-                    throw ValidationError("--prometheus: bad port in \(prometheus)")
-                }
-                port = value
-            }
-            guard !host.isEmpty else { throw ValidationError("--prometheus: no host in \(prometheus)") }
-            return (host, port, prefix)
         }
 
         struct Answer: Decodable {

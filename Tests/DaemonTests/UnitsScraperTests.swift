@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import LinuxSupport
 import SustainCore
 import SustainTestSupport
 import Testing
@@ -10,7 +11,7 @@ struct UnitsScraperTests {
     struct Table: ScrapeTransport {
         let answers: [Result<String, ScrapeError>]
         let index = LockedCounter()
-        func get(_ url: ScrapeURL, timeoutSeconds: Int, maximumBytes: Int) throws(ScrapeError) -> String {
+        func get(_ url: PlainHTTPURL, timeoutSeconds: Int, maximumBytes: Int) throws(ScrapeError) -> String {
             try answers[min(index.next(), answers.count - 1)].get()
         }
     }
@@ -47,13 +48,14 @@ struct UnitsScraperTests {
         ("http://[::1]:9090", "::1", 9090, "/"),
     ])
     func urlsParse(text: String, host: String, port: UInt16, target: String) throws {
-        let url = try #require(ScrapeURL(text))
+        let url = try PlainHTTPURL(text)
         #expect(url.host == host && url.port == port && url.target == target)
     }
 
     @Test(arguments: ["https://x/m", "http://", "http://:80/m", "http://h:99999/m", "http://h:x/m", "ftp://h/m"])
     func badURLsAreRefused(text: String) {
-        #expect(ScrapeURL(text) == nil)
+        // (`[::1]junk` too: after the brackets only a port may come.)
+        #expect(throws: PlainHTTPURL.Malformed.self) { try PlainHTTPURL(text) }
     }
 
     @Test func everyFailureIsSaidAndTheCountGoesOnAcrossIt() throws {
@@ -69,7 +71,7 @@ struct UnitsScraperTests {
             .success("requests_total 25\n"),
         ]
         let scraper = UnitsScraper(
-            url: try #require(ScrapeURL("http://127.0.0.1:1/m")), selector: try UnitsSelector("requests_total"),
+            url: try PlainHTTPURL("http://127.0.0.1:1/m"), selector: try UnitsSelector("requests_total"),
             transport: Table(answers: answers))
         var units = WatchUnits()
         var reasons: [String] = []
@@ -97,7 +99,7 @@ struct UnitsScraperTests {
         let port = UInt16.random(in: 20_000...40_000)
         let selector = try UnitsSelector("requests_total{code=\"200\"}")
         @Sendable func scrape(_ path: String, port: UInt16 = port) -> Result<Double, ScrapeError> {
-            guard let url = ScrapeURL("http://127.0.0.1:\(port)\(path)") else { return .failure(.notText) }
+            guard let url = try? PlainHTTPURL("http://127.0.0.1:\(port)\(path)") else { return .failure(.notText) }
             return UnitsScraper(url: url, selector: selector).scrape()
         }
         let results = Results()
