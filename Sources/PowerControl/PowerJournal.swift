@@ -31,12 +31,8 @@ public struct PowerJournal: Sendable {
 
     public init(path: String) { self.path = path }
 
-    /// The journal beside the service's database.
-    public init(stateDirectoryOf database: String) {
-        let slash = database.lastIndex(of: "/") ?? database.startIndex
-        let directory = slash == database.startIndex ? "/" : String(database[..<slash])
-        self.init(path: "\(directory)/power-journal.json")
-    }
+    /// The journal's name in the service's state directory.
+    public static let fileName = "power-journal.json"
 
     /// Replaces the journal with `entries`, durably.
     public func write(_ entries: [Entry]) throws(PowerLimitError) {

@@ -58,11 +58,8 @@ public struct PowerProfileStore: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// `power-profiles/` beside the service's database.
-    public init(stateDirectoryOf database: String) {
-        let slash = database.lastIndex(of: "/") ?? database.startIndex
-        self.init(directory: (slash == database.startIndex ? "" : String(database[..<slash])) + "/power-profiles")
-    }
+    /// The store's directory name in the service's state directory.
+    public static let directoryName = "power-profiles"
 
     /// The file of one profile: its key's characters outside [A-Za-z0-9._-] become `_`, so no key leaves the
     /// directory.

@@ -40,6 +40,8 @@ enum SocketFile {
 struct DaemonState: Sendable {
     let lock: InstanceLock
     let store: JobStore
+    /// The database's directory, private to the service: its journal of power limits and tuning profiles too.
+    let directory: String
 
     static func prepare(database: String) throws -> DaemonState {
         let slash = database.lastIndex(of: "/") ?? database.startIndex
@@ -48,7 +50,7 @@ struct DaemonState: Sendable {
         if SafeFile.kind(of: directory) == nil { try SafeFile.makeDirectories(directory, mode: 0o700) }
         try SafeFile.checkPrivateDirectory(directory)
         let lock = try InstanceLock(path: "\(directory)/.\(name).lock")
-        return DaemonState(lock: lock, store: try JobStore(path: database))
+        return DaemonState(lock: lock, store: try JobStore(path: database), directory: directory)
     }
 }
 

@@ -89,7 +89,7 @@ extension SustainMeasured {
                 hardware: SystemPowerHardware(
                     nvmlLibrary: environment["SUSTAIN_NVML_LIBRARY"].flatMap { $0.isEmpty ? nil : $0 }
                         ?? NVMLSource.defaultLibrary),
-                journal: PowerJournal(stateDirectoryOf: settings.database))
+                journal: PowerJournal(path: "\(state.directory)/\(PowerJournal.fileName)"))
             for line in power.replayJournal() { logger.notice("power journal: \(line)") }
 
             let sources = MachineSources.discover(environment: environment, enabled: settings.sources, logger: logger)
@@ -109,7 +109,8 @@ extension SustainMeasured {
                 sampler: sampler, sources: summaries, store: store, carbon: loaded.carbon,
                 configuration: loaded.configuration,
                 limits: loaded.configuration.daemon.limits, power: power,
-                profiles: PowerProfileStore(stateDirectoryOf: settings.database), logger: logger)
+                profiles: PowerProfileStore(directory: "\(state.directory)/\(PowerProfileStore.directoryName)"),
+                logger: logger)
             if let baseline = sampler.latestCheckpoint {
                 _ = await registry.recover(baseline: baseline)
             }
