@@ -11,14 +11,13 @@ extension JobRegistry {
     /// the machine's energy to it from `checkpoint`; or notes why it cannot be.
     func attach(_ job: inout Job, at checkpoint: SamplerCheckpoint, restarted: Bool = false) {
         // The container or pod, from the cgroup path alone, whether or not the energy can be attributed.
-        let path = job.start.cgroup ?? job.process.flatMap { CgroupV2.path(ofProcess: $0.pid) }
-        job.container = path.flatMap(ContainerIdentity.parse)
+        let cgroup = job.start.cgroup ?? job.process.flatMap { CgroupV2.path(ofProcess: $0.pid) }
+        job.container = cgroup.flatMap(ContainerIdentity.parse)
         attributor.step(to: checkpoint)
         if let reason = attributor.unavailable {
             job.attributionNote = "Not attributed: \(reason); energy.joules is the machine's during the job."
             return
         }
-        let cgroup = job.start.cgroup ?? job.process.flatMap { CgroupV2.path(ofProcess: $0.pid) }
         guard let cgroup else {
             job.attributionNote =
                 "Not attributed: the job named no process and no cgroup, so none of the machine's energy can be tied "

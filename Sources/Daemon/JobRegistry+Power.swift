@@ -27,7 +27,13 @@ extension JobRegistry {
     }
 
     /// The holder of a job's tuner's limits.
-    static func tunerHolder(_ id: String) -> String { id + "/tuner" }
+    static func tunerHolder(_ id: String) -> String { id + tunerSuffix }
+    private static let tunerSuffix = "/tuner"
+
+    /// The job a holder of limits belongs to (its own, or its tuner's).
+    static func job(ofHolder holder: String) -> String {
+        holder.hasSuffix(tunerSuffix) ? String(holder.dropLast(tunerSuffix.count)) : holder
+    }
 
     /// Sets `requests` for job `id`, or throws having changed nothing.
     func applyPowerLimits(_ requests: [PowerLimitRequest], for id: String, caller: Identity, owner: Identity)
@@ -74,12 +80,7 @@ extension JobRegistry {
         }
         let devices = power.devices(request.device)
         let control = configuration.control
-        let saved: (PowerProfile, path: String)? = profiles.flatMap { store in
-            guard let label, let model = devices.first?.model,
-                let profile = store.load(kind: request.device.rawValue, model: model, job: label)
-            else { return nil }
-            return (profile, store.path(kind: request.device.rawValue, model: model, job: label))
-        }
+        let saved = profiles?.saved(kind: request.device, devices: devices, job: label)
         do {
             let session = try PowerTuningSession(
                 kind: request.device, stepMark: request.stepMark, objective: try request.parsedObjective(),
@@ -179,7 +180,7 @@ extension JobRegistry {
     @discardableResult
     public func closeAbandonedPowerJobs() -> [String] {
         guard let power else { return [] }
-        let holders = Set(power.holders.map { $0.hasSuffix("/tuner") ? String($0.dropLast(6)) : $0 })
+        let holders = Set(power.holders.map(Self.job(ofHolder:)))
         guard !holders.isEmpty else { return [] }
         return closeAbandonedJobs(startTimes: true, among: holders)
     }

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import LinuxSupport
 import Reports
+import SustainAPI
 import SustainCore
 
 /// A tuning sweep's result, kept so that a recurring job (the same `--label job=NAME`, the same device model)
@@ -77,13 +78,24 @@ public struct PowerProfileStore: Sendable {
     }
 
     /// The profile saved for this key, nil when there is none or it does not match it.
-    public func load(kind: String, model: String, job: String) -> PowerProfile? {
+    func load(kind: String, model: String, job: String) -> PowerProfile? {
         let path = path(kind: kind, model: model, job: job)
         guard let bytes = try? SafeFile.readTrusted(path, limit: 1 << 20),
             let profile = try? Report.fileDecoder().decode(PowerProfile.self, from: Data(bytes)),
             profile.kind == kind, profile.model == model, profile.job == job, !profile.candidates.isEmpty
         else { return nil }
         return profile
+    }
+
+    /// The profile a tuner of `devices` (their first one's model) for the job labelled `job` reuses, with its file;
+    /// nil without a label, a model or a profile.
+    public func saved(kind: PowerLimitRequest.Kind, devices: [ControlledDevice], job: String?) -> (
+        PowerProfile, path: String
+    )? {
+        guard let job, let model = devices.first?.model,
+            let profile = load(kind: kind.rawValue, model: model, job: job)
+        else { return nil }
+        return (profile, path(kind: kind.rawValue, model: model, job: job))
     }
 
     /// Saves `profile` (replacing the last one for its key).

@@ -139,8 +139,10 @@ public final class PowerTuningSession: @unchecked Sendable {
             candidates.min { abs($0.watts - original) < abs($1.watts - original) }
         }
         let chosen = candidates.first { $0.watts == choice }
-        let saving = zip(reference, chosen).map { 1 - $1.joulesPerStep / $0.joulesPerStep }
-        let slowdown = zip(reference, chosen).map { $1.secondsPerStep / $0.secondsPerStep - 1 }
+        let saving = reference.flatMap { reference in chosen.map { 1 - $0.joulesPerStep / reference.joulesPerStep } }
+        let slowdown = reference.flatMap { reference in
+            chosen.map { $0.secondsPerStep / reference.secondsPerStep - 1 }
+        }
         return Report.PowerTuning(
             device: kind.rawValue, devices: devices.map(\.device.id), stepMark: stepMark,
             objective: tuner.objective.description, state: state, reason: reason, stepsSeen: steps,
@@ -149,10 +151,4 @@ public final class PowerTuningSession: @unchecked Sendable {
             predictedSlowdown: slowdown.flatMap { $0.isFinite ? $0 : nil }, profileReused: reused != nil,
             profilePath: reused?.path ?? savedPath)
     }
-}
-
-/// Both, when both are there.
-private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
-    guard let a, let b else { return nil }
-    return (a, b)
 }

@@ -48,12 +48,7 @@ final class PowerCaps: Sendable {
         var original: Double?
         if let tuning {
             let devices = hardware.devices(tuning.device)
-            let model = devices.first?.model
-            let saved = zip(profiles, model).flatMap { profiles, model in
-                profiles.store.load(kind: tuning.device.rawValue, model: model, job: profiles.job).map {
-                    ($0, path: profiles.store.path(kind: tuning.device.rawValue, model: model, job: profiles.job))
-                }
-            }
+            let saved = profiles?.store.saved(kind: tuning.device, devices: devices, job: profiles?.job)
             do {
                 session = try PowerTuningSession(
                     kind: tuning.device, stepMark: tuning.stepMark, objective: try tuning.parsedObjective(),
@@ -136,9 +131,3 @@ final class PowerCaps: Sendable {
 }
 
 extension PowerLimitRequest.Kind: ExpressibleByArgument {}
-
-/// Both, when both are there.
-private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
-    guard let a, let b else { return nil }
-    return (a, b)
-}

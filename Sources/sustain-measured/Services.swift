@@ -54,7 +54,6 @@ actor CheckpointService: Service {
                 }
             }
         } catch is CancellationError {}
-        await registry.releaseAllPowerLimits()
         await registry.saveCheckpoint()
         let open = await registry.openJobs
         logger.info("checkpoint saved at shutdown", metadata: ["open_jobs": "\(open)"])
