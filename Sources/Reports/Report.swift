@@ -31,7 +31,7 @@ public struct Report: Codable, Sendable, Equatable {
         case missingNodes = "missing_nodes"
         case powerControl = "power_control"
         case powerTuning = "power_tuning"
-        case container
+        case container, watched, units
     }
 
     public static let schemaVersion = "sustain.report.v1"
@@ -105,6 +105,10 @@ public struct Report: Codable, Sendable, Equatable {
     /// The container or Kubernetes pod the job ran in, from its cgroup path alone: `container_runtime`,
     /// `container_id`, `pod_uid`, `qos_class`, `cgroup_driver` (each when known); null outside one.
     @Nullable public var container: [String: String]? = nil
+    /// A watched server's report (a `[[watch]]` period, `attach`): which server, and over what; null for a job.
+    @Nullable public var watched: Watched? = nil
+    /// The server's unit of work over the window and its cost per unit (J, g CO2e, SCI); null for a job.
+    @Nullable public var units: Units? = nil
     /// A merged multi-node report (`report merge`): each node's part; null for one node's report.
     @Nullable public var nodes: [Node]? = nil
     /// With `--nodes`: the nodes of the job that sent no report (the total is then incomplete); null otherwise.
