@@ -36,6 +36,36 @@ public enum CgroupV2 {
         return bytes.split(separator: UInt8(ascii: "\n")).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
     }
 
+    /// The cgroup of systemd unit `unit` (`vllm.service`, `session-3.scope`, `app.slice`): the directory of that
+    /// name in the hierarchy, breadth first (services are at `/system.slice/NAME` unless their unit says another
+    /// slice), at most `maximumDepth` levels and `maximumDirectories` looked into; nil when the unit has none now
+    /// (stopped, or never started). Read from the hierarchy, not asked of systemd over D-Bus: the service runs
+    /// without a bus, and systemd names a unit's cgroup after it.
+    public static func path(ofUnit unit: String, mount: String, maximumDepth: Int = 6, maximumDirectories: Int = 20_000)
+        -> String?
+    {
+        guard !unit.isEmpty, !unit.contains("/"), unit != ".", unit != ".." else { return nil }
+        if SafeFile.kind(of: mount + "/system.slice/" + unit) == .directory { return "/system.slice/" + unit }
+        var level = [""]
+        var seen = 0
+        for _ in 0..<maximumDepth {
+            var next: [String] = []
+            for path in level {
+                for name in SafeFile.names(in: mount + (path.isEmpty ? "/" : path), prefix: "")
+                where name != "." && name != ".." {
+                    let child = path + "/" + name
+                    guard SafeFile.kind(of: mount + child) == .directory else { continue }
+                    if name == unit { return child }
+                    seen += 1
+                    if seen > maximumDirectories { return nil }
+                    next.append(child)
+                }
+            }
+            level = next
+        }
+        return nil
+    }
+
     /// A cgroup path is one the daemon may read: absolute, no `..`, no control characters, at most 4096 bytes.
     public static func isPlausible(_ path: String) -> Bool {
         path.hasPrefix("/") && path.utf8.count <= 4096 && !path.split(separator: "/").contains("..")

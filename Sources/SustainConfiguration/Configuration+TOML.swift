@@ -65,7 +65,7 @@ extension Configuration {
                     "socket", "socket_mode", "group", "admin_group", "interval", "database", "metrics_address",
                     "checkpoint_interval", "retention_days", "sources", "max_open_jobs_per_user",
                     "max_job_age_without_pid", "per_job_metrics", "attribution_idle", "cgroup_root",
-                    "finished_job_metrics_seconds", "host",
+                    "finished_job_metrics_seconds", "host", "watch_report_seconds", "watch_scrape_seconds",
                 ])
             if let socket = try reader.string(daemon, "daemon.socket") {
                 guard socket.hasPrefix("/") else {
@@ -158,6 +158,20 @@ extension Configuration {
                         reason: "must be from 0 to 86400 seconds")
                 }
                 self.daemon.finishedJobMetricsSeconds = seconds
+            }
+            if let seconds = try reader.number(daemon, "daemon.watch_report_seconds") {
+                guard seconds >= 10, seconds <= 7 * 86_400 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.watch_report_seconds", reason: "must be from 10 s to 7 days")
+                }
+                self.daemon.watchReportSeconds = seconds
+            }
+            if let seconds = try reader.number(daemon, "daemon.watch_scrape_seconds") {
+                guard seconds >= 0.5, seconds <= 60 else {
+                    throw ConfigurationError(
+                        path: path, key: "daemon.watch_scrape_seconds", reason: "must be from 0.5 to 60 seconds")
+                }
+                self.daemon.watchScrapeSeconds = seconds
             }
             if let host = try reader.string(daemon, "daemon.host") {
                 guard !host.isEmpty, host.utf8.count <= 255, !host.unicodeScalars.contains(where: { $0.value < 0x21 })

@@ -83,6 +83,12 @@ public struct Configuration: Sendable, Equatable {
         /// `finished_job_metrics_seconds` (number, 0 to 86400): how long a finished job's counters stay on /metrics,
         /// so that Prometheus scrapes their final values. Default 600.
         public var finishedJobMetricsSeconds = 600.0
+        /// `watch_report_seconds` (number, 10 s to 7 days): how often each `[[watch]]` gets a report in the
+        /// database (its energy, carbon, units and SCI over the period). Default 3600.
+        public var watchReportSeconds = 3600.0
+        /// `watch_scrape_seconds` (number, 0.5 to 60): how often each watched server's units endpoint is scraped
+        /// and where it is looked up again. Default 5.
+        public var watchScrapeSeconds = 5.0
         /// `host` (string): this node's name in the `host` label of per-job metrics. Default: the hostname.
         public var host: String?
 
