@@ -92,12 +92,22 @@ extension JobRegistry {
                 share: ledger.machineJoules > 0 ? ledger.total / ledger.machineJoules : nil)
         }.sorted { $0.joules > $1.joules }
         let unattributed = attributor.totals.unattributed
-        let attributed = open.map(\.joules).reduce(0, +) + attributor.finishedJoules
+        // A watch's earlier cgroups' energy is in the ledger's finished total: shown with the watch instead.
+        let watched = watches.values.sorted { $0.config.name < $1.config.name }
+        let retired = watched.map { $0.retired.domains.reduce(0, +) }.reduce(0, +)
+        let watchViews = watched.map { watch in
+            AttributionView.Watch(
+                name: watch.config.name, cgroup: watch.location?.cgroup,
+                joules: totals(of: watch).domains.reduce(0, +), missing: watch.missing)
+        }
+        let finished = attributor.finishedJoules - retired
+        let attributed = open.map(\.joules).reduce(0, +) + watchViews.map(\.joules).reduce(0, +) + finished
         return AttributionView(
             method: "cgroup-cpu-time", available: attributor.unavailable == nil, reason: attributor.unavailable,
             idlePolicy: attributor.policy.rawValue,
             sinceSeconds: attributor.since.map { $0.seconds(to: sampler.clock.now) },
-            machineJoules: machine, openJobs: open, finishedJobsJoules: attributor.finishedJoules,
+            machineJoules: machine, openJobs: open, watches: watchViews.isEmpty ? nil : watchViews,
+            finishedJobsJoules: finished,
             unattributedJoules: unattributed,
             conservationError: machine > 0 ? (attributed + unattributed - machine) / machine : nil,
             baselineWatts: attributor.baselineWatts)

@@ -96,9 +96,9 @@ public actor JobRegistry {
     var storeFailure: String?
     var limits: JobLimits
     let sampler: Sampler
-    private let sources: [SourceSummary]
+    let sources: [SourceSummary]
     let store: JobStore
-    private var carbon: CarbonSettings
+    var carbon: CarbonSettings
     /// The service's configuration, over which a job's own carbon options are resolved.
     var configuration: Configuration
     let bootID: String?
@@ -113,6 +113,8 @@ public actor JobRegistry {
     var intensitySeries: SeriesFile.Cached?
     /// Finished jobs' final counters, kept `[daemon] finished_job_metrics_seconds` for Prometheus's last scrape.
     var finishedCounters: [JobCounter] = []
+    /// The deployed models' servers watched (`[[watch]]`), by name.
+    var watches: [String: WatchState] = [:]
     /// How far back the machine's power timeline reaches (1 s buckets): a job's report carries the timeline of
     /// its window when the ring still holds its start (6 h: about 2 MB for 8 energy channels).
     public static let timelineSeconds = 6 * 3600
@@ -168,6 +170,12 @@ public actor JobRegistry {
                 return (nil, "The job's intensity series could not be used (\(error)): the yearly figure was used.")
             }
         }
+        return configuredSeries()
+    }
+
+    /// The configured `[impact] intensity_series`, read when a job ends or a watch's period does (the fetch timer
+    /// replaces it), parsed again only when its bytes change. A missing or unreadable file is said, never fatal.
+    func configuredSeries() -> (series: IntensitySeries?, warning: String?) {
         guard let path = configuration.impact.intensitySeries else { return (nil, nil) }
         do {
             let cached = try SeriesFile.load(path, reusing: intensitySeries, trusted: true)

@@ -455,6 +455,22 @@ public struct AttributionView: Codable, Sendable, Equatable {
         }
     }
 
+    /// A watched server (`[[watch]]`): its attributed CPU-side energy since the service started watching it.
+    public struct Watch: Codable, Sendable, Equatable {
+        public var name: String
+        /// Its cgroup now; nil while it cannot be found (`missing` says why).
+        public var cgroup: String?
+        public var joules: Double
+        public var missing: String?
+
+        public init(name: String, cgroup: String?, joules: Double, missing: String?) {
+            self.name = name
+            self.cgroup = cgroup
+            self.joules = joules
+            self.missing = missing
+        }
+    }
+
     public var method: String
     public var available: Bool
     public var reason: String?
@@ -462,6 +478,9 @@ public struct AttributionView: Codable, Sendable, Equatable {
     public var sinceSeconds: Double?
     public var machineJoules: Double
     public var openJobs: [Job]
+    /// Watched servers (visible to root and admins); nil from a service without watches.
+    public var watches: [Watch]?
+    /// Finished jobs' attributed energy (and that of watches no longer configured).
     public var finishedJobsJoules: Double
     public var unattributedJoules: Double
     /// (Σ attributed + unattributed − machine) ÷ machine.
@@ -471,8 +490,8 @@ public struct AttributionView: Codable, Sendable, Equatable {
 
     public init(
         method: String, available: Bool, reason: String?, idlePolicy: String, sinceSeconds: Double?,
-        machineJoules: Double, openJobs: [Job], finishedJobsJoules: Double, unattributedJoules: Double,
-        conservationError: Double?, baselineWatts: [String: Double]
+        machineJoules: Double, openJobs: [Job], watches: [Watch]? = nil, finishedJobsJoules: Double,
+        unattributedJoules: Double, conservationError: Double?, baselineWatts: [String: Double]
     ) {
         self.method = method
         self.available = available
@@ -481,6 +500,7 @@ public struct AttributionView: Codable, Sendable, Equatable {
         self.sinceSeconds = sinceSeconds
         self.machineJoules = machineJoules
         self.openJobs = openJobs
+        self.watches = watches
         self.finishedJobsJoules = finishedJobsJoules
         self.unattributedJoules = unattributedJoules
         self.conservationError = conservationError
@@ -493,6 +513,7 @@ public struct AttributionView: Codable, Sendable, Equatable {
         case sinceSeconds = "since_seconds"
         case machineJoules = "machine_joules"
         case openJobs = "open_jobs"
+        case watches
         case finishedJobsJoules = "finished_jobs_joules"
         case unattributedJoules = "unattributed_joules"
         case conservationError = "conservation_error"
@@ -551,4 +572,57 @@ public struct AttributionRange: Codable, Sendable, Equatable {
         case unattributedJoules = "unattributed_joules"
         case conservationError = "conservation_error"
     }
+}
+
+/// `POST /v1/watches/{name}/units`: units of work a watched server's application counted itself
+/// (`sustain-measure mark count NAME N`, the Python helper's `count()`).
+public struct WatchUnitsCount: Codable, Sendable, Equatable {
+    public var count: Double
+    public init(count: Double) { self.count = count }
+    enum CodingKeys: String, CodingKey, CaseIterable { case count }
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// `GET /v1/watches`: each watched server now.
+public struct WatchList: Codable, Sendable, Equatable {
+    public struct Watch: Codable, Sendable, Equatable {
+        public var name: String
+        public var target: String
+        /// Its cgroup now; nil while it is not found (`missing` says why).
+        public var cgroup: String?
+        public var missing: String?
+        /// Energy (attributed CPU-side share + its GPUs) and emissions since the service started watching it.
+        public var joules: Double
+        public var gramsCo2e: Double
+        /// Units served since then; nil when none is configured or counted yet.
+        public var units: Double?
+        public var unit: String
+        /// Why the last scrape of its units endpoint failed; nil while it answers.
+        public var unitsError: String?
+
+        public init(
+            name: String, target: String, cgroup: String?, missing: String?, joules: Double, gramsCo2e: Double,
+            units: Double?, unit: String, unitsError: String?
+        ) {
+            self.name = name
+            self.target = target
+            self.cgroup = cgroup
+            self.missing = missing
+            self.joules = joules
+            self.gramsCo2e = gramsCo2e
+            self.units = units
+            self.unit = unit
+            self.unitsError = unitsError
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, target, cgroup, missing, joules
+            case gramsCo2e = "grams_co2e"
+            case units, unit
+            case unitsError = "units_error"
+        }
+    }
+
+    public var watches: [Watch]
+    public init(watches: [Watch]) { self.watches = watches }
 }

@@ -113,6 +113,59 @@ struct PowerWatchService: Service {
     }
 }
 
+/// The watched servers (`[[watch]]`): every `[daemon] watch_scrape_seconds` their units endpoints are scraped
+/// (each on a thread of its own, off the cooperative pool: a scrape blocks for up to 2 s), the servers found
+/// again and their energy accounted; every `[daemon] watch_report_seconds` each gets a report. At shutdown each
+/// gets the report of its last, shorter period.
+actor WatchService: Service {
+    let registry: JobRegistry
+    var scrapeSeconds: Double
+    var reportSeconds: Double
+
+    init(registry: JobRegistry, scrapeSeconds: Double, reportSeconds: Double) {
+        self.registry = registry
+        self.scrapeSeconds = scrapeSeconds
+        self.reportSeconds = reportSeconds
+    }
+
+    func update(scrapeSeconds: Double, reportSeconds: Double) {
+        self.scrapeSeconds = scrapeSeconds
+        self.reportSeconds = reportSeconds
+    }
+
+    func run() async throws {
+        await registry.configureWatches()
+        await tick()
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(await self.scrapeSeconds))
+                    await self.tick()
+                }
+            }
+        } catch is CancellationError {}
+        await registry.reportWatches(olderThan: 0, force: true)
+    }
+
+    private func tick() async {
+        let scrapers = await registry.watchScrapers()
+        let results = await withTaskGroup(of: (name: String, result: Result<Double, ScrapeError>).self) { group in
+            for (name, scraper) in scrapers {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        DispatchQueue.global().async { continuation.resume(returning: (name, scraper.scrape())) }
+                    }
+                }
+            }
+            var results: [(name: String, result: Result<Double, ScrapeError>)] = []
+            for await result in group { results.append(result) }
+            return results
+        }
+        await registry.recordScrapes(results)
+        await registry.reportWatches(olderThan: reportSeconds)
+    }
+}
+
 /// Reloads the configuration on SIGHUP. A bad file is rejected with its key and reason and the running
 /// configuration is kept; keys that only a restart can change are named.
 struct ReloadService: Service {

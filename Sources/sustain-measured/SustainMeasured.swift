@@ -135,6 +135,9 @@ extension SustainMeasured {
                 registry: registry, store: store, socket: socket, interval: settings.checkpointInterval,
                 retentionDays: settings.retentionDays,
                 logger: logger)
+            let watcher = WatchService(
+                registry: registry, scrapeSeconds: settings.watchScrapeSeconds,
+                reportSeconds: settings.watchReportSeconds)
             let reloader = ReloadService(
                 load: load, running: loaded.configuration, logger: logger,
                 apply: { new in
@@ -143,11 +146,16 @@ extension SustainMeasured {
                     await registry.update(limits: new.configuration.daemon.limits)
                     await metrics.update(finishedRetention: new.configuration.daemon.finishedJobMetricsSeconds)
                     await checkpointer.update(retentionDays: new.configuration.daemon.retentionDays)
+                    await watcher.update(
+                        scrapeSeconds: new.configuration.daemon.watchScrapeSeconds,
+                        reportSeconds: new.configuration.daemon.watchReportSeconds)
+                    await registry.configureWatches()
                 })
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: SamplerService(sampler: sampler)), .init(service: checkpointer),
                 .init(service: AttributionService(registry: registry)),
                 .init(service: PowerWatchService(registry: registry)),
+                .init(service: watcher),
                 .init(service: reloader),
                 .init(service: app),
             ]
