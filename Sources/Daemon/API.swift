@@ -16,6 +16,8 @@ import SustainCore
 /// - `GET /v1/jobs?user=&since=&label=key=value&limit=` → running and finished jobs (own, or all for admins)
 /// - `GET /v1/snapshot` → power and energy per domain now
 /// - `GET /v1/attribution` → the machine's energy shared among jobs by cgroup CPU time, and the remainder
+/// - `GET /v1/watches` → the watched servers (`[[watch]]`) now
+/// - `POST /v1/watches/{name}/units` `{"count": N}` → units a watched server's application counted
 /// - `GET /v1/health`, `GET /metrics` (Prometheus text)
 public enum API {
     public static func router(
@@ -80,6 +82,13 @@ public enum API {
             return JobList(running: running, finished: finished)
         }
         router.get(RouterPath(APIRoute.snapshot)) { _, _ in Snapshot(sampler: sampler) }
+        router.get(RouterPath(APIRoute.watches)) { _, _ in await registry.watchList() }
+        router.post(RouterPath(APIRoute.Pattern.watchUnits)) { request, context -> WatchUnitsCount in
+            let name = try context.parameters.require("name")
+            let count = try await decode(StrictWatchUnitsCount.self, request, context).value
+            try await jobError { try await registry.countUnits(name, count.count, by: context.requireIdentity()) }
+            return count
+        }
         router.get(RouterPath(APIRoute.attribution)) { request, context -> Response in
             // Totals for everyone; job ids, users and cgroups only for their owners (and root and admins).
             let identity = try context.requireIdentity()

@@ -73,6 +73,7 @@ extension AllowedKeys {
 typealias StrictJobStart = Strict<JobStart>
 typealias StrictJobStop = Strict<JobStop>
 typealias StrictJobMarks = Strict<JobMarks>
+typealias StrictWatchUnitsCount = Strict<WatchUnitsCount>
 
 struct Strict<Value: Decodable & Sendable & AllowedKeys>: Decodable, Sendable {
     var value: Value
@@ -108,6 +109,11 @@ extension JobMarks: AllowedKeys {
     static var allowedKeys: Set<String> { fields }
 }
 extension MarksAccepted: ResponseEncodable {}
+extension WatchUnitsCount: AllowedKeys {
+    static var allowedKeys: Set<String> { fields }
+}
+extension WatchUnitsCount: ResponseEncodable {}
+extension WatchList: ResponseEncodable {}
 extension JobStop: AllowedKeys {
     static var allowedKeys: Set<String> { fields }
 }

@@ -25,12 +25,17 @@ public enum APIRoute {
     public static let attribution = "/v1/attribution"
     /// `GET`: Prometheus text.
     public static let metrics = "/metrics"
+    /// `GET`: `WatchList`, the watched servers now.
+    public static let watches = "/v1/watches"
+    /// `POST` a `WatchUnitsCount`: units a watched server's application counted.
+    public static func watchUnits(_ name: String) -> String { "/v1/watches/\(percentEncoded(name))/units" }
 
     /// The router's patterns.
     public enum Pattern {
         public static let job = "/v1/jobs/{id}"
         public static let stop = "/v1/jobs/{id}/stop"
         public static let marks = "/v1/jobs/{id}/marks"
+        public static let watchUnits = "/v1/watches/{name}/units"
     }
 
     /// `text` with everything but unreserved characters percent-encoded (RFC 3986), for a path segment or a query

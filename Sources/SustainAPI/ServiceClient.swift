@@ -59,6 +59,14 @@ public struct ServiceClient: Sendable {
         try decode(AttributionRange.self, get(query.target))
     }
 
+    /// `GET /v1/watches`.
+    public func watches() throws(ServiceError) -> WatchList { try decode(WatchList.self, get(APIRoute.watches)) }
+
+    /// `POST /v1/watches/{name}/units`: units the application counted.
+    public func count(_ units: Double, watch name: String) throws(ServiceError) {
+        _ = try exchange("POST", APIRoute.watchUnits(name), WatchUnitsCount(count: units), expecting: 200)
+    }
+
     /// `GET /v1/health`.
     public func health() throws(ServiceError) -> Health { try decode(Health.self, get(APIRoute.health)) }
 

@@ -25,6 +25,8 @@ struct LogOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Only jobs started since (ISO 8601, 2026-01-31T00:00:00Z).", valueName: "date"))
     var since: String?
     @Option(help: ArgumentHelp("Only jobs with this label.", valueName: "key=value")) var label: String?
+    @Option(help: ArgumentHelp("Only the period reports of this watched server ([[watch]]).", valueName: "name"))
+    var watch: String?
     @Option(help: ArgumentHelp("At most this many finished jobs.", valueName: "n")) var limit: Int = 1000
 
     @OptionGroup var carbon: CarbonOptions
@@ -83,8 +85,9 @@ struct LogOptions: ParsableArguments {
     /// The jobs the filters select: running ones (from the service) and finished ones.
     func jobs() throws -> JobList {
         let query: JobQuery
+        if watch != nil, label != nil { throw ValidationError("--watch and --label: give one.") }
         do {
-            query = try JobQuery(user: user, since: since, label: label, limit: limit)
+            query = try JobQuery(user: user, since: since, label: watch.map { "watch=\($0)" } ?? label, limit: limit)
         } catch {
             throw ValidationError("--\(error.description)")
         }
@@ -105,6 +108,7 @@ extension SustainMeasure.ReportCommand {
 
         func run() throws {
             let jobs = try options.jobs()
+            if options.watch != nil { return try watchTable(jobs.finished) }
             var rows = [["id", "user", "state", "started (UTC)", "exit", "energy", "CO2e", "command"]]
             for job in jobs.running.map(JobSummary.init) + jobs.finished {
                 // Users choose their commands (and the ids and names they send): escaped for root's terminal.
@@ -117,6 +121,39 @@ extension SustainMeasure.ReportCommand {
                         job.kgCo2e.map(Quantity.carbon) ?? "-", String(command.prefix(40)),
                     ].map(\.escapingControlCharacters))
             }
+            Self.printTable(rows)
+        }
+
+        /// A watched server's periods: its energy, units and cost per unit, from each period's report.
+        func watchTable(_ periods: [JobSummary]) throws {
+            let reports = try periods.map { try Report.decode(Data(try options.get(APIRoute.job($0.id)))) }
+            let unit = reports.compactMap { $0.units?.unit }.first ?? "unit"
+            var rows = [
+                [
+                    "id", "started (UTC)", "hours", "energy", "\(unit)s", "J/\(unit)", "g CO2e/\(unit)",
+                    "SCI g/\(unit)", "missing",
+                ]
+            ]
+            for report in reports {
+                let units = report.units
+                let format: (Double?, Double) -> String = { value, scale in
+                    value.map { Quantity.significant($0 * scale) } ?? "-"
+                }
+                let missing = units?.missing.count ?? 0
+                let row: [String] = [
+                    report.id, report.startedAt.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)),
+                    Quantity.fixed(report.durationSeconds / 3600, 2),
+                    units?.joules.map(Quantity.energy) ?? "not measured",
+                    units?.count.map { Quantity.fixed($0, 0) } ?? "-",
+                    format(units?.joulesPerUnit, 1), format(units?.kgCo2ePerUnit, 1000),
+                    format(units?.sci?.gramsPerUnit, 1), missing == 0 ? "" : "\(missing) (see report show)",
+                ]
+                rows.append(row.map(\.escapingControlCharacters))
+            }
+            Self.printTable(rows)
+        }
+
+        static func printTable(_ rows: [[String]]) {
             let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows {
                 print(
