@@ -1,3 +1,5 @@
+import SustainAPI
+
 /// The per-job series of `/metrics`, written here rather than through swift-prometheus's registry: the registry
 /// copies a metric family on every new label set (the store still holds it while it is extended), so 10,000
 /// finished jobs (40,000 series) took 13 s to render, past Prometheus's 10 s scrape timeout. This writer is one
@@ -36,5 +38,43 @@ struct JobSeriesText {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         return "\(value)"
+    }
+}
+
+extension JobSeriesText {
+    /// The watched servers' series: energy, carbon and units as counters, and whether each is found.
+    mutating func watches(_ counters: [WatchCounter]) {
+        guard !counters.isEmpty else { return }
+        family(
+            MetricName.watchEnergy, type: "counter",
+            help: "A watched server's energy (attributed CPU-side share and its GPUs) since watched, in joules")
+        for counter in counters {
+            sample(MetricName.watchEnergy, labels: [("watch", counter.name)], value: counter.joules)
+        }
+        family(
+            MetricName.watchCarbon, type: "counter",
+            help: "A watched server's emissions at the grid's intensity as it went, in grams CO2e")
+        for counter in counters {
+            sample(MetricName.watchCarbon, labels: [("watch", counter.name)], value: counter.grams)
+        }
+        // The family is declared whenever a server is watched, its samples once units are counted.
+        family(MetricName.watchUnits, type: "counter", help: "A watched server's units of work since watched")
+        do {
+            for counter in counters {
+                guard let units = counter.units else { continue }
+                sample(MetricName.watchUnits, labels: [("watch", counter.name), ("unit", counter.unit)], value: units)
+            }
+        }
+        family(MetricName.watchUp, type: "gauge", help: "1 while a watched server is found, 0 while not")
+        for counter in counters {
+            sample(MetricName.watchUp, labels: [("watch", counter.name)], value: counter.up ? 1 : 0)
+        }
+        if counters.contains(where: { $0.unitsUp != nil }) {
+            family(MetricName.watchUnitsUp, type: "gauge", help: "1 while a watched server's units endpoint answers")
+            for counter in counters {
+                guard let up = counter.unitsUp else { continue }
+                sample(MetricName.watchUnitsUp, labels: [("watch", counter.name)], value: up ? 1 : 0)
+            }
+        }
     }
 }

@@ -116,6 +116,7 @@ public actor MetricsExporter {
             name: MetricName.unattributedEnergy,
             help: "The machine's CPU-side energy attributed to no job since the service started, in joules"
         ).increment(by: attributed.unattributed)
+        jobSeries.watches(await registry.watchCounters())
         prometheus.makeGauge(name: MetricName.openJobs, help: "Jobs currently open").set(
             Double(await registry.openJobs))
         let store = await registry.storeHealth

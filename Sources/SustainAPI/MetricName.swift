@@ -18,6 +18,18 @@ public enum MetricName {
     public static let jobAttributedEnergy = "sustain_job_attributed_energy_joules_total"
     /// Counter: the CPU-side energy attributed to no job, J.
     public static let unattributedEnergy = "sustain_unattributed_energy_joules_total"
+    /// Counter: a watched server's energy (attributed CPU-side share + its GPUs) since the service started
+    /// watching it, J (label watch).
+    public static let watchEnergy = "sustain_watch_energy_joules_total"
+    /// Counter: a watched server's emissions at the grid's intensity as it went, g CO2e (label watch).
+    public static let watchCarbon = "sustain_watch_carbon_grams_total"
+    /// Counter: a watched server's units of work since the service started watching it (labels watch, unit):
+    /// `rate(sustain_watch_energy_joules_total[5m]) / rate(sustain_watch_units_total[5m])` is J per unit.
+    public static let watchUnits = "sustain_watch_units_total"
+    /// Gauge: 1 while a watched server is found (its cgroup exists), 0 while not (label watch).
+    public static let watchUp = "sustain_watch_up"
+    /// Gauge: 1 while a watched server's units endpoint answers, 0 while not (label watch).
+    public static let watchUnitsUp = "sustain_watch_units_up"
     public static let openJobs = "sustain_open_jobs"
     public static let storeUp = "sustain_store_up"
     public static let storePendingJobs = "sustain_store_pending_jobs"
@@ -25,6 +37,7 @@ public enum MetricName {
     /// Every metric the service exports.
     public static let all = [
         energy, power, samples, samplingSeconds, processCPUSeconds, jobEnergy, jobCarbon, jobAttributedEnergy,
-        unattributedEnergy, openJobs, storeUp, storePendingJobs,
+        unattributedEnergy, watchEnergy, watchCarbon, watchUnits, watchUp, watchUnitsUp, openJobs, storeUp,
+        storePendingJobs,
     ]
 }

@@ -357,6 +357,13 @@ struct APITests {
         _ = try JSONSerialization.jsonObject(with: Data(contentsOf: dashboard))  // valid JSON
         let fixture = try Self.fixture(watts: 100)
         defer { _ = fixture.sampler.stop() }
+        // A watched server, not found, whose units endpoint does not answer: its series are declared all the same.
+        await fixture.registry?.configureWatches([
+            .init(
+                name: "model", target: .cgroup("/nowhere"), unitsURL: "http://127.0.0.1:1/metrics",
+                unitsMetric: try UnitsSelector("requests_total"))
+        ])
+        await fixture.registry?.recordScrapes([("model", .failure(.unreachable("refused")))])
         try await withServedRouter(fixture.router) { client in
             _ = try await client.execute(
                 uri: "/v1/jobs", method: .post, headers: Self.headers(uid: 0),
