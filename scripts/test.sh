@@ -38,11 +38,12 @@ fi
 # Hummingbird server then meets a known NIO race (apple/swift-nio#3481). The fake-tree service suites and the
 # API's go to one stream, the rest to the other. Last, one at a time with nothing beside them, the tests that load
 # the machine on purpose or whose figures follow its load: the accuracy tests under load (their busy loops would
-# shift the other stream's 0.1 % figures), attribution (shares follow every process's CPU time) and the power
-# tuner's (a step's time is its workload's, paced by the clock).
+# shift the other stream's 0.1 % figures), attribution and watched servers (shares follow every process's CPU
+# time; the watched server is under a load test) and the power tuner's (a step's time is its workload's, paced by
+# the clock).
 binaries=$(swift build --show-bin-path)
 tests() { stdbuf -oL -eL "$binaries/sustainPackageTests.xctest" --testing-library swift-testing --no-parallel "$@"; }
-alone='\.AttributionTests/|ServiceAccuracyTests|PowerTuningTests|ServiceGPUPowerTests'
+alone='\.AttributionTests/|ServiceAccuracyTests|PowerTuningTests|ServiceGPUPowerTests|ServiceWatchTests'
 first='ServiceHardeningTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests|\.APITests/|ServicePowerTests'
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,0 +1,185 @@
+import Foundation
+import Reports
+import SustainTestSupport
+import Testing
+
+/// Deployed models' servers watched by the service (`[[watch]]`): a real HTTP server (Python's standard library,
+/// CPU work per request, its own Prometheus request counter) in its own cgroup, in the fake tree whose power follows
+/// CPU use, under a load of a few hundred requests, beside a job; a watch whose cgroup never exists, one whose
+/// cgroup goes away midway, one whose units endpoint is down.
+@Suite(
+    .serialized,
+    .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)),
+    .enabled(if: cgroupMount != nil, "SKIPPED: no cgroup v2 hierarchy in /proc/mounts: watches are untested"))
+struct ServiceWatchTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+
+    @Test func aWatchedServerCountsEveryRequestAndEveryJoule() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mount = try #require(cgroupMount)
+        let name = "sustain-watch-\(getpid())"
+        let cgroup = "\(mount)/\(name)"
+        defer { AttributionTests.remove(cgroup, children: ["server", "brief", "idle", "job"], mount: mount) }
+        let port = 20_000 + Int(getpid() % 20_000)
+        let server = Self.fixtures.appendingPathComponent("model_server.py").path
+        let load = Self.fixtures.appendingPathComponent("load.py").path
+        let config = """
+            watch_scrape_seconds = 0.5
+            watch_report_seconds = 3600
+            [impact]
+            intensity = 400
+            embodied_kg_co2e = 1500
+            lifetime_years = 4
+            wue_l_per_kwh = 1.8
+            [[watch]]
+            name = "model"
+            cgroup = "/\(name)/server"
+            units_url = "http://127.0.0.1:\(port)/metrics"
+            units_metric = 'model_requests_total{code="200"}'
+            units_name = "request"
+            [[watch]]
+            name = "never"
+            cgroup = "/\(name)/nowhere"
+            [[watch]]
+            name = "brief"
+            cgroup = "/\(name)/brief"
+            [[watch]]
+            name = "down"
+            pid_file = "\(directory.path)/idle.pid"
+            units_url = "http://127.0.0.1:1/metrics"
+            units_metric = "model_requests_total"
+            """
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory, config: config, fakesys: ["--power-follows-cpu"],
+            """
+            CG=\(cgroup); mkdir -p $CG/server $CG/brief $CG/idle $CG/job
+            sh -c "echo \\$\\$ > $CG/server/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
+                /usr/bin/python3 \(server) \(port) $D/server.pid 20" & SERVER=$!
+            sh -c "echo \\$\\$ > $CG/brief/cgroup.procs; exec sleep 3" & BRIEF=$!
+            sh -c "echo \\$\\$ > $CG/idle/cgroup.procs; echo \\$\\$ > $D/idle.pid; exec sleep 30" & IDLE=$!
+            for i in $(seq 1 100); do
+                curl -sf --unix-socket $SOCK http://x/v1/watches | grep -q '"units":0' && break; sleep 0.1
+            done
+            curl -sf --unix-socket $SOCK http://x/v1/watches > $D/watches-before.json
+            sh -c "echo \\$\\$ > $CG/job/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
+                $D/sustain-measure --socket $SOCK -q --report $D/job.json -- timeout 3 sh -c 'while :; do :; done'" &
+            JOB=$!
+            python3 \(load) http://127.0.0.1:\(port)/infer 300 4 > $D/ok.txt
+            wait $JOB
+            ( kill $BRIEF; wait $BRIEF; rmdir $CG/brief ) 2>/dev/null
+            sleep 1.5  # the next scrapes see the last requests
+            curl -sf http://127.0.0.1:\(port)/served > $D/served.txt
+            curl -sf --unix-socket $SOCK http://x/metrics > $D/metrics.txt
+            curl -sf --unix-socket $SOCK http://x/v1/attribution > $D/attribution.json
+            curl -sf --unix-socket $SOCK http://x/v1/watches > $D/watches.json
+            setpriv --reuid=4242 --regid=4242 --clear-groups curl -s -o /dev/null -w '%{http_code}' \\
+                --unix-socket $SOCK -X POST -d '{"count":5}' http://x/v1/watches/model/units > $D/count-other.txt
+            kill -TERM $DAEMON; wait $DAEMON  # each watch's period ends with a report
+            start_daemon
+            $D/sustain-measure report list --watch model --socket $SOCK > $D/list.txt
+            reports() {
+                for id in $(curl -sf --unix-socket $SOCK "http://x/v1/jobs?label=watch=$1" | python3 -c \
+                    'import json,sys; print(" ".join(j["id"] for j in json.load(sys.stdin)["finished"]))'); do
+                    curl -sf --unix-socket $SOCK http://x/v1/jobs/$id > $D/$1.$id.json
+                done
+            }
+            for watch in model never brief down; do reports $watch; done
+            kill $SERVER $IDLE
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        func text(_ file: String) throws -> String {
+            try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+        }
+        func object(_ file: String) throws -> [String: Any] {
+            try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(file)))
+                    as? [String: Any])
+        }
+        func reports(_ watch: String) throws -> [Report] {
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+                $0.hasPrefix(watch + ".") && $0.hasSuffix(".json")
+            }.map { try Report.decode(Data(contentsOf: directory.appendingPathComponent($0))) }
+        }
+        let ok = try #require(Int(try text("ok.txt").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let served = try #require(Int(try text("served.txt").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(ok == 300 && served == 300, "ok \(ok), served \(served)")
+
+        // Units: exactly the requests served, on /metrics and in the report.
+        let metrics = try text("metrics.txt")
+        #expect(
+            metrics.contains("sustain_watch_units_total{watch=\"model\",unit=\"request\"} \(Double(served))"),
+            "\(metrics.split(separator: "\n").filter { $0.hasPrefix("sustain_watch") })")
+        #expect(metrics.contains("sustain_watch_up{watch=\"model\"} 1.0"))
+        #expect(metrics.contains("sustain_watch_up{watch=\"never\"} 0.0"))
+        #expect(metrics.contains("sustain_watch_units_up{watch=\"down\"} 0.0"))
+        #expect(metrics.contains("sustain_watch_carbon_grams_total{watch=\"model\"}"))
+
+        // Conservation: the watches' energy + the jobs' + the remainder = the machine's (one ledger).
+        let view = try object("attribution.json")
+        let machine = try #require(view["machine_joules"] as? Double)
+        let finished = try #require(view["finished_jobs_joules"] as? Double)
+        let remainder = try #require(view["unattributed_joules"] as? Double)
+        let open = ((view["open_jobs"] as? [[String: Any]]) ?? []).compactMap { $0["joules"] as? Double }
+        let watches = try #require(view["watches"] as? [[String: Any]], "\(view)")
+        let watched = watches.compactMap { $0["joules"] as? Double }.reduce(0, +)
+        let modelJoules = try #require(watches.first { $0["name"] as? String == "model" }?["joules"] as? Double)
+        let sum = watched + open.reduce(0, +) + finished + remainder
+        print("watch: machine \(machine) J = watches \(watched) + jobs \(finished) + remainder \(remainder) (\(sum))")
+        #expect(abs(sum - machine) / machine < 0.001, "\(view)")
+        let job = try Report.decode(Data(contentsOf: directory.appendingPathComponent("job.json")))
+        // The server did about half the job's CPU work (300 × 20 ms on one interpreter, against 3 s of a loop).
+        #expect(
+            modelJoules > 0.2 * (job.attribution?.joules ?? 0), "the busy server has a share: \(modelJoules) J")
+        #expect((job.attribution?.joules ?? 0) > 0 && finished >= (job.attribution?.joules ?? 0) * 0.999)
+
+        // A user outside the server may not count its units.
+        #expect(try text("count-other.txt") == "403")
+
+        // The period's report (written at shutdown): units, J/request, and the SCI from its own figures.
+        let model = try #require(try reports("model").first)
+        let units = try #require(model.units, "\(model.warnings)")
+        #expect(units.count == Double(served), "\(units)")
+        #expect(model.watched?.name == "model" && model.watched?.cgroup == "/\(name)/server")
+        #expect(model.owner?.uid == 65534 && model.labels["watch"] == "model")
+        let joules = try #require(units.joules)
+        let perUnit = try #require(units.joulesPerUnit)
+        #expect(abs(perUnit - joules / Double(served)) < 1e-9 * perUnit)
+        #expect(units.energyBasis == "attributed" && joules >= modelJoules * 0.999, "\(joules) vs \(modelJoules)")
+        let intensity = try #require(units.intensityGPerKwh)
+        #expect(abs(intensity - 400) < 0.01, "no series, PUE 1: the configured 400 g/kWh")
+        let sci = try #require(units.sci)
+        let embodied = try #require(sci.embodiedKgCo2e)
+        let share = try #require(model.attribution?.share)
+        let expectedM = 1500 * model.durationSeconds / (4 * 365.25 * 86_400) * share
+        #expect(abs(embodied - expectedM) < 1e-9 * max(expectedM, 1e-12), "M \(embodied) vs \(expectedM)")
+        let expectedSCI = (joules / 3_600_000 * intensity + embodied * 1000) / Double(served)
+        #expect(abs(sci.gramsPerUnit - expectedSCI) < 1e-9 * expectedSCI, "SCI \(sci.gramsPerUnit) vs \(expectedSCI)")
+        #expect(abs((units.waterLitres ?? -1) - joules / 3_600_000 * 1.8) < 1e-12)
+        print(
+            "watch: \(served) requests, \(joules) J, \(perUnit) J/request, SCI \(sci.gramsPerUnit) g/request "
+                + "(M \(embodied) kg, share \(share))")
+        let list = try text("list.txt")
+        #expect(list.contains("J/request") && list.contains(model.id), "\(list)")
+
+        // Missing pieces are said, never zero: a cgroup that never existed, one gone midway, a units endpoint down.
+        let never = try #require(try reports("never").first)
+        #expect(never.units?.count == nil && never.watched?.cgroup == nil)
+        #expect(never.warnings.contains { $0.hasPrefix("Not found in the whole period") }, "\(never.warnings)")
+        let brief = try #require(try reports("brief").first)
+        #expect(brief.warnings.contains { $0.hasPrefix("For part of the period") }, "\(brief.warnings)")
+        #expect((brief.units?.joules).map { $0 >= 0 } == true)
+        let down = try #require(try reports("down").first)
+        #expect(down.units?.count == nil, "\(String(describing: down.units))")
+        #expect(
+            down.units?.missing.contains { $0.contains("does not answer") } == true, "\(String(describing: down.units))"
+        )
+        #expect(down.units?.joules != nil, "the watch goes on with its energy")
+        for report in [model, never, brief, down] {
+            print(
+                "watch report \(report.watched?.name ?? ""): warnings \(report.warnings); missing \(report.units?.missing ?? [])"
+            )
+        }
+    }
+}
