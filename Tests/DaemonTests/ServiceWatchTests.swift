@@ -14,6 +14,8 @@ import Testing
 struct ServiceWatchTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
+    static let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("clients/python").path
 
     @Test func aWatchedServerCountsEveryRequestAndEveryJoule() throws {
         let directory = try Harness.temporaryDirectory()
@@ -50,7 +52,17 @@ struct ServiceWatchTests {
             pid_file = "\(directory.path)/idle.pid"
             units_url = "http://127.0.0.1:1/metrics"
             units_metric = "model_requests_total"
+            [[watch]]
+            name = "marked"
+            cgroup = "/\(name)/idle"
+            units_name = "token"
             """
+        try """
+        import sys
+        sys.path.insert(0, "\(Self.clients)")
+        import sustain_marks
+        print(sustain_marks.count("marked", 5.5, sys.argv[1]))
+        """.write(to: directory.appendingPathComponent("count.py"), atomically: true, encoding: .utf8)
         let outcome = try SocketTests.withDaemon(
             scenario: "unreadable", in: directory, config: config, fakesys: ["--power-follows-cpu"],
             """
@@ -74,6 +86,11 @@ struct ServiceWatchTests {
             curl -sf --unix-socket $SOCK http://x/metrics > $D/metrics.txt
             curl -sf --unix-socket $SOCK http://x/v1/attribution > $D/attribution.json
             curl -sf --unix-socket $SOCK http://x/v1/watches > $D/watches.json
+            # The application counts its own units: the CLI and the Python helper, from a process of the server.
+            sh -c "echo \\$\\$ > $CG/idle/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
+                $D/sustain-measure mark count marked 7 --socket $SOCK" > $D/count-cli.txt 2>&1; echo "cli=$?" >> $D/count-cli.txt
+            sh -c "echo \\$\\$ > $CG/idle/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
+                /usr/bin/python3 $D/count.py $SOCK" > $D/count-python.txt 2>&1
             setpriv --reuid=4242 --regid=4242 --clear-groups curl -s -o /dev/null -w '%{http_code}' \\
                 --unix-socket $SOCK -X POST -d '{"count":5}' http://x/v1/watches/model/units > $D/count-other.txt
             kill -TERM $DAEMON; wait $DAEMON  # each watch's period ends with a report
@@ -85,7 +102,7 @@ struct ServiceWatchTests {
                     curl -sf --unix-socket $SOCK http://x/v1/jobs/$id > $D/$1.$id.json
                 done
             }
-            for watch in model never brief down; do reports $watch; done
+            for watch in model never brief down marked; do reports $watch; done
             kill $SERVER $IDLE
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -134,8 +151,16 @@ struct ServiceWatchTests {
             modelJoules > 0.2 * (job.attribution?.joules ?? 0), "the busy server has a share: \(modelJoules) J")
         #expect((job.attribution?.joules ?? 0) > 0 && finished >= (job.attribution?.joules ?? 0) * 0.999)
 
-        // A user outside the server may not count its units.
+        // A user outside the server may not count its units; the server's own processes may, from the CLI and
+        // the Python helper.
         #expect(try text("count-other.txt") == "403")
+        let cli = try text("count-cli.txt")
+        let python = try text("count-python.txt")
+        #expect(cli.contains("cli=0"), "\(cli)")
+        #expect(python.contains("True"), "\(python)")
+        let marked = try #require(try reports("marked").first)
+        #expect(marked.units?.count == 12.5 && marked.units?.unit == "token", "\(String(describing: marked.units))")
+        #expect(marked.units?.source.hasPrefix("marks") == true)
 
         // The period's report (written at shutdown): units, J/request, and the SCI from its own figures.
         let model = try #require(try reports("model").first)

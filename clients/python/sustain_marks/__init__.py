@@ -14,6 +14,11 @@ line written to it without ever blocking (a full pipe or a missing wrapper drops
     sustain_marks.event("checkpoint")
     sustain_marks.metric("accuracy", 0.913)   # a quality figure, plotted against energy by `report html`
 
+In a deployed model's server that sustain-measured watches (``[[watch]]`` in its configuration) and that has no
+Prometheus counter of its own, ``sustain_marks.count("llm", tokens)`` adds units of work (tokens, requests) to the
+watch over the service's socket (``SUSTAIN_SOCKET``, default ``/run/sustain/sustain.sock``); it returns False, never
+raises, when the service cannot take them.
+
 Outside a measured job every call does nothing (``sustain_marks.active()`` says whether marks go anywhere), so a
 script runs the same with and without sustain.
 """
@@ -21,10 +26,14 @@ script runs the same with and without sustain.
 import contextlib
 import errno
 import functools
+import http.client
+import json
 import os
+import socket
 import stat
+import urllib.parse
 
-__all__ = ["active", "begin", "end", "event", "metric", "phase", "phased"]
+__all__ = ["active", "begin", "count", "end", "event", "metric", "phase", "phased"]
 __version__ = "0.1.0"
 
 _MAX_LINE = 4096  # PIPE_BUF: a write this size is atomic
@@ -135,3 +144,37 @@ def phased(name=None, units=None, unit=None):
         return wrapper
 
     return decorate
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def count(watch, units, socket_path=None, timeout=2.0):
+    """Adds ``units`` of work (tokens, requests) served by this server to the service's watch ``watch``; True
+    when the service took them. Never raises for delivery (a service that is down or refuses returns False)."""
+    _check_name(watch, "watch")
+    units = float(units)
+    if not (0 <= units <= 1e15):
+        raise ValueError(f"units must be from 0 to 1e15: {units!r}")
+    path = socket_path or os.environ.get("SUSTAIN_SOCKET") or "/run/sustain/sustain.sock"
+    body = json.dumps({"count": units})
+    connection = _UnixConnection(path, timeout)
+    try:
+        connection.request(
+            "POST", "/v1/watches/" + urllib.parse.quote(watch, safe="") + "/units", body,
+            {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
