@@ -1,6 +1,6 @@
-import Daemon
 import Foundation
 import LinuxSupport
+import Meter
 import SustainCore
 import SustainTestSupport
 import Testing
