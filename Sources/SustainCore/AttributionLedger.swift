@@ -17,6 +17,9 @@ public struct AttributionLedger: Sendable {
         /// The machine's energy in the attributed domains during the job's window.
         public fileprivate(set) var machineJoules = 0.0
         public fileprivate(set) var cgroupRemoved = false
+        /// An observer (`sustain-measure attach`) is told its cgroup's whole share and takes none of it: it is not
+        /// in the totals, and the jobs and watches of its cgroup keep theirs.
+        public let observer: Bool
         public var total: Double { joules.reduce(0, +) }
     }
 
@@ -25,7 +28,9 @@ public struct AttributionLedger: Sendable {
         var lastUsage: UInt64?
         let cpus: Int?
         var jobs: [String] = []
+        var observers: [String] = []
         var removed = false
+        var isEmpty: Bool { jobs.isEmpty && observers.isEmpty }
     }
 
     /// One minute of the history: the machine's attributed-domain energy, what no job got, and each job's part
@@ -65,10 +70,16 @@ public struct AttributionLedger: Sendable {
     public let domainCount: Int
     public let policy: CPUTimeAttribution.IdlePolicy
     public let totalCPUs: Int
-    /// A step at least this long teaches the domains' idle baselines.
+    /// A window at least this long teaches the domains' idle baselines.
     public let baselineMinimumSeconds: Double
-    /// Each domain's idle baseline: the lowest mean power seen over a step of at least `baselineMinimumSeconds`.
+    /// Each domain's idle baseline: the lowest mean power seen over a window of consecutive steps at least
+    /// `baselineMinimumSeconds` long. Windows, not steps: the service steps at every job's start and stop and every
+    /// watch's refresh as well as every second, and steps cut short by those (a watch scraped every 0.5 s made
+    /// nearly every step shorter than 0.5 s) must still teach it, or the baseline stays at the first, busy value and
+    /// the dynamic part shrinks to nothing.
     public private(set) var baseline: [Double?]
+    /// The window being filled: its seconds and each domain's energy.
+    private var baselineWindow: (seconds: Double, energies: [Double])
     public private(set) var jobs: [String: Job] = [:]
     public private(set) var unattributed: [Double]
     public private(set) var machine: [Double]
@@ -90,6 +101,7 @@ public struct AttributionLedger: Sendable {
         self.totalCPUs = totalCPUs
         self.baselineMinimumSeconds = baselineMinimumSeconds
         baseline = Array(repeating: nil, count: domains)
+        baselineWindow = (0, Array(repeating: 0, count: domains))
         unattributed = Array(repeating: 0, count: domains)
         machine = Array(repeating: 0, count: domains)
     }
@@ -103,25 +115,32 @@ public struct AttributionLedger: Sendable {
     /// Σ machine energy, Σ attributed (open and finished) and Σ unattributed: the first is the sum of the others.
     public var totals: (machine: Double, attributed: Double, unattributed: Double) {
         (
-            machine.reduce(0, +), jobs.values.map(\.total).reduce(0, +) + finishedJoules,
+            machine.reduce(0, +), jobs.values.filter { !$0.observer }.map(\.total).reduce(0, +) + finishedJoules,
             unattributed.reduce(0, +)
         )
     }
 
     /// Starts attributing to job `id` in `cgroup`, whose CPU time is `usage` microseconds now (nil: unknown) and
-    /// which holds `cpus` CPUs (nil: unknown).
-    public mutating func add(job id: String, cgroup: String, owner: UInt32, usage: UInt64?, cpus: Int?) {
+    /// which holds `cpus` CPUs (nil: unknown). An `observer` is told the cgroup's whole share and takes none.
+    public mutating func add(
+        job id: String, cgroup: String, owner: UInt32, usage: UInt64?, cpus: Int?, observer: Bool = false
+    ) {
         if groups[cgroup] == nil { groups[cgroup] = Group(lastUsage: usage, cpus: cpus) }
-        groups[cgroup]?.jobs.append(id)
-        jobs[id] = Job(cgroup: cgroup, uid: owner, joules: Array(repeating: 0, count: domainCount))
+        if observer {
+            groups[cgroup]?.observers.append(id)
+        } else {
+            groups[cgroup]?.jobs.append(id)
+        }
+        jobs[id] = Job(cgroup: cgroup, uid: owner, joules: Array(repeating: 0, count: domainCount), observer: observer)
     }
 
     /// Stops attributing to job `id` (the caller has stepped to its end) and returns what it got.
     public mutating func remove(job id: String) -> Job? {
         guard let job = jobs.removeValue(forKey: id) else { return nil }
         groups[job.cgroup]?.jobs.removeAll { $0 == id }
-        if groups[job.cgroup]?.jobs.isEmpty == true { groups[job.cgroup] = nil }
-        finishedJoules += job.total
+        groups[job.cgroup]?.observers.removeAll { $0 == id }
+        if groups[job.cgroup]?.isEmpty == true { groups[job.cgroup] = nil }
+        if !job.observer { finishedJoules += job.total }
         return job
     }
 
@@ -139,20 +158,27 @@ public struct AttributionLedger: Sendable {
             let usage = step.usage[path] ?? nil
             if usage == nil, groups[path]?.removed == false {
                 groups[path]?.removed = true
-                for job in groups[path]?.jobs ?? [] { jobs[job]?.cgroupRemoved = true }
+                for job in (groups[path]?.jobs ?? []) + (groups[path]?.observers ?? []) {
+                    jobs[job]?.cgroupRemoved = true
+                }
             }
             let previous = groups[path]?.lastUsage ?? usage ?? 0
             busy.append(usage.map { Double($0 >= previous ? $0 - previous : 0) / 1_000_000 } ?? 0)
             cpus.append(groups[path]?.cpus)
             if let usage { groups[path]?.lastUsage = usage }
         }
-        // Per domain and group: its share; then each job of the group gets its part, once.
-        let shares = energy.indices.map { domain in
-            if step.seconds >= baselineMinimumSeconds {
-                let watts = energy[domain] / step.seconds
+        baselineWindow.seconds += step.seconds
+        baselineWindow.energies = zip(baselineWindow.energies, energy).map { $0 + $1 }
+        if baselineWindow.seconds >= baselineMinimumSeconds {
+            for domain in energy.indices {
+                let watts = baselineWindow.energies[domain] / baselineWindow.seconds
                 baseline[domain] = min(baseline[domain] ?? watts, watts)
             }
-            return CPUTimeAttribution.split(
+            baselineWindow = (0, Array(repeating: 0, count: domainCount))
+        }
+        // Per domain and group: its share; then each job of the group gets its part, once.
+        let shares = energy.indices.map { domain in
+            CPUTimeAttribution.split(
                 energy: energy[domain], idleEnergy: (baseline[domain] ?? 0) * step.seconds,
                 machineBusy: step.machineBusySeconds, groupBusy: busy, groupCPUs: cpus, totalCPUs: totalCPUs,
                 policy: policy)
@@ -163,6 +189,17 @@ public struct AttributionLedger: Sendable {
         }
         let stepEnergy = energy.reduce(0, +)
         for index in jobs.values.indices { jobs.values[index].machineJoules += stepEnergy }
+        // Observers: their cgroup's whole share, taken from nobody.
+        for (position, path) in paths.enumerated() {
+            for id in groups[path]?.observers ?? [] {
+                guard var job = jobs.removeValue(forKey: id) else { continue }
+                for domain in energy.indices {
+                    job.joules[domain] += shares[domain][position].total
+                    job.idleJoules += shares[domain][position].idle
+                }
+                jobs[id] = job
+            }
+        }
         // The minute is changed in place: a copy would copy its jobs array at every step.
         let minute = openMinute(at: step.wallTime)
         history[minute].machine += stepEnergy

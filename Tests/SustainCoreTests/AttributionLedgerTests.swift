@@ -173,13 +173,43 @@ struct AttributionLedgerTests {
         Self.expectConserved(ledger)
     }
 
-    @Test func theBaselineLearnsOnlyFromStepsOfHalfASecondOrMore() {
+    /// `attach` to a watched server: the observer is told the cgroup's whole share; the watch keeps all of it, and
+    /// the totals count it once. Alone in its cgroup, an observer's share stays in the remainder.
+    @Test func anObserverIsToldTheWholeShareAndTakesNone() throws {
         var ledger = AttributionLedger(domains: 1, policy: .unattributed, totalCPUs: 1)
-        ledger.record(Self.step(0.1, watts: [5], busy: 0, usage: [:], at: 0))
-        #expect(ledger.baseline == [nil])
-        ledger.record(Self.step(0.5, watts: [40], busy: 0, usage: [:], at: 1))
-        ledger.record(Self.step(1, watts: [60], busy: 0, usage: [:], at: 2))
-        #expect(ledger.baseline == [40])
+        ledger.record(Self.step(1, watts: [10], busy: 0, usage: [:], at: 0))
+        ledger.add(job: "watch:model", cgroup: "/system.slice/vllm.service", owner: 0, usage: 0, cpus: nil)
+        ledger.add(job: "attach", cgroup: "/system.slice/vllm.service", owner: 1, usage: 0, cpus: nil, observer: true)
+        ledger.add(job: "alone", cgroup: "/other", owner: 1, usage: 0, cpus: nil, observer: true)
+        ledger.record(
+            Self.step(
+                1, watts: [110], busy: 1, usage: ["/system.slice/vllm.service": 600_000, "/other": 400_000], at: 1))
+        #expect(abs((ledger.jobs["watch:model"]?.total ?? 0) - 60) < 1e-9)
+        #expect(abs((ledger.jobs["attach"]?.total ?? 0) - 60) < 1e-9)
+        #expect(abs((ledger.jobs["alone"]?.total ?? 0) - 40) < 1e-9)
+        #expect(abs(ledger.totals.attributed - 60) < 1e-9 && abs(ledger.totals.unattributed - 60) < 1e-9)
+        Self.expectConserved(ledger)
+        let removed = ledger.remove(job: "attach")
+        let attach = try #require(removed)
+        #expect(attach.observer && abs(ledger.finishedJoules) < 1e-12, "an observer's share is nobody's")
+        _ = ledger.remove(job: "alone")
+        #expect(!ledger.isOpen(cgroup: "/other") && ledger.isOpen(cgroup: "/system.slice/vllm.service"))
+        Self.expectConserved(ledger)
+    }
+
+    @Test func theBaselineLearnsFromWindowsOfHalfASecondHoweverTheStepsCutThem() {
+        var ledger = AttributionLedger(domains: 1, policy: .unattributed, totalCPUs: 1)
+        ledger.record(Self.step(0.3, watts: [40], busy: 0, usage: [:], at: 0))
+        #expect(ledger.baseline == [nil], "0.3 s is too short to learn from")
+        ledger.record(Self.step(0.3, watts: [40], busy: 0, usage: [:], at: 0.3))
+        #expect(ledger.baseline.first.map { abs(($0 ?? 0) - 40) < 1e-9 } == true, "0.6 s in two steps")
+        ledger.record(Self.step(1, watts: [60], busy: 0, usage: [:], at: 1))
+        #expect(ledger.baseline.first.map { abs(($0 ?? 0) - 40) < 1e-9 } == true, "the lowest")
+        // Steps of 0.25 s at 20 W (a watch refreshed every quarter second) still teach it.
+        for index in 0..<4 {
+            ledger.record(Self.step(0.25, watts: [20], busy: 0, usage: [:], at: 2 + Double(index) / 4))
+        }
+        #expect(ledger.baseline.first.map { abs(($0 ?? 0) - 20) < 1e-9 } == true, "\(ledger.baseline)")
     }
 
     @Test func aStepOfNoTimeOrTheWrongShapeChangesNothing() {
