@@ -116,4 +116,5 @@ extension WatchUnitsCount: ResponseEncodable {}
 extension WatchList: ResponseEncodable {}
 extension JobStop: AllowedKeys {
     static var allowedKeys: Set<String> { fields }
+    static var nestedKeys: [String: Set<String>] { ["units": UnitsServed.fields] }
 }

@@ -84,12 +84,12 @@ final class Attributor {
     }
 
     /// Starts attributing to job `id` from now (the caller has stepped to the job's start reading).
-    func add(job id: String, cgroup path: String, owner: UInt32 = 0) {
+    func add(job id: String, cgroup path: String, owner: UInt32 = 0, observer: Bool = false) {
         guard let mount else { return }
         if stats[path] == nil { stats[path] = .some(CgroupCPUStat(mount: mount, path: path)) }
         ledger.add(
             job: id, cgroup: path, owner: owner, usage: stats[path]??.usageMicroseconds(),
-            cpus: CgroupV2.allocatedCPUs(mount: mount, path: path))
+            cpus: CgroupV2.allocatedCPUs(mount: mount, path: path), observer: observer)
     }
 
     /// Stops attributing to job `id` (the caller has stepped to the job's stop reading) and returns its ledger.

@@ -34,11 +34,23 @@ extension JobRegistry {
                 + "--scope, SLURM's cgroup plugin) to get its share."
             return
         }
-        attributor.add(job: job.id, cgroup: cgroup, owner: job.identity.uid)
+        attributor.add(job: job.id, cgroup: cgroup, owner: job.identity.uid, observer: job.start.observe == true)
         if restarted {
             job.attributionNote =
                 "The service restarted during this job: its attribution counts from the restart only."
         }
+    }
+
+    /// Whether the cgroup at `path` holds processes and all of them are `uid`'s, with no child cgroups (whose
+    /// processes would be charged with it): a user may then name it for a job (`sustain-measure attach`).
+    func ownsWholly(_ path: String, uid: UInt32) -> Bool {
+        guard path != "/", let mount = attributor.mount,
+            let processes = CgroupV2.processes(mount: mount, path: path), !processes.isEmpty
+        else { return false }
+        let children = SafeFile.names(in: mount + path, prefix: "").filter {
+            $0 != "." && $0 != ".." && SafeFile.kind(of: mount + path + "/" + $0) == .directory
+        }
+        return children.isEmpty && processes.allSatisfy { ProcessIdentity.owner(of: $0) == uid }
     }
 
     /// Why the cgroup `path` that process `pid` is in is not the job's own, if it is not: the root cgroup, or one
@@ -70,7 +82,10 @@ extension JobRegistry {
             note: "Attributed, not measured: the machine's counted CPU-side energy (GPUs excluded) shared among "
                 + "the jobs open in each second by their cgroups' CPU time; the static part "
                 + (attributor.policy == .cpuset ? "split by allocated CPUs" : "left unattributed")
-                + ". energy.joules stays the machine's measured energy during the job.")
+                + ". energy.joules stays the machine's measured energy during the job."
+                + (ledger.observer
+                    ? " Observed (attach): the cgroup's whole share in the window, which the jobs and watched "
+                        + "servers in it keep; it is not added to the service's totals." : ""))
         if ledger.cgroupRemoved {
             warnings.append(
                 "The job's cgroup \(ledger.cgroup) was removed before the job ended: from then on no energy was "
@@ -84,7 +99,7 @@ extension JobRegistry {
         if let now = sampler.latestCheckpoint { attributor.step(to: now) }
         let machine = attributor.totals.machine
         let open = jobs.values.compactMap { job -> AttributionView.Job? in
-            guard let ledger = attributor.jobs[job.id] else { return nil }
+            guard let ledger = attributor.jobs[job.id], !ledger.observer else { return nil }
             let visible = job.identity.uid == identity.uid || identity.isAdmin
             return AttributionView.Job(
                 id: visible ? job.id : "(another user's job)", user: visible ? job.identity.user : "",
@@ -156,7 +171,9 @@ extension JobRegistry {
     ) {
         (
             jobs.values.compactMap { job in
-                attributor.jobs[job.id].map { (job.id, job.identity.uid, job.identity.user, $0.total) }
+                attributor.jobs[job.id].flatMap {
+                    $0.observer ? nil : (job.id, job.identity.uid, job.identity.user, $0.total)
+                }
             }, attributor.totals.unattributed
         )
     }

@@ -306,21 +306,14 @@ extension JobRegistry {
                 seriesWarning: nil, attribution: attribution, labels: ["watch": watch.config.name],
                 container: watch.location.flatMap { ContainerIdentity.parse($0.cgroup)?.labels },
                 lastWarnings: warnings))
-        let impact = configuration.impact
         report.watched = Report.Watched(
             name: watch.config.name, target: watch.target, cgroup: watch.location?.cgroup,
             periodSeconds: report.durationSeconds)
-        report.units = Report.units(
+        report.units = unitsSection(
             count: count, unit: watch.config.unit,
             source: watch.config.unitsURL.map { "scrape \($0) \(watch.config.unitsMetric?.description ?? "")" }
                 ?? "marks (sustain-measure mark count)",
-            joules: attribution == nil ? report.energy.joules : delta.joules,
-            energyBasis: attribution == nil ? "machine" : "attributed", report: report,
-            resourceShare: attribution == nil ? 1 : share ?? 0,
-            embodied: impact.embodiedKgCO2e.flatMap { kilograms in
-                impact.lifetimeYears.flatMap { EmbodiedEmissions(kilograms: kilograms, lifetimeYears: $0) }
-            }, water: impact.wueLitresPerKilowattHour.flatMap { WaterUsage(litresPerKilowattHour: $0) },
-            basis: carbon.intensity.basis, missing: missing)
+            missing: missing, attributedJoules: attribution == nil ? nil : delta.joules, share: share, of: report)
         let owner = watch.location?.owner ?? 0
         let user = Identity.userName(owner) ?? "uid \(owner)"
         report.owner = Report.Owner(uid: owner, user: user, pid: watch.location?.root?.pid)
@@ -336,5 +329,53 @@ extension JobRegistry {
                 "watch": "\(watch.config.name)", "id": "\(report.id)", "joules": "\(joules)", "units": "\(units)",
             ])
         return report
+    }
+
+    /// A report's units section: E is the server's attributed energy (`attributedJoules`: its CPU-side share and its
+    /// GPUs) or, where nothing can be attributed, the machine's; M its resource share of the machine's embodied
+    /// emissions over the window; water at `[impact] wue_l_per_kwh`.
+    func unitsSection(
+        count: Double?, unit: String, source: String, missing: [String], attributedJoules: Double?, share: Double?,
+        of report: Report
+    ) -> Report.Units {
+        let impact = configuration.impact
+        return Report.units(
+            count: count, unit: unit, source: source, joules: attributedJoules ?? report.energy.joules,
+            energyBasis: attributedJoules == nil ? "machine" : "attributed", report: report,
+            resourceShare: attributedJoules == nil ? 1 : share ?? 0,
+            embodied: impact.embodiedKgCO2e.flatMap { kilograms in
+                impact.lifetimeYears.flatMap { EmbodiedEmissions(kilograms: kilograms, lifetimeYears: $0) }
+            }, water: impact.wueLitresPerKilowattHour.flatMap { WaterUsage(litresPerKilowattHour: $0) },
+            basis: carbon.intensity.basis, missing: missing)
+    }
+
+    /// `sustain-measure attach`: the units the client counted over the job's window, charged its energy.
+    func attachUnits(_ served: UnitsServed, to report: inout Report) {
+        let gpu = report.energy.domains.filter { $0.counted && $0.kind == "gpu" }.compactMap(\.joules).reduce(0, +)
+        let attributed = report.attribution.map { $0.joules + gpu }
+        report.watched = Report.Watched(
+            name: "attach", target: report.labels["attach"] ?? report.command.joined(separator: " "),
+            cgroup: report.attribution?.cgroup, periodSeconds: report.durationSeconds)
+        report.units = unitsSection(
+            count: served.count, unit: served.unit, source: served.source, missing: served.missing,
+            attributedJoules: attributed, share: report.attribution?.share, of: report)
+        if attributed == nil {
+            report.warnings.append(
+                "units.joules is the machine's energy during the window, not the server's share: the server's "
+                    + "energy could not be attributed (see above).")
+        }
+    }
+
+    /// A client's units, checked: nothing unbounded reaches a report.
+    static func check(_ served: UnitsServed) throws(JobError) {
+        guard served.count.map({ $0.isFinite && $0 >= 0 && $0 <= 1e18 }) ?? true else {
+            throw .invalid("units.count must be a finite number from 0 to 1e18, or null")
+        }
+        guard Configuration.isWatchName(served.unit), served.unit.utf8.count <= 32 else {
+            throw .invalid("units.unit must be a word such as \"token\" or \"request\"")
+        }
+        guard served.source.utf8.count <= 4096, served.missing.count <= 20,
+            served.missing.allSatisfy({ $0.utf8.count <= 1024 })
+        else { throw .invalid("units.source (4096 bytes) and units.missing (20 of 1024 bytes) are bounded") }
     }
 }

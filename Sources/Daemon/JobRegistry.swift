@@ -270,11 +270,13 @@ public actor JobRegistry {
             process = found
         }
         if let cgroup = request.cgroup {
-            guard caller.isAdmin else {
-                throw .invalid("cgroup: only root or an admin may name a job's cgroup (a user's is their process's)")
-            }
             guard CgroupV2.isPlausible(cgroup) else {
                 throw .invalid("cgroup: an absolute path under the cgroup v2 root, without '..' or control characters")
+            }
+            guard caller.isAdmin || ownsWholly(cgroup, uid: identity.uid) else {
+                throw .invalid(
+                    "cgroup: only root or an admin may name a job's cgroup, unless every process in it is yours and "
+                        + "it has no child cgroups (a running server of yours: sustain-measure attach)")
             }
         }
         guard jobs.count < Self.maximumOpenJobs else { throw .unavailable("too many open jobs") }
@@ -329,6 +331,7 @@ public actor JobRegistry {
             throw .notFound(id)
         }
         guard job.identity.uid == identity.uid || identity.isAdmin else { throw .forbidden(id) }
+        if let units = request.units { try Self.check(units) }
         jobs[id] = nil
         // The window ends when the command ended, when the wrapper says when (a stop delayed by a flood of marks
         // does not stretch it); never before the job's last mark or start, never after now.
@@ -507,6 +510,7 @@ public actor JobRegistry {
                     + "a SLURM job's energy over the reports without counted_in; this report keeps its own phases.")
         }
         report.warnings += job.gaps.map(gapWarning) + warnings
+        if let units = request.units { attachUnits(units, to: &report) }
         if job.overlapping > 0 {
             report.warnings.append(
                 "\(job.overlapping) other job(s) ran on this machine during this one: its energy is the machine's "

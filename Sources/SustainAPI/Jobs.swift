@@ -21,9 +21,12 @@ public struct JobStart: Codable, Sendable, Equatable {
     /// Count only from the job's first `begin` of this phase (like `perf stat --delay`); the whole job when it never
     /// comes. The report says which.
     public var startAtMark: String?
-    /// The job's cgroup v2, relative to the hierarchy's root (a SLURM job's, a container's); admins only. Else the
-    /// cgroup of `pid`.
+    /// The job's cgroup v2, relative to the hierarchy's root (a SLURM job's, a container's); admins, or a user
+    /// whose processes are all that is in it. Else the cgroup of `pid`.
     public var cgroup: String?
+    /// `sustain-measure attach`: the job observes its cgroup (a running server's): its report is told the cgroup's
+    /// whole attributed share, and takes none of it from the jobs and watches in it (nor from the totals).
+    public var observe: Bool?
     /// The user the job belongs to, when root or an admin registers it for them (a SLURM prolog); else the caller.
     public var uid: UInt32?
     /// Power limits for the job's duration (root, or a member of `[control] groups`): set before the job's window
@@ -36,8 +39,9 @@ public struct JobStart: Codable, Sendable, Equatable {
         command: [String], commandBase64: [String]? = nil, commandWords: Int? = nil, pid: Int32? = nil,
         labels: [String: String]? = nil, carbon: CarbonRequest? = nil, startAtMark: String? = nil,
         cgroup: String? = nil, uid: UInt32? = nil, powerLimits: [PowerLimitRequest]? = nil,
-        powerTuning: PowerTuningRequest? = nil
+        powerTuning: PowerTuningRequest? = nil, observe: Bool? = nil
     ) {
+        self.observe = observe
         self.command = command
         self.commandBase64 = commandBase64
         self.commandWords = commandWords
@@ -60,6 +64,7 @@ public struct JobStart: Codable, Sendable, Equatable {
         case cgroup, uid
         case powerLimits = "power_limits"
         case powerTuning = "power_tuning"
+        case observe
     }
 
     /// The fields the service accepts; any other is refused (a misspelt field is an error, not ignored).
@@ -232,10 +237,12 @@ public struct JobStop: Codable, Sendable, Equatable {
     public var endedAtMonotonic: UInt64?
     /// Marks the wrapper could not relay (its queue was full, or the last ones missed the deadline at the end).
     public var marksShed: Int?
+    /// `sustain-measure attach`: the units of work the server served in the window, as the client counted them.
+    public var units: UnitsServed?
 
     public init(
         exitCode: Int32? = nil, signal: Int32? = nil, signalsReceived: [String]? = nil, interrupted: Bool? = nil,
-        endedAtMonotonic: UInt64? = nil, marksShed: Int? = nil
+        endedAtMonotonic: UInt64? = nil, marksShed: Int? = nil, units: UnitsServed? = nil
     ) {
         self.exitCode = exitCode
         self.signal = signal
@@ -243,6 +250,7 @@ public struct JobStop: Codable, Sendable, Equatable {
         self.interrupted = interrupted
         self.endedAtMonotonic = endedAtMonotonic
         self.marksShed = marksShed
+        self.units = units
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -252,8 +260,30 @@ public struct JobStop: Codable, Sendable, Equatable {
         case interrupted
         case endedAtMonotonic = "ended_at_monotonic_ns"
         case marksShed = "marks_shed"
+        case units
     }
 
+    public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
+}
+
+/// The units of work a server served over a window, as `sustain-measure attach` counted them from the server's own
+/// counter: the service charges them the window's energy (J per unit, g per unit, SCI).
+public struct UnitsServed: Codable, Sendable, Equatable {
+    /// Nil when they could not be counted (`missing` says why).
+    public var count: Double?
+    public var unit: String
+    /// Where they came from (`scrape URL METRIC`).
+    public var source: String
+    public var missing: [String]
+
+    public init(count: Double?, unit: String, source: String, missing: [String] = []) {
+        self.count = count
+        self.unit = unit
+        self.source = source
+        self.missing = missing
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case count, unit, source, missing }
     public static let fields = Set(CodingKeys.allCases.map(\.rawValue))
 }
 

@@ -128,7 +128,7 @@ extension Configuration {
         return watches
     }
 
-    static func isWatchName(_ name: String) -> Bool {
+    public static func isWatchName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)
             && name.unicodeScalars.allSatisfy {
                 ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)

@@ -13,7 +13,8 @@ struct SustainMeasure: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Run.self, MarkCommand.self, Sources.self, Estimate.self, Compare.self, ReportCommand.self, Slurm.self,
+            Run.self, MarkCommand.self, AttachCommand.self, Sources.self, Estimate.self, Compare.self,
+            ReportCommand.self, Slurm.self,
             IntensityCommand.self,
         ],
         defaultSubcommand: Run.self
@@ -37,7 +38,8 @@ struct SustainMeasure: ParsableCommand {
 
     /// What the root command itself handles: its subcommands, help and version.
     static let rootWords: Set<String> = [
-        "run", "mark", "sources", "estimate", "compare", "report", "slurm", "intensity", "help", "-h", "--help",
+        "run", "mark", "attach", "sources", "estimate", "compare", "report", "slurm", "intensity", "help", "-h",
+        "--help",
         "--version",
         "--generate-completion-script", "--experimental-dump-help",
     ]

@@ -75,11 +75,21 @@ struct ServiceWatchTests {
                 curl -sf --unix-socket $SOCK http://x/v1/watches | grep -q '"units":0' && break; sleep 0.1
             done
             curl -sf --unix-socket $SOCK http://x/v1/watches > $D/watches-before.json
+            sleep 2  # the service learns the machine's idle power (its lowest 1 s power) before the load
             sh -c "echo \\$\\$ > $CG/job/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
                 $D/sustain-measure --socket $SOCK -q --report $D/job.json -- timeout 3 sh -c 'while :; do :; done'" &
             JOB=$!
-            python3 \(load) http://127.0.0.1:\(port)/infer 300 4 > $D/ok.txt
-            wait $JOB
+            python3 \(load) http://127.0.0.1:\(port)/infer 300 4 > $D/ok.txt & LOAD=$!
+            # A load test's window, measured by attaching to the running server (its owner, through the service).
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure attach --socket $SOCK -q \\
+                --cgroup /\(name)/server --duration 2 --units-url http://127.0.0.1:\(port)/metrics \\
+                --units-metric 'model_requests_total{code="200"}' --units-name request --report $D/attach.json \\
+                2> $D/attach.txt
+            echo "attach=$?" >> $D/attach.txt
+            setpriv --reuid=4242 --regid=4242 --clear-groups $D/sustain-measure attach --socket $SOCK -q \\
+                --cgroup /\(name)/server --duration 1 --report $D/attach-other.json 2>> $D/attach.txt
+            echo "other=$?" >> $D/attach.txt
+            wait $LOAD $JOB
             ( kill $BRIEF; wait $BRIEF; rmdir $CG/brief ) 2>/dev/null
             sleep 1.5  # the next scrapes see the last requests
             curl -sf http://127.0.0.1:\(port)/served > $D/served.txt
@@ -161,6 +171,21 @@ struct ServiceWatchTests {
         let marked = try #require(try reports("marked").first)
         #expect(marked.units?.count == 12.5 && marked.units?.unit == "token", "\(String(describing: marked.units))")
         #expect(marked.units?.source.hasPrefix("marks") == true)
+
+        // attach: one report of the running server over a window of the load test, with J per request.
+        let attachOutcome = try text("attach.txt")
+        #expect(attachOutcome.contains("attach=0") && attachOutcome.contains("other=64"), "\(attachOutcome)")
+        #expect(attachOutcome.contains("every process in it is yours"), "\(attachOutcome)")
+        let attach = try Report.decode(Data(contentsOf: directory.appendingPathComponent("attach.json")))
+        let attached = try #require(attach.units, "\(attach.warnings)")
+        let attachedCount = try #require(attached.count, "\(attached.missing)")
+        #expect(attachedCount > 20 && attachedCount < 300, "\(attachedCount) requests in 2 s of the load")
+        #expect(attach.attribution?.cgroup == "/\(name)/server" && attached.energyBasis == "attributed")
+        #expect(abs(attach.durationSeconds - 2) < 0.3, "\(attach.durationSeconds)")
+        let attachJoules = try #require(attached.joules)
+        #expect(abs((attached.joulesPerUnit ?? 0) - attachJoules / attachedCount) < 1e-9 * attachJoules)
+        #expect(attachJoules > 0 && attached.sci != nil && attach.owner?.uid == 65534)
+        print("attach: \(attachedCount) requests, \(attachJoules) J, \(attached.joulesPerUnit ?? -1) J/request")
 
         // The period's report (written at shutdown): units, J/request, and the SCI from its own figures.
         let model = try #require(try reports("model").first)

@@ -1,7 +1,8 @@
 """A stand-in for a deployed model's server: standard-library HTTP, CPU work per request, and its own Prometheus
 counter of the requests it served, as vLLM or TGI expose theirs.
 
-argv: PORT PIDFILE [WORK_MS]. `POST /infer` (or GET) busies a core for WORK_MS (default 20) and answers 200;
+argv: PORT PIDFILE [WORK_MS]. `POST /infer` (or GET) spends WORK_MS (default 20) of CPU time (its thread's, so
+that a request's work does not depend on how many run at once) and answers 200;
 `GET /metrics` answers `model_requests_total{code="200"} N` and a decoy series; `GET /served` answers N alone.
 """
 import http.server
@@ -32,9 +33,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def infer(self):
         global served
-        end = time.perf_counter() + work
+        end = time.thread_time() + work
         x = 0
-        while time.perf_counter() < end:
+        while time.thread_time() < end:
             x += 1
         with lock:
             served += 1
