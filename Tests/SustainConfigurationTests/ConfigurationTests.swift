@@ -132,6 +132,8 @@ struct ConfigurationTests {
                 checkpoint_interval = 2
                 retention_days = 90
                 sources = ["powercap", "nvml"]
+                watch_report_seconds = 600
+                watch_scrape_seconds = 2.5
                 """, path: "t.toml"
         ).daemon
         #expect(daemon.socket == "/tmp/s.sock")
@@ -144,6 +146,8 @@ struct ConfigurationTests {
         #expect(daemon.checkpointInterval == 2)
         #expect(daemon.retentionDays == 90)
         #expect(daemon.sources == ["powercap", "nvml"])
+        #expect(daemon.watchReportSeconds == 600 && daemon.watchScrapeSeconds == 2.5)
+        #expect(Configuration().daemon.watchReportSeconds == 3600 && Configuration().daemon.watchScrapeSeconds == 5)
     }
 
     @Test(arguments: [
@@ -167,6 +171,9 @@ struct ConfigurationTests {
         ("[daemon]\nsocket_mode = \"rw\"\n", "daemon.socket_mode"),
         ("[daemon]\nmetrics_address = \"localhost\"\n", "daemon.metrics_address"),
         ("[daemon]\nbogus = 1\n", "daemon.bogus"),
+        ("[daemon]\nwatch_report_seconds = 1\n", "daemon.watch_report_seconds"),
+        ("[daemon]\nwatch_scrape_seconds = 0.1\n", "daemon.watch_scrape_seconds"),
+        ("[daemon]\nwatch_scrape_seconds = \"often\"\n", "daemon.watch_scrape_seconds"),
         ("[impact]\nembodied_kg_co2e = 1500\n", "impact.embodied_kg_co2e"),
         ("[impact]\nembodied_kg_co2e = -1\nlifetime_years = 4\n", "impact.embodied_kg_co2e"),
         ("[impact]\nembodied_kg_co2e = 1500\nlifetime_years = 0\n", "impact.lifetime_years"),
