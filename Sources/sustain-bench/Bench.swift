@@ -26,6 +26,10 @@ enum Bench {
             TuningBench.run()
             return
         }
+        if arguments.contains("--watch-only") {
+            try watches(directory: directory, count: 20, window: quick ? .seconds(20) : .seconds(60))
+            return
+        }
         let powercap = PowercapSource(logger: logger)
         let descriptors = powercap.energyFileDescriptors
         guard !descriptors.isEmpty else {
@@ -59,6 +63,7 @@ enum Bench {
             try daemon(directory: directory, jobs: 1000, window: quick ? .seconds(10) : .seconds(30))
             return
         }
+        try watches(directory: directory, count: 20, window: quick ? .seconds(20) : .seconds(60))
 
         // 2. Wrapper overhead: sustain-measure -- true vs true, and vs `perf stat -- true` (the tool people use to
         // count a command), median of N runs each, interleaved in one run.
