@@ -28,6 +28,12 @@ public struct EstimateReport: Codable, Sendable, Equatable {
         public var name: String
         public var value: String
         public var note: String
+
+        public init(name: String, value: String, note: String) {
+            self.name = name
+            self.value = value
+            self.note = note
+        }
     }
 
     public init(kind: String, estimate: Estimate) {

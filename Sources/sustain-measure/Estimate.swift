@@ -93,13 +93,14 @@ struct ExecutionOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(path) is not a sustain report: \(error).")
         }
-        guard let joules = report.energy.joules, report.energy.method == "measured" else {
+        guard let joules = report.units?.joules ?? report.energy.joules, report.energy.method == "measured" else {
             throw ValidationError(
                 "\(path) has no measured energy (energy.method \"\(report.energy.method)\"): it cannot calibrate.")
         }
+        // A watched server's or attach report: the server's energy (its attributed share and GPUs), not the machine's.
         return try Calibration(
             measured: Joules(joules), duration: report.durationSeconds, flops: FLOPs(flops),
-            source: "report \(report.id)")
+            source: "report \(report.id)" + (report.units == nil ? "" : " (the server's energy, units.joules)"))
     }
 }
 
@@ -197,10 +198,76 @@ extension SustainMeasure.Estimate {
         func run() throws { try output.print(report()) }
 
         func report() throws -> EstimateReport {
-            try EstimateRun.report(
-                kind: "deploy", workload: workload(),
-                execution: execution.assumptions(defaultMFU: ExecutionAssumptions.defaultDeploymentMFU),
-                carbon: carbon.settings())
+            guard let path = execution.calibrate, execution.calibrationFlops == nil else {
+                return try EstimateRun.report(
+                    kind: "deploy", workload: workload(),
+                    execution: execution.assumptions(defaultMFU: ExecutionAssumptions.defaultDeploymentMFU),
+                    carbon: carbon.settings())
+            }
+            return try calibratedByUnits(path)
+        }
+
+        /// `--calibrate` with a watched server's or attach report and no `--calibration-flops`: the measured FLOPs
+        /// are the report's units times this formula's FLOPs per unit (a token: 2 × params; a request: 2 × params ×
+        /// tokens per request; a task: params × FLOPs per param per task). The estimate scales the measured J/FLOP,
+        /// and says the effective FLOP per joule, and against --hardware what utilisation that implies.
+        func calibratedByUnits(_ path: String) throws -> EstimateReport {
+            let report = try loadReport(path)
+            guard let units = report.units, let count = units.count, count > 0, let joules = units.joules, joules > 0
+            else {
+                throw ValidationError(
+                    "\(path.escapingControlCharacters) counts no units of work with energy (it is not a watch or attach "
+                        + "report, or its units are missing): give --calibration-flops, the FLOPs of the measured run.")
+            }
+            let perUnit: Double
+            switch units.unit {
+            case "token", "tokens": perUnit = 2 * params
+            case _ where tasks != nil: perUnit = params * (flopsPerParamPerTask ?? 0)
+            default:
+                guard let tokensPerRequest else {
+                    throw ValidationError(
+                        "The report counts \(units.unit.escapingControlCharacters)s: give --tokens-per-request (the "
+                            + "tokens one of them generated) or --calibration-flops.")
+                }
+                perUnit = 2 * params * tokensPerRequest
+            }
+            let flops = count * perUnit
+            let calibration: Calibration
+            do {
+                calibration = try Calibration(
+                    measured: Joules(joules), duration: report.durationSeconds, flops: FLOPs(flops),
+                    source: "report \(report.id): \(Quantity.fixed(count, 0)) \(units.unit)s served, units.joules")
+            } catch {
+                throw ValidationError(error.description)
+            }
+            var result = try EstimateRun.report(
+                kind: "deploy", workload: workload(), execution: .calibrated(calibration), carbon: carbon.settings())
+            let effective = flops / joules
+            result.assumptions.append(
+                .init(
+                    name: "measured", value: "\(Quantity.significant(joules / count, 4)) J/\(units.unit)",
+                    note: "\(Quantity.scientific(effective)) FLOP per joule effective (\(Quantity.fixed(count, 0)) "
+                        + "\(units.unit)s × \(Quantity.scientific(perUnit)) FLOP each, \(Quantity.energy(joules)))"))
+            if let name = execution.hardware {
+                do {
+                    let part = try HardwareTable.bundled.part(name)
+                    let precision = Precision(rawValue: (execution.precision ?? "bf16").lowercased()) ?? .bf16
+                    let mfu = execution.mfu ?? ExecutionAssumptions.defaultDeploymentMFU
+                    if let peak = part.peakFLOPsPerSecond[precision], part.power > 0 {
+                        let formula = peak * mfu / part.power
+                        result.assumptions.append(
+                            .init(
+                                name: "against the formula",
+                                value: "\(Quantity.scientific(formula)) FLOP per joule at MFU \(mfu)",
+                                note: "\(part.name) \(precision.rawValue) peak × MFU ÷ board power; the measurement "
+                                    + "implies MFU \(Quantity.significant(effective / formula * mfu, 3)) (the "
+                                    + "estimate above uses the measurement)"))
+                    }
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+            }
+            return result
         }
     }
 }

@@ -66,6 +66,44 @@ struct EstimateCommandTests {
         #expect(abs((object["seconds"] as? Double ?? 0) - 120_000) < 1e-3)
     }
 
+    /// A watched server's report calibrates a deployment: 2,000 requests of 100 tokens of a 7e9 model served with
+    /// 5,600 J of the server's own energy (not the machine's 36 kJ): the estimate of 10,000 requests is five times
+    /// the measurement, and against an H100 the measurement implies an MFU.
+    @Test func calibrateADeploymentFromAWatchedServersUnits() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("watch.json").path
+        try Harness.run([Self.binary, "-q", "--report", path, "--", "/bin/true"])
+        var report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        report["duration_seconds"] = 3600.0
+        report["energy"] = ["joules": 36_000.0, "method": "measured", "domains": [] as [Any]]
+        report["units"] = [
+            "count": 2000.0, "unit": "request", "source": "test", "energy_basis": "attributed", "joules": 5600.0,
+            "missing": [] as [Any],
+        ]
+        try JSONSerialization.data(withJSONObject: report).write(to: URL(fileURLWithPath: path))
+        let arguments = [
+            Self.binary, "estimate", "deploy", "--params", "7e9", "--requests", "10000", "--tokens-per-request",
+            "100", "--calibrate", path, "--hardware", "nvidia-h100-sxm", "--json",
+        ]
+        let outcome = try Harness.run(arguments)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let object = try Self.json(outcome)
+        #expect(abs((object["joules"] as? Double ?? 0) - 5 * 5600) < 1e-6, "\(object)")
+        let assumptions = (object["assumptions"] as? [[String: Any]]) ?? []
+        let measured = assumptions.first { $0["name"] as? String == "measured" }
+        #expect((measured?["value"] as? String)?.hasPrefix("2.8") == true, "\(assumptions)")
+        let against = assumptions.first { $0["name"] as? String == "against the formula" }
+        #expect((against?["note"] as? String)?.contains("implies MFU") == true, "\(assumptions)")
+        // Counted in requests without --tokens-per-request: said, not guessed.
+        let vague = try Harness.run([
+            Self.binary, "estimate", "deploy", "--params", "7e9", "--tasks", "5", "--flops-per-param-per-task", "2",
+            "--calibrate", directory.appendingPathComponent("none.json").path,
+        ])
+        #expect(vague.status == 64)
+    }
+
     @Test(arguments: [
         ["estimate", "train", "--params", "7e9", "--tokens", "2e12"],  // no hardware
         ["estimate", "train", "--params", "7e9", "--tokens", "2e12", "--hardware", "nvidia-h900"],
