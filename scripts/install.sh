@@ -111,6 +111,7 @@ put 0644 systemd/sustain-intensity-fetch.service "$systemd_dir/sustain-intensity
 put 0644 systemd/sustain-intensity-fetch.timer "$systemd_dir/sustain-intensity-fetch.timer"
 put 0644 systemd/sustain.sysusers /usr/lib/sysusers.d/sustain.conf
 put 0644 systemd/sustain-measured.service.d/metrics.conf "$prefix/share/sustain/systemd/metrics.conf"
+put 0644 systemd/sustain-measured.service.d/watch.conf "$prefix/share/sustain/systemd/watch.conf"
 put 0644 prometheus/sustain-rules.yml "$prefix/share/sustain/prometheus/sustain-rules.yml"
 put 0644 grafana/sustain-dashboard.json "$prefix/share/sustain/grafana/sustain-dashboard.json"
 put 0644 config/sustain.toml "$prefix/share/sustain/sustain.toml.example"

@@ -46,6 +46,10 @@ public struct HTTPScrapeTransport: ScrapeTransport {
             switch error.errno {
             case ETIMEDOUT, EAGAIN: throw .timedOut(seconds: timeoutSeconds)
             case EFBIG: throw .tooLarge(bytes: maximumBytes)
+            case EAFNOSUPPORT, EPERM, EACCES:
+                throw .unreachable(
+                    "TCP is not allowed to this process: the service's unit needs the watch.conf drop-in, "
+                        + "docs/deployed.md")
             default: throw .unreachable(error.reason)
             }
         }

@@ -24,14 +24,14 @@ struct UnitFileTests {
         return copies
     }
 
-    /// The service's copy with the metrics drop-in beside it (`sustain-measured.service.d/metrics.conf`).
-    static func withMetricsDropIn() throws -> URL {
+    /// The service's copy with a drop-in beside it (`sustain-measured.service.d/NAME`).
+    static func withDropIn(_ name: String) throws -> URL {
         let copies = try installedCopies()
         let dropIns = copies.appendingPathComponent("sustain-measured.service.d")
         try FileManager.default.createDirectory(at: dropIns, withIntermediateDirectories: true)
         try FileManager.default.copyItem(
-            at: directory.appendingPathComponent("sustain-measured.service.d/metrics.conf"),
-            to: dropIns.appendingPathComponent("metrics.conf"))
+            at: directory.appendingPathComponent("sustain-measured.service.d/\(name)"),
+            to: dropIns.appendingPathComponent(name))
         return copies
     }
 
@@ -83,10 +83,10 @@ struct UnitFileTests {
         #expect(unit.contains("StateDirectory=sustain"))
     }
 
-    /// The drop-in that opens TCP for /metrics is read, clean, and keeps the unit's exposure at most 2.0, with
-    /// every peer but the allowed ones refused.
-    @Test func theMetricsDropInOpensTCPAndNothingElse() throws {
-        let copies = try Self.withMetricsDropIn()
+    /// The drop-ins that open TCP (for /metrics, for the watched servers' counters) are read, clean, and keep the
+    /// unit's exposure at most 2.0, with every peer but the allowed ones refused.
+    @Test(arguments: ["metrics.conf", "watch.conf"]) func aNetworkDropInOpensTCPAndNothingElse(name: String) throws {
+        let copies = try Self.withDropIn(name)
         let unit = copies.appendingPathComponent("sustain-measured.service").path
         let verify = try Harness.run(["/usr/bin/systemd-analyze", "verify", unit])
         #expect(verify.status == 0 && verify.stderr.isEmpty, "\(verify.stderr)")
@@ -96,7 +96,7 @@ struct UnitFileTests {
         #expect(line.split(separator: " ").compactMap { Double($0) }.first.map { $0 <= 2.0 } == true, "\(line)")
         #expect(!text.contains("✗ PrivateNetwork=") || text.contains("IPAddressDeny"), "the drop-in was read")
         let dropIn = try String(
-            contentsOf: Self.directory.appendingPathComponent("sustain-measured.service.d/metrics.conf"),
+            contentsOf: Self.directory.appendingPathComponent("sustain-measured.service.d/\(name)"),
             encoding: .utf8)
         for line in ["PrivateNetwork=no", "IPAddressDeny=any", "IPAddressAllow=localhost"] {
             #expect(dropIn.split(separator: "\n").contains { $0 == line }, "\(line)")

@@ -31,7 +31,7 @@ struct InstallScriptTests {
             "/opt/sustain/libexec/sustain/slurm-prolog", "/opt/sustain/libexec/sustain/slurm-epilog",
             "/etc/systemd/system/sustain-measured.service", "/etc/systemd/system/sustain-intensity-fetch.service",
             "/etc/systemd/system/sustain-intensity-fetch.timer", "/usr/lib/sysusers.d/sustain.conf",
-            "/opt/sustain/share/sustain/systemd/metrics.conf",
+            "/opt/sustain/share/sustain/systemd/metrics.conf", "/opt/sustain/share/sustain/systemd/watch.conf",
             "/opt/sustain/share/sustain/prometheus/sustain-rules.yml",
             "/opt/sustain/share/sustain/grafana/sustain-dashboard.json", "/opt/sustain/share/doc/sustain/README.md",
             "/etc/sustain/sustain.toml",
