@@ -154,7 +154,12 @@ extension JobRegistry {
         }.sorted { $0.name < $1.name }
     }
 
-    /// Takes the scrapes' results, finds the servers again and accounts their energy: every scrape interval.
+    /// Finds the servers again and accounts their energy: every scrape interval.
+    public func refreshWatches() {
+        if let checkpoint = sampler.latestCheckpoint { refreshWatches(at: checkpoint) }
+    }
+
+    /// Takes scrapes' results as they come back.
     public func recordScrapes(_ results: [(name: String, result: Result<Double, ScrapeError>)]) {
         for (name, result) in results {
             guard var watch = watches[name] else { continue }
@@ -167,7 +172,6 @@ extension JobRegistry {
             }
             watches[name] = watch
         }
-        if let checkpoint = sampler.latestCheckpoint { refreshWatches(at: checkpoint) }
     }
 
     /// Units of work the application counted itself (`sustain-measure mark count`): root, an admin, or a

@@ -147,23 +147,26 @@ actor WatchService: Service {
         await registry.reportWatches(olderThan: 0, force: true)
     }
 
+    /// The watches whose scrape has not come back yet: not scraped again until it has, so a slow or huge endpoint
+    /// (2 s and 8 MiB at most) holds up its own watch only.
+    private var inFlight: Set<String> = []
+
     private func tick() async {
-        let scrapers = await registry.watchScrapers()
-        let results = await withTaskGroup(of: (name: String, result: Result<Double, ScrapeError>).self) { group in
-            for (name, scraper) in scrapers {
-                group.addTask {
-                    await withCheckedContinuation { continuation in
-                        DispatchQueue.global().async { continuation.resume(returning: (name, scraper.scrape())) }
-                    }
+        for (name, scraper) in await registry.watchScrapers() where !inFlight.contains(name) {
+            inFlight.insert(name)
+            Task {
+                let result = await withCheckedContinuation { continuation in
+                    DispatchQueue.global().async { continuation.resume(returning: scraper.scrape()) }
                 }
+                await registry.recordScrapes([(name, result)])
+                await self.landed(name)
             }
-            var results: [(name: String, result: Result<Double, ScrapeError>)] = []
-            for await result in group { results.append(result) }
-            return results
         }
-        await registry.recordScrapes(results)
+        await registry.refreshWatches()
         await registry.reportWatches(olderThan: reportSeconds)
     }
+
+    private func landed(_ name: String) { inFlight.remove(name) }
 }
 
 /// Reloads the configuration on SIGHUP. A bad file is rejected with its key and reason and the running

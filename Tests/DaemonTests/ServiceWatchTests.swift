@@ -53,6 +53,21 @@ struct ServiceWatchTests {
             units_url = "http://127.0.0.1:1/metrics"
             units_metric = "model_requests_total"
             [[watch]]
+            name = "nan"
+            cgroup = "/\(name)/idle"
+            units_url = "http://127.0.0.1:\(port)/nan"
+            units_metric = "model_requests_total"
+            [[watch]]
+            name = "slow"
+            cgroup = "/\(name)/idle"
+            units_url = "http://127.0.0.1:\(port)/slow"
+            units_metric = "model_requests_total"
+            [[watch]]
+            name = "huge"
+            cgroup = "/\(name)/idle"
+            units_url = "http://127.0.0.1:\(port)/huge"
+            units_metric = "model_requests_total"
+            [[watch]]
             name = "marked"
             cgroup = "/\(name)/idle"
             units_name = "token"
@@ -112,7 +127,7 @@ struct ServiceWatchTests {
                     curl -sf --unix-socket $SOCK http://x/v1/jobs/$id > $D/$1.$id.json
                 done
             }
-            for watch in model never brief down marked; do reports $watch; done
+            for watch in model never brief down marked nan slow huge; do reports $watch; done
             kill $SERVER $IDLE
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
@@ -226,6 +241,17 @@ struct ServiceWatchTests {
             down.units?.missing.contains { $0.contains("does not answer") } == true, "\(String(describing: down.units))"
         )
         #expect(down.units?.joules != nil, "the watch goes on with its energy")
+        // Hostile endpoints: a NaN counter, one 10 s late, one over 8 MiB: each said, none counted, the other
+        // watches unharmed (the model's units above are exact although these were scraped beside it).
+        for (watch, says) in [
+            ("nan", "unusable counter"), ("slow", "did not answer within 2 s"), ("huge", "over 8 MiB"),
+        ] {
+            let report = try #require(try reports(watch).first, "\(watch)")
+            #expect(report.units?.count == nil, "\(watch): \(String(describing: report.units))")
+            #expect(
+                report.units?.missing.contains { $0.contains(says) } == true, "\(watch): \(report.units?.missing ?? [])"
+            )
+        }
         for report in [model, never, brief, down] {
             print(
                 "watch report \(report.watched?.name ?? ""): warnings \(report.warnings); missing \(report.units?.missing ?? [])"

@@ -3,7 +3,8 @@ counter of the requests it served, as vLLM or TGI expose theirs.
 
 argv: PORT PIDFILE [WORK_MS]. `POST /infer` (or GET) spends WORK_MS (default 20) of CPU time (its thread's, so
 that a request's work does not depend on how many run at once) and answers 200;
-`GET /metrics` answers `model_requests_total{code="200"} N` and a decoy series; `GET /served` answers N alone.
+`GET /metrics` answers `model_requests_total{code="200"} N` and a decoy series; `GET /served` answers N alone;
+`GET /nan` a counter that is NaN, `GET /slow` the metrics 10 s late, `GET /huge` 9 MiB of comments before them.
 """
 import http.server
 import os
@@ -55,6 +56,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "# HELP model_requests_total Requests served.\n# TYPE model_requests_total counter\n"
                 f'model_requests_total{{code="200"}} {n}\nmodel_requests_total{{code="500"}} 7\n'
                 f"model_requests_created 1.7e9\n")
+        elif self.path == "/nan":
+            self.answer('model_requests_total{code="200"} NaN\n')
+        elif self.path == "/slow":
+            time.sleep(10)
+            self.answer('model_requests_total{code="200"} 1\n')
+        elif self.path == "/huge":
+            self.answer("# padding\n" * (9 * 1024 * 1024 // 10) + 'model_requests_total{code="200"} 1\n')
         elif self.path == "/served":
             with lock:
                 self.answer(str(served))
