@@ -90,13 +90,15 @@ extension Report {
         var lines: [String] = []
         let commandText = command.joined(separator: " ").escapingControlCharacters
         let outcome: String
-        if let signal {
+        if watched != nil {
+            outcome = "was measured"  // a running server: no exit
+        } else if let signal {
             outcome = "was killed by signal \(signal) (exit \(128 + signal))"
         } else {
             outcome = "exited \(exitCode.map(String.init) ?? "?")"
         }
         lines.append(
-            "sustain: `\(commandText)` \(outcome) after \(Quantity.duration(durationSeconds))"
+            "sustain: `\(commandText)` \(outcome) \(watched == nil ? "after" : "for") \(Quantity.duration(durationSeconds))"
                 + (interrupted ? " (interrupted: \(signalsReceived.joined(separator: ", ")))" : ""))
         if let joules = energy.joules {
             let counted = energy.domains.filter(\.counted).map { domain in
@@ -124,11 +126,35 @@ extension Report {
             lines.append("  energy  not measured (energy.method \"none\")")
         }
         lines.append(carbonLine())
+        lines += unitsLines()
         lines += powerLines()
         lines += phaseTable()
         for warning in warnings where !alreadyShown.contains(warning) { lines.append("  warning: \(warning)") }
         if let reportPath { lines.append("  report  \(reportPath)") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A watched or attached server's units of work and their cost.
+    func unitsLines() -> [String] {
+        guard let units else { return [] }
+        let unit = units.unit.escapingControlCharacters
+        guard let count = units.count else {
+            return ["  units   not counted: " + (units.missing.first ?? "no reason given").escapingControlCharacters]
+        }
+        var parts = ["\(Quantity.fixed(count, 0)) \(unit)s"]
+        if let joules = units.joules {
+            parts.append("server \(Quantity.energy(joules)) (\(units.energyBasis))")
+        }
+        if let perUnit = units.joulesPerUnit { parts.append("\(Quantity.significant(perUnit)) J/\(unit)") }
+        if let kilograms = units.kgCo2ePerUnit {
+            parts.append("\(Quantity.significant(kilograms * 1000)) g CO2e/\(unit)")
+        }
+        if let sci = units.sci {
+            parts.append(
+                "SCI \(Quantity.significant(sci.gramsPerUnit)) g/\(unit)"
+                    + (sci.embodiedKgCo2e == nil ? " (operational only)" : " (with embodied)"))
+        }
+        return ["  units   " + parts.joined(separator: ", ")]
     }
 
     /// The power limits set for the job and what the tuner chose.

@@ -95,4 +95,23 @@ struct ReportUnitsTests {
         }
         #expect(units.sci.map { ($0.embodiedKgCo2e == nil) == (test.embodied == nil) } ?? true)
     }
+
+    /// The summary on stderr (attach) says the units and their cost, or why they were not counted.
+    @Test func theSummarySaysTheUnitsAndTheirCost() throws {
+        var report = try Self.report(joules: 36_000_000, kilograms: 5)
+        report.units = Report.units(
+            count: 1000, unit: "token", source: "test", joules: 3_600_000, energyBasis: "attributed", report: report,
+            resourceShare: 0.25, embodied: nil, water: nil, basis: .lifecycle, missing: [])
+        let summary = report.summary(reportPath: nil)
+        #expect(
+            summary.contains(
+                "  units   1000 tokens, server 3600.00 kJ (attributed), 3600 J/token, 0.500 g CO2e/token, "
+                    + "SCI 0.500 g/token (operational only)"), "\(summary)")
+        report.watched = Report.Watched(name: "attach", target: "unit vllm.service", cgroup: nil, periodSeconds: 3600)
+        #expect(report.summary(reportPath: nil).hasPrefix("sustain: `watch:model` was measured for 1 h"))
+        report.units = Report.units(
+            count: nil, unit: "request", source: "test", joules: 1, energyBasis: "attributed", report: report,
+            resourceShare: 0.25, embodied: nil, water: nil, basis: .lifecycle, missing: ["units: the endpoint is down"])
+        #expect(report.summary(reportPath: nil).contains("  units   not counted: units: the endpoint is down"))
+    }
 }
