@@ -15,6 +15,8 @@ public struct JobCounter: Sendable, Equatable {
     public var grams: Double?
     /// When it finished; nil while it runs.
     public var endedAt: Date?
+    /// The container or pod it ran in (`ContainerIdentity.labels`); nil outside one.
+    public var container: [String: String]? = nil
 }
 
 extension JobRegistry {
@@ -31,7 +33,7 @@ extension JobRegistry {
             JobCounter(
                 id: job.id, uid: job.identity.uid, user: job.identity.user,
                 slurmJobID: job.start.labels?["slurm_job_id"] ?? "", joules: byKind,
-                grams: report.carbon.kgCo2e.map { $0 * 1000 }, endedAt: report.endedAt))
+                grams: report.carbon.kgCo2e.map { $0 * 1000 }, endedAt: report.endedAt, container: report.container))
         if finishedCounters.count > Self.maximumFinishedCounters {
             finishedCounters.removeFirst(finishedCounters.count - Self.maximumFinishedCounters)
         }
@@ -53,7 +55,8 @@ extension JobRegistry {
             }
             return JobCounter(
                 id: job.id, uid: job.identity.uid, user: job.identity.user,
-                slurmJobID: job.start.labels?["slurm_job_id"] ?? "", joules: byKind, grams: grams, endedAt: nil)
+                slurmJobID: job.start.labels?["slurm_job_id"] ?? "", joules: byKind, grams: grams, endedAt: nil,
+                container: job.container?.labels)
         }
         return open + finishedCounters
     }

@@ -19,6 +19,8 @@ public struct WatchCounter: Sendable, Equatable {
     public var up: Bool
     /// 1 while its units endpoint answers (nil: none configured).
     public var unitsUp: Bool?
+    /// The container or pod its cgroup says it runs in.
+    public var container: [String: String]? = nil
 }
 
 /// Deployed models' servers (`[[watch]]`), watched beside the jobs: each is an entry `watch:NAME` on the same
@@ -204,7 +206,8 @@ extension JobRegistry {
                 units: watch.countsUnits && (watch.scraped.scrapes > watch.scraped.failures || watch.marked > 0)
                     ? totals.units : nil,
                 unit: watch.config.unit, up: watch.location != nil,
-                unitsUp: watch.config.unitsURL == nil ? nil : watch.scraped.lastError == nil)
+                unitsUp: watch.config.unitsURL == nil ? nil : watch.scraped.lastError == nil,
+                container: watch.location.flatMap { ContainerIdentity.parse($0.cgroup)?.labels })
         }.sorted { $0.name < $1.name }
     }
 

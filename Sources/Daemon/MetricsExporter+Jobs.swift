@@ -65,6 +65,9 @@ extension JobSeriesText {
                 sample(MetricName.watchUnits, labels: [("watch", counter.name), ("unit", counter.unit)], value: units)
             }
         }
+        containers(
+            MetricName.watchContainer, help: "The container or pod a watched server runs in, from its cgroup path",
+            counters.compactMap { counter in counter.container.map { ([("watch", counter.name)], $0) } })
         family(MetricName.watchUp, type: "gauge", help: "1 while a watched server is found, 0 while not")
         for counter in counters {
             sample(MetricName.watchUp, labels: [("watch", counter.name)], value: counter.up ? 1 : 0)
@@ -75,6 +78,17 @@ extension JobSeriesText {
                 guard let up = counter.unitsUp else { continue }
                 sample(MetricName.watchUnitsUp, labels: [("watch", counter.name)], value: up ? 1 : 0)
             }
+        }
+    }
+}
+
+extension JobSeriesText {
+    /// An info family (value 1): each entity's labels and its container's, in a fixed order.
+    mutating func containers(_ name: String, help: String, _ entries: [([(String, String)], [String: String])]) {
+        guard !entries.isEmpty else { return }
+        family(name, type: "gauge", help: help)
+        for (identity, container) in entries {
+            sample(name, labels: identity + container.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, value: 1)
         }
     }
 }

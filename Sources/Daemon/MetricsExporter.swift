@@ -100,6 +100,11 @@ public actor MetricsExporter {
                 jobSeries.sample(MetricName.jobCarbon, labels: labels, value: grams)
             }
         }
+        jobSeries.containers(
+            MetricName.jobContainer, help: "The container or pod a job runs in, from its cgroup path",
+            counters.compactMap { counter in
+                counter.container.map { ([("job", counter.id), ("user", counter.user)], $0) }
+            })
         let attributed = await registry.attributedEnergies()
         let attributedJobs = attributed.jobs.filter { shown($0.uid) }
         if !attributedJobs.isEmpty {

@@ -30,6 +30,11 @@ public enum MetricName {
     public static let watchUp = "sustain_watch_up"
     /// Gauge: 1 while a watched server's units endpoint answers, 0 while not (label watch).
     public static let watchUnitsUp = "sustain_watch_units_up"
+    /// Gauge, always 1: the container or pod a job runs in, from its cgroup path (labels job, user,
+    /// container_runtime, container_id, pod_uid, qos_class, cgroup_driver, each when known): join on `job`.
+    public static let jobContainer = "sustain_job_container_info"
+    /// Gauge, always 1: the container or pod a watched server runs in (labels watch and the same).
+    public static let watchContainer = "sustain_watch_container_info"
     public static let openJobs = "sustain_open_jobs"
     public static let storeUp = "sustain_store_up"
     public static let storePendingJobs = "sustain_store_pending_jobs"
@@ -37,7 +42,7 @@ public enum MetricName {
     /// Every metric the service exports.
     public static let all = [
         energy, power, samples, samplingSeconds, processCPUSeconds, jobEnergy, jobCarbon, jobAttributedEnergy,
-        unattributedEnergy, watchEnergy, watchCarbon, watchUnits, watchUp, watchUnitsUp, openJobs, storeUp,
-        storePendingJobs,
+        unattributedEnergy, watchEnergy, watchCarbon, watchUnits, watchUp, watchUnitsUp, jobContainer, watchContainer,
+        openJobs, storeUp, storePendingJobs,
     ]
 }

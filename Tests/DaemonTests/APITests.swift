@@ -119,6 +119,16 @@ struct APITests {
                     "cgroup_driver": "systemd",
                 ])
             #expect(reports[1].container == nil)
+            // And in /metrics, as an info series to join on `job` (kept a while after the job ends).
+            let metrics = String(
+                buffer: try await client.execute(uri: "/metrics", method: .get, headers: Self.headers(uid: 0)).body)
+            let info = metrics.split(separator: "\n").filter { $0.hasPrefix("sustain_job_container_info{") }
+            #expect(info.count == 1, "\(info)")
+            #expect(
+                info.first?.contains(
+                    "job=\"\(reports[0].id)\",user=\"root\",cgroup_driver=\"systemd\",container_id=\"\(id)\","
+                        + "container_runtime=\"containerd\",pod_uid=\"6d6f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b\","
+                        + "qos_class=\"Burstable\"} 1.0") == true, "\(info)")
         }
     }
 
@@ -377,10 +387,13 @@ struct APITests {
             }
             // The constants are the exporter's names, all of them.
             let served = Set(metrics.matches(of: #/\# TYPE (sustain_[a-z_]+)\s/#).map { String($0.output.1) })
-            // (the attributed share is served only for jobs in cgroups of their own, which this fixture has none of)
+            // (the attributed share is served only for jobs in cgroups of their own, the container info only for jobs
+            // and watches in containers: this fixture has none)
             #expect(served.isSubset(of: MetricName.all), "served \(served.sorted())")
             #expect(
-                Set(MetricName.all).subtracting([MetricName.jobAttributedEnergy]).isSubset(of: served),
+                Set(MetricName.all).subtracting([
+                    MetricName.jobAttributedEnergy, MetricName.jobContainer, MetricName.watchContainer,
+                ]).isSubset(of: served),
                 "constants \(MetricName.all.sorted()), served \(served.sorted())")
         }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") {
