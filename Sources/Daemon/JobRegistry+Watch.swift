@@ -35,23 +35,25 @@ extension JobRegistry {
         guard let checkpoint = sampler.checkpointNow() ?? sampler.latestCheckpoint else { return }
         attributor.step(to: checkpoint)
         for name in watches.keys where !configured.contains(where: { $0.name == name }) {
-            if let root = watches[name]?.location?.root { sampler.unwatch(jobRoot: root.pid) }
+            let root = watches[name]?.location?.root
             _ = attributor.remove(job: WatchState.ledgerID(name))
             watches[name] = nil
+            if let root { releaseGPUWatch(of: root.pid) }
             logger.info("watch removed", metadata: ["watch": "\(name)"])
         }
         let now = wallClock(of: checkpoint.instant)
         for watch in configured {
             if let existing = watches[watch.name], existing.config == watch { continue }
+            let previousRoot = watches[watch.name]?.location?.root
             if watches[watch.name] != nil {
                 // Changed: watched anew under the same name.
-                if let root = watches[watch.name]?.location?.root { sampler.unwatch(jobRoot: root.pid) }
                 _ = attributor.remove(job: WatchState.ledgerID(watch.name))
             }
             let totals = WatchState.Totals(domains: attributor.domains.count)
             watches[watch.name] = WatchState(
                 config: watch, retired: totals, lastCheckpoint: checkpoint,
                 period: WatchState.Period(start: checkpoint, startedAt: now, totals: totals))
+            if let previousRoot { releaseGPUWatch(of: previousRoot.pid) }
             logger.info("watching", metadata: ["watch": "\(watch.name)"])
         }
         refreshWatches(at: checkpoint)
@@ -76,22 +78,33 @@ extension JobRegistry {
                         watch.note("The server moved to cgroup \(location.cgroup) (restarted) during the period.")
                     }
                 }
-                if location.root != watch.location?.root {
-                    // The tree whose GPU use is charged: its first process now.
-                    if let root = watch.location?.root { sampler.unwatch(jobRoot: root.pid) }
-                    if let root = location.root { sampler.watch(jobRoot: root.pid) }
-                }
+                // The tree whose GPU use is charged: its first process now.
+                let previous = watch.location?.root
+                if let root = location.root, root != previous { sampler.watch(jobRoot: root.pid) }
                 watch.location = location
                 watch.missing = nil
                 watch.period.found = true
+                watches[name] = watch
+                if let previous, previous != location.root { releaseGPUWatch(of: previous.pid) }
             case .failure(let missing):
                 if watch.location != nil { retire(&watch) }
+                let previous = watch.location?.root
                 watch.location = nil
                 watch.missing = missing.reason
                 watch.period.missing = missing.reason
+                watches[name] = watch
+                if let previous { releaseGPUWatch(of: previous.pid) }
             }
-            watches[name] = watch
         }
+    }
+
+    /// Stops following process `pid`'s GPU use unless an open job or a watch still follows it (an attach of a
+    /// watched server shares the server's first process with its watch).
+    func releaseGPUWatch(of pid: Int32) {
+        guard !jobs.values.contains(where: { $0.attribution?.root == pid }),
+            !watches.values.contains(where: { $0.location?.root?.pid == pid })
+        else { return }
+        sampler.unwatch(jobRoot: pid)
     }
 
     /// Ends the watch's ledger entry for its present cgroup, keeping what it got.
@@ -101,7 +114,6 @@ extension JobRegistry {
             watch.retired.machine += ledger.machineJoules
             watch.retired.idle += ledger.idleJoules
         }
-        if let root = watch.location?.root { sampler.unwatch(jobRoot: root.pid) }
     }
 
     /// The watch's totals now (the caller has stepped the ledger).
@@ -125,7 +137,7 @@ extension JobRegistry {
         if let root = watch.location?.root, sampler.channels.contains(where: { $0.kind == .gpu }) {
             let measurement = sampler.measurement(
                 from: watch.lastCheckpoint, to: checkpoint,
-                job: JobAttribution(root: root.pid, visibleDevices: nil))
+                job: JobAttribution(root: root.pid, visibleDevices: nil, processesOnly: true))
             watch.gpu += measurement.counted.filter { $0.descriptor.kind == .gpu }.compactMap { $0.energy?.value }
                 .reduce(0, +)
         }
@@ -247,7 +259,7 @@ extension JobRegistry {
         let delta = now - watch.period.totals
         let period = watch.period
         let endedAt = period.startedAt.addingTimeInterval(period.start.instant.seconds(to: end.instant))
-        let job = watch.location?.root.map { JobAttribution(root: $0.pid, visibleDevices: nil) }
+        let job = watch.location?.root.map { JobAttribution(root: $0.pid, visibleDevices: nil, processesOnly: true) }
         var measurement = sampler.measurement(from: period.start, to: end, job: job)
         measurement.timeline = sampler.timeline(from: period.start, to: end)
         let (series, seriesWarning) = configuredSeries()

@@ -411,12 +411,21 @@ public actor JobRegistry {
         return pids.count > 1 && pids.last == claimed ? peer : claimed
     }
 
-    /// Watches the job's process tree for GPU use, and reads its CUDA_VISIBLE_DEVICES.
+    /// Watches the job's process tree for GPU use, and reads its CUDA_VISIBLE_DEVICES. A job observing a server's
+    /// cgroup (attach) watches the server's first process instead, charged only the GPUs the server ran on.
     func watch(_ job: inout Job) {
+        if job.start.observe == true, let cgroup = job.start.cgroup, let mount = attributor.mount,
+            let first = CgroupV2.processes(mount: mount, path: cgroup)?.min()
+        {
+            job.attribution = JobAttribution(root: first, visibleDevices: nil, processesOnly: true)
+            sampler.watch(jobRoot: first)
+            return
+        }
         guard let process = job.process else { return }
         job.attribution = JobAttribution(
             root: process.pid,
-            visibleDevices: ProcessIdentity.environmentVariable("CUDA_VISIBLE_DEVICES", of: process.pid))
+            visibleDevices: ProcessIdentity.environmentVariable("CUDA_VISIBLE_DEVICES", of: process.pid),
+            processesOnly: job.start.observe == true)
         sampler.watch(jobRoot: process.pid)
     }
 
@@ -465,9 +474,7 @@ public actor JobRegistry {
         let markStart = markName.flatMap { job.phases?.firstBegin(of: $0) }
         var measurement = sampler.measurement(from: markStart ?? job.checkpoint, to: end, job: job.attribution)
         measurement.timeline = sampler.timeline(from: markStart ?? job.checkpoint, to: end)
-        if let root = job.attribution?.root, !jobs.values.contains(where: { $0.attribution?.root == root }) {
-            sampler.unwatch(jobRoot: root)
-        }
+        if let root = job.attribution?.root { releaseGPUWatch(of: root) }
         let facts = JobFacts(
             id: job.id, command: job.start.recorded, exitCode: request.signal == nil ? request.exitCode : nil,
             signal: request.signal, signalsReceived: request.signalsReceived ?? [],

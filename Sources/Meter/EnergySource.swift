@@ -27,6 +27,8 @@ public protocol JobAttributingSource: EnergySource {
     func unwatch(jobRoot root: Int32)
     /// Which devices the attached job is charged (its processes', else its `CUDA_VISIBLE_DEVICES`, else all).
     func refine(_ decisions: inout [ChannelID: DomainDecision])
-    /// Like `refine(_:)`, for one of many jobs the source watches (a daemon's).
-    func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?)
+    /// Like `refine(_:)`, for one of many jobs the source watches (a daemon's). With `processesOnly` (a watched
+    /// or attached server) only the devices its processes ran on are charged: never all of them for want of any.
+    func refine(
+        _ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?, processesOnly: Bool)
 }

@@ -206,11 +206,14 @@ public final class NVMLSource: JobAttributingSource, @unchecked Sendable {
 
     /// The wrapper's job: the attached root and the wrapper's own `CUDA_VISIBLE_DEVICES`.
     public func refine(_ decisions: inout [ChannelID: DomainDecision]) {
-        refine(&decisions, jobRoot: attachedRoot.withLock { $0 }, visibleDevices: visibleDevices)
+        refine(&decisions, jobRoot: attachedRoot.withLock { $0 }, visibleDevices: visibleDevices, processesOnly: false)
     }
 
-    /// Counts the GPUs that ran the job's processes; else those in `CUDA_VISIBLE_DEVICES`; else all.
-    public func refine(_ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?) {
+    /// Counts the GPUs that ran the job's processes; else those in `CUDA_VISIBLE_DEVICES`; else all (with
+    /// `processesOnly`, a server's: none).
+    public func refine(
+        _ decisions: inout [ChannelID: DomainDecision], jobRoot: Int32?, visibleDevices: String?, processesOnly: Bool
+    ) {
         let seen = jobRoot.map { root in jobProcesses.withLock { $0.map { $0[root] ?? [] } } }
         let used = Set(gpus.indices.filter { !(seen?[$0].isEmpty ?? true) })
         let visible = visibleDevices.map { Self.visibleIndices($0, gpus: gpus) }
@@ -229,6 +232,8 @@ public final class NVMLSource: JobAttributingSource, @unchecked Sendable {
                     used.contains(position)
                     ? (true, "ran the job's processes (pid \(pids))")
                     : (false, "no process of the job ran on it")
+            } else if processesOnly {
+                (counted, reason) = (false, "no process of the server ran on it")
             } else if let visible {
                 (counted, reason) =
                     visible.contains(position)

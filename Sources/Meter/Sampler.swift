@@ -318,7 +318,9 @@ public final class Sampler: @unchecked Sendable {
     ) -> MeasurementResult {
         var decisions = self.decisions
         for source in attributing {
-            source.refine(&decisions, jobRoot: job?.root, visibleDevices: job?.visibleDevices)
+            source.refine(
+                &decisions, jobRoot: job?.root, visibleDevices: job?.visibleDevices,
+                processesOnly: job?.processesOnly ?? false)
         }
         var result = Self.window(from: start, to: end, channels: channels, decisions: decisions)
         result.interval = interval

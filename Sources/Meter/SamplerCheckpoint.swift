@@ -4,10 +4,13 @@ import SustainCore
 public struct JobAttribution: Sendable, Equatable {
     public var root: Int32
     public var visibleDevices: String?
+    /// A server (watched or attached): charged only the GPUs its processes ran on, never all for want of any.
+    public var processesOnly: Bool
 
-    public init(root: Int32, visibleDevices: String?) {
+    public init(root: Int32, visibleDevices: String?, processesOnly: Bool = false) {
         self.root = root
         self.visibleDevices = visibleDevices
+        self.processesOnly = processesOnly
     }
 }
 

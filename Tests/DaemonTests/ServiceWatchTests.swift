@@ -55,17 +55,17 @@ struct ServiceWatchTests {
             [[watch]]
             name = "nan"
             cgroup = "/\(name)/idle"
-            units_url = "http://127.0.0.1:\(port)/nan"
+            units_url = "http://127.0.0.1:\(port + 1)/nan"
             units_metric = "model_requests_total"
             [[watch]]
             name = "slow"
             cgroup = "/\(name)/idle"
-            units_url = "http://127.0.0.1:\(port)/slow"
+            units_url = "http://127.0.0.1:\(port + 1)/slow"
             units_metric = "model_requests_total"
             [[watch]]
             name = "huge"
             cgroup = "/\(name)/idle"
-            units_url = "http://127.0.0.1:\(port)/huge"
+            units_url = "http://127.0.0.1:\(port + 1)/huge"
             units_metric = "model_requests_total"
             [[watch]]
             name = "marked"
@@ -78,14 +78,28 @@ struct ServiceWatchTests {
         import sustain_marks
         print(sustain_marks.count("marked", 5.5, sys.argv[1]))
         """.write(to: directory.appendingPathComponent("count.py"), atomically: true, encoding: .utf8)
+        // Two GPUs (the fake NVML, when a C compiler could build it): the server runs on GPU 1 (150 W), nothing on
+        // GPU 0 (250 W). A server is charged the GPUs its processes ran on, and a server on none is charged none.
+        let gpus: [String: String] =
+            FakeNVML.library.map {
+                [
+                    "SUSTAIN_NVML_LIBRARY": $0, "FAKE_NVML_GPUS": "250:counter,150:counter",
+                    "FAKE_NVML_PIDFILE": directory.appendingPathComponent("server.pid").path, "FAKE_NVML_PIDGPU": "1",
+                ]
+            } ?? [:]
+        if gpus.isEmpty { print("ServiceWatchTests: \(FakeNVML.skipped): the GPU part of watches is untested") }
         let outcome = try SocketTests.withDaemon(
             scenario: "unreadable", in: directory, config: config, fakesys: ["--power-follows-cpu"],
+            environment: gpus,
             """
             CG=\(cgroup); mkdir -p $CG/server $CG/brief $CG/idle $CG/job
             sh -c "echo \\$\\$ > $CG/server/cgroup.procs; exec setpriv --reuid=65534 --regid=65534 --clear-groups \\
                 /usr/bin/python3 \(server) \(port) $D/server.pid 20" & SERVER=$!
             sh -c "echo \\$\\$ > $CG/brief/cgroup.procs; exec sleep 3" & BRIEF=$!
             sh -c "echo \\$\\$ > $CG/idle/cgroup.procs; echo \\$\\$ > $D/idle.pid; exec sleep 30" & IDLE=$!
+            # The hostile endpoints, served by another copy in the idle cgroup: their work is not the model's.
+            sh -c "echo \\$\\$ > $CG/idle/cgroup.procs; exec /usr/bin/python3 \(server) \(port + 1) $D/hostile.pid 20" &
+            HOSTILE=$!
             for i in $(seq 1 100); do
                 curl -sf --unix-socket $SOCK http://x/v1/watches | grep -q '"units":0' && break; sleep 0.1
             done
@@ -96,11 +110,14 @@ struct ServiceWatchTests {
             JOB=$!
             python3 \(load) http://127.0.0.1:\(port)/infer 300 4 > $D/ok.txt & LOAD=$!
             # A load test's window, measured by attaching to the running server (its owner, through the service).
+            cpu() { sed -n 's/^usage_usec //p' $CG/server/cpu.stat; }
+            cpu > $D/cpu-attach-start
             setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure attach --socket $SOCK -q \\
                 --cgroup /\(name)/server --duration 2 --units-url http://127.0.0.1:\(port)/metrics \\
                 --units-metric 'model_requests_total{code="200"}' --units-name request --report $D/attach.json \\
                 2> $D/attach.txt
             echo "attach=$?" >> $D/attach.txt
+            cpu > $D/cpu-attach-end
             setpriv --reuid=4242 --regid=4242 --clear-groups $D/sustain-measure attach --socket $SOCK -q \\
                 --cgroup /\(name)/server --duration 1 --report $D/attach-other.json 2>> $D/attach.txt
             echo "other=$?" >> $D/attach.txt
@@ -118,6 +135,7 @@ struct ServiceWatchTests {
                 /usr/bin/python3 $D/count.py $SOCK" > $D/count-python.txt 2>&1
             setpriv --reuid=4242 --regid=4242 --clear-groups curl -s -o /dev/null -w '%{http_code}' \\
                 --unix-socket $SOCK -X POST -d '{"count":5}' http://x/v1/watches/model/units > $D/count-other.txt
+            cpu > $D/cpu-end
             kill -TERM $DAEMON; wait $DAEMON  # each watch's period ends with a report
             start_daemon
             $D/sustain-measure report list --watch model --socket $SOCK > $D/list.txt
@@ -128,7 +146,7 @@ struct ServiceWatchTests {
                 done
             }
             for watch in model never brief down marked nan slow huge; do reports $watch; done
-            kill $SERVER $IDLE
+            kill $SERVER $IDLE $HOSTILE
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         func text(_ file: String) throws -> String {
@@ -200,6 +218,11 @@ struct ServiceWatchTests {
         let attachJoules = try #require(attached.joules)
         #expect(abs((attached.joulesPerUnit ?? 0) - attachJoules / attachedCount) < 1e-9 * attachJoules)
         #expect(attachJoules > 0 && attached.sci != nil && attach.owner?.uid == 65534)
+        if !gpus.isEmpty {
+            // The server's GPU over the 2 s window: 150 W, not the 250 W GPU it never ran on.
+            let gpu = attachJoules - (attach.attribution?.joules ?? 0)
+            #expect(abs(gpu - 150 * attach.durationSeconds) < 0.01 * 150 * attach.durationSeconds, "GPU \(gpu) J")
+        }
         print("attach: \(attachedCount) requests, \(attachJoules) J, \(attached.joulesPerUnit ?? -1) J/request")
 
         // The period's report (written at shutdown): units, J/request, and the SCI from its own figures.
@@ -222,9 +245,28 @@ struct ServiceWatchTests {
         let expectedSCI = (joules / 3_600_000 * intensity + embodied * 1000) / Double(served)
         #expect(abs(sci.gramsPerUnit - expectedSCI) < 1e-9 * expectedSCI, "SCI \(sci.gramsPerUnit) vs \(expectedSCI)")
         #expect(abs((units.waterLitres ?? -1) - joules / 3_600_000 * 1.8) < 1e-12)
+        // The attribution costs the server's CPU time the same in the load test's window as over the whole period
+        // (per request it need not: under four concurrent requests Python's GIL adds CPU of its own).
+        func microseconds(_ file: String) throws -> Double {
+            try #require(Double(try text(file).trimmingCharacters(in: .whitespacesAndNewlines)), "\(file)")
+        }
+        let attachCPU = (try microseconds("cpu-attach-end") - microseconds("cpu-attach-start")) / 1e6
+        let periodCPU = try microseconds("cpu-end") / 1e6
+        let attachRate = (attach.attribution?.joules ?? 0) / attachCPU
+        let periodRate = (model.attribution?.joules ?? 0) / periodCPU
+        #expect(
+            abs(attachRate / periodRate - 1) < 0.1, "J per CPU-second: attach \(attachRate) vs period \(periodRate)")
+        print("watch: \(attachRate) J per CPU-second of the server in the attach window, \(periodRate) over the period")
         print(
             "watch: \(served) requests, \(joules) J, \(perUnit) J/request, SCI \(sci.gramsPerUnit) g/request "
                 + "(M \(embodied) kg, share \(share))")
+        if !gpus.isEmpty {
+            // The period's GPU part: 150 W while the server was known to run on it (from its pid file's first
+            // read, a moment after the service started), never the other GPU's 250 W.
+            let gpu = joules - (model.attribution?.joules ?? 0)
+            let period = model.durationSeconds
+            #expect(gpu > 150 * (period - 4) && gpu < 150 * period * 1.005, "GPU \(gpu) J over \(period) s")
+        }
         let list = try text("list.txt")
         #expect(list.contains("J/request") && list.contains(model.id), "\(list)")
 
@@ -248,6 +290,8 @@ struct ServiceWatchTests {
         ] {
             let report = try #require(try reports(watch).first, "\(watch)")
             #expect(report.units?.count == nil, "\(watch): \(String(describing: report.units))")
+            let gpu = (report.units?.joules ?? 0) - (report.attribution?.joules ?? 0)
+            #expect(abs(gpu) < 1e-6, "\(watch): a server on no GPU is charged none (\(gpu) J)")
             #expect(
                 report.units?.missing.contains { $0.contains(says) } == true, "\(watch): \(report.units?.missing ?? [])"
             )
