@@ -120,6 +120,44 @@ extension HTMLReport {
         return "\(parts)</section>\n"
     }
 
+    /// A watched or attached server: what it served and what each unit cost, with the SCI's parts.
+    static func unitsSection(_ report: Report) -> HTML {
+        guard let units = report.units else { return .empty }
+        let unit = units.unit
+        func per(_ value: Double?, _ scale: Double, _ suffix: String) -> String {
+            value.map { "\(Quantity.significant($0 * scale, 4)) \(suffix)/\(unit)" } ?? "-"
+        }
+        var rows: [(String, HTML)] = [
+            (
+                "\(unit)s served",
+                "\(units.count.map { Quantity.fixed($0, 0) } ?? "not counted") <small>(\(units.source))</small>"
+            ),
+            (
+                "the server's energy",
+                "\(units.joules.map(Quantity.energy) ?? "not measured") <small>(\(units.energyBasis))</small>"
+            ),
+            ("energy per \(unit)", "\(per(units.joulesPerUnit, 1, "J"))"),
+            ("carbon per \(unit)", "\(per(units.kgCo2ePerUnit, 1000, "g CO₂e"))"),
+        ]
+        if let sci = units.sci {
+            let embodied = sci.embodiedKgCo2e.map { Quantity.carbon($0) } ?? "not configured"
+            rows.append(
+                (
+                    "SCI (ISO/IEC 21031)",
+                    "\(Quantity.significant(sci.gramsPerUnit, 4)) g CO₂e/\(unit) <small>= (E·I \(Quantity.carbon(sci.operationalKgCo2e)) "
+                        + "+ M \(embodied)) / R \(Quantity.fixed(sci.units, 0)); resource share "
+                        + "\(Quantity.significant(sci.resourceShare, 3))</small>"
+                ))
+        }
+        if let litres = units.waterLitres {
+            rows.append(("water", "\(Quantity.significant(litres, 4)) L (\(per(units.waterLitresPerUnit, 1, "L")))"))
+        }
+        for missing in units.missing { rows.append(("missing", "\(missing)")) }
+        let table: [HTML] = rows.map { "<tr><th>\($0.0)</th><td>\($0.1)</td></tr>" }
+        return
+            "<section><h2>Per unit of work</h2><table class=\"provenance\"><tbody>\(table)</tbody></table></section>\n"
+    }
+
     static func metricsSection(_ report: Report) -> HTML {
         guard let metrics = report.metrics, !metrics.isEmpty else { return .empty }
         let rows: [HTML] = metrics.sorted(by: { $0.key < $1.key }).map { name, value in

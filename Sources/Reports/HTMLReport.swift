@@ -71,13 +71,14 @@ public enum HTMLReport {
             "measured by \(report.measuredBy)",
         ]
         if let code = report.exitCode { facts.append("exit code \(code)") }
+        if let watched = report.watched { facts.append("server \(watched.name): \(watched.target)") }
         if let signal = report.signal { facts.append("killed by signal \(signal)") }
         if let owner = report.owner { facts.append("owner \(owner.user) (uid \(owner.uid))") }
         for (key, value) in report.labels.sorted(by: { $0.key < $1.key }) {
             facts.append("<span class=\"label\">\(key)=\(value)</span>")
         }
         let sections = [
-            cards(report), timelineFigure(report), phaseSection(report), metricsSection(report),
+            cards(report), unitsSection(report), timelineFigure(report), phaseSection(report), metricsSection(report),
             domainSection(report), carbonSection(report), notesSection(report),
         ]
         return """

@@ -114,4 +114,20 @@ struct ReportUnitsTests {
             resourceShare: 0.25, embodied: nil, water: nil, basis: .lifecycle, missing: ["units: the endpoint is down"])
         #expect(report.summary(reportPath: nil).contains("  units   not counted: units: the endpoint is down"))
     }
+
+    /// The HTML page shows the units and the SCI's parts; a client-sent source (attach) is text, never markup.
+    @Test func thePageShowsTheUnitsAndEscapesTheirSource() throws {
+        var report = try Self.report(joules: 36_000_000, kilograms: 5)
+        report.units = Report.units(
+            count: 1000, unit: "token", source: "<script>alert(1)</script>", joules: 3_600_000,
+            energyBasis: "attributed", report: report, resourceShare: 0.25,
+            embodied: EmbodiedEmissions(kilograms: 1000, lifetimeYears: 4), water: nil, basis: .lifecycle,
+            missing: ["units: <b>down</b>"])
+        report.watched = Report.Watched(name: "vllm", target: "unit vllm.service", cgroup: nil, periodSeconds: 3600)
+        let page = HTMLReport.page(for: [report])
+        #expect(page.contains("<h2>Per unit of work</h2>") && page.contains("3600 J/token"), "\(page.prefix(200))")
+        #expect(page.contains("SCI (ISO/IEC 21031)") && page.contains("server vllm: unit vllm.service"))
+        #expect(!page.contains("<script>alert(1)") && page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!page.contains("<b>down</b>"))
+    }
 }
