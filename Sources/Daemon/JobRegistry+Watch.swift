@@ -368,13 +368,15 @@ extension JobRegistry {
             basis: carbon.intensity.basis, missing: missing)
     }
 
-    /// `sustain-measure attach`: the units the client counted over the job's window, charged its energy.
-    func attachUnits(_ served: UnitsServed, to report: inout Report) {
-        let gpu = report.energy.domains.filter { $0.counted && $0.kind == "gpu" }.compactMap(\.joules).reduce(0, +)
-        let attributed = report.attribution.map { $0.joules + gpu }
+    /// `sustain-measure attach`: the server observed, and the units the client counted over the job's window (when
+    /// it counted any), charged the server's energy.
+    func attached(_ served: UnitsServed?, to report: inout Report) {
         report.watched = Report.Watched(
             name: "attach", target: report.labels["attach"] ?? report.command.joined(separator: " "),
             cgroup: report.attribution?.cgroup, periodSeconds: report.durationSeconds)
+        guard let served else { return }
+        let gpu = report.energy.domains.filter { $0.counted && $0.kind == "gpu" }.compactMap(\.joules).reduce(0, +)
+        let attributed = report.attribution.map { $0.joules + gpu }
         report.units = unitsSection(
             count: served.count, unit: served.unit, source: served.source, missing: served.missing,
             attributedJoules: attributed, share: report.attribution?.share, of: report)

@@ -517,7 +517,7 @@ public actor JobRegistry {
                     + "a SLURM job's energy over the reports without counted_in; this report keeps its own phases.")
         }
         report.warnings += job.gaps.map(gapWarning) + warnings
-        if let units = request.units { attachUnits(units, to: &report) }
+        if job.start.observe == true || request.units != nil { attached(request.units, to: &report) }
         if job.overlapping > 0 {
             report.warnings.append(
                 "\(job.overlapping) other job(s) ran on this machine during this one: its energy is the machine's "

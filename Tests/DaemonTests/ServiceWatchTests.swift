@@ -121,6 +121,10 @@ struct ServiceWatchTests {
             setpriv --reuid=4242 --regid=4242 --clear-groups $D/sustain-measure attach --socket $SOCK -q \\
                 --cgroup /\(name)/server --duration 1 --report $D/attach-other.json 2>> $D/attach.txt
             echo "other=$?" >> $D/attach.txt
+            # By the server's pid: the service finds its cgroup (which holds only the server's tree).
+            setpriv --reuid=65534 --regid=65534 --clear-groups $D/sustain-measure attach --socket $SOCK -q \\
+                --pid $(cat $D/server.pid) --duration 1 --report $D/attach-pid.json 2>> $D/attach.txt
+            echo "pid=$?" >> $D/attach.txt
             wait $LOAD $JOB
             ( kill $BRIEF; wait $BRIEF; rmdir $CG/brief ) 2>/dev/null
             sleep 1.5  # the next scrapes see the last requests
@@ -210,6 +214,10 @@ struct ServiceWatchTests {
         #expect(attachOutcome.contains("attach=0") && attachOutcome.contains("other=64"), "\(attachOutcome)")
         #expect(attachOutcome.contains("every process in it is yours"), "\(attachOutcome)")
         let attach = try Report.decode(Data(contentsOf: directory.appendingPathComponent("attach.json")))
+        let byPID = try Report.decode(Data(contentsOf: directory.appendingPathComponent("attach-pid.json")))
+        #expect(attachOutcome.contains("pid=0"), "\(attachOutcome)")
+        #expect(byPID.attribution?.cgroup == "/\(name)/server" && byPID.watched?.target.hasPrefix("pid ") == true)
+        #expect(byPID.units == nil, "no units asked: no units section")
         let attached = try #require(attach.units, "\(attach.warnings)")
         let attachedCount = try #require(attached.count, "\(attached.missing)")
         #expect(attachedCount > 20 && attachedCount < 300, "\(attachedCount) requests in 2 s of the load")
