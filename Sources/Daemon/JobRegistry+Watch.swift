@@ -247,6 +247,11 @@ extension JobRegistry {
             guard var watch = watches[name] else { continue }
             let age = watch.period.start.instant.seconds(to: end.instant)
             guard age > 0, force || age >= seconds else { continue }
+            if age < seconds {
+                watch.note(
+                    "The service stopped: this period ends at its shutdown, before its \(Int(seconds)) s; the next "
+                        + "starts when the service does (a crash would lose the period: only a stop writes it).")
+            }
             reports.append(report(of: &watch, to: end))
             watches[name] = watch
         }

@@ -144,7 +144,7 @@ actor WatchService: Service {
                 }
             }
         } catch is CancellationError {}
-        await registry.reportWatches(olderThan: 0, force: true)
+        await registry.reportWatches(olderThan: reportSeconds, force: true)
     }
 
     /// The watches whose scrape has not come back yet: not scraped again until it has, so a slow or huge endpoint

@@ -239,6 +239,7 @@ struct ServiceWatchTests {
         #expect(units.count == Double(served), "\(units)")
         #expect(model.watched?.name == "model" && model.watched?.cgroup == "/\(name)/server")
         #expect(model.owner?.uid == 65534 && model.labels["watch"] == "model")
+        #expect(model.warnings.contains { $0.hasPrefix("The service stopped: this period ends at its shutdown") })
         let joules = try #require(units.joules)
         let perUnit = try #require(units.joulesPerUnit)
         #expect(abs(perUnit - joules / Double(served)) < 1e-9 * perUnit)
@@ -262,8 +263,11 @@ struct ServiceWatchTests {
         let periodCPU = try microseconds("cpu-end") / 1e6
         let attachRate = (attach.attribution?.joules ?? 0) / attachCPU
         let periodRate = (model.attribution?.joules ?? 0) / periodCPU
+        // (The period's rate runs lower: the server started in the service's first second, before the idle baseline
+        // was learned, when less of the energy counts as dynamic. Seen 0.6-13 % apart; the fault this guards against,
+        // a baseline stuck at a busy value, made them 4x apart.)
         #expect(
-            abs(attachRate / periodRate - 1) < 0.1, "J per CPU-second: attach \(attachRate) vs period \(periodRate)")
+            abs(attachRate / periodRate - 1) < 0.2, "J per CPU-second: attach \(attachRate) vs period \(periodRate)")
         print("watch: \(attachRate) J per CPU-second of the server in the attach window, \(periodRate) over the period")
         print(
             "watch: \(served) requests, \(joules) J, \(perUnit) J/request, SCI \(sci.gramsPerUnit) g/request "
