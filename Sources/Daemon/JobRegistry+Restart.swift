@@ -30,6 +30,7 @@ extension JobRegistry {
         } catch {
             storeFailed(error, doing: "save the checkpoint")
         }
+        saveWatchPeriods()
     }
 
     /// Closes, as incomplete, the jobs whose process ended without stopping them (a killed client). Checks that

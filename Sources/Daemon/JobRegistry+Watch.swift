@@ -32,6 +32,10 @@ extension JobRegistry {
     /// reloaded configuration): a stopped watch's energy stays in the ledger's finished total.
     public func configureWatches(_ configured: [Configuration.Watch]? = nil) {
         let configured = configured ?? configuration.watches
+        if !watchPeriodsRecovered {
+            watchPeriodsRecovered = true
+            recoverWatchPeriods(configured)
+        }
         guard let checkpoint = sampler.checkpointNow() ?? sampler.latestCheckpoint else { return }
         attributor.step(to: checkpoint)
         for name in watches.keys where !configured.contains(where: { $0.name == name }) {
@@ -238,6 +242,57 @@ extension JobRegistry {
 
     /// The watches whose period is `seconds` old or more (all of them with `force`, at shutdown) get their report,
     /// logged to the store, and a new period.
+    /// Saves each watch's period so far (every checkpoint interval): a service that stops without writing the
+    /// periods' reports (a crash, SIGKILL) writes them, up to here, when it starts again.
+    public func saveWatchPeriods() {
+        guard !watchesClosed, !watches.isEmpty, let checkpoint = sampler.latestCheckpoint else { return }
+        refreshWatches(at: checkpoint)
+        var saved: [String: String] = [:]
+        for watch in watches.values {
+            let period = WatchState.Saved(
+                target: watch.target, period: watch.period, now: totals(of: watch), last: checkpoint,
+                location: watch.location, countsUnits: watch.countsUnits)
+            saved[watch.config.name] = try? Stored.encode(period)
+        }
+        do {
+            try store.saveWatchPeriods(saved)
+        } catch {
+            storeFailed(error, doing: "save the watched servers' periods")
+        }
+    }
+
+    /// Writes the periods a service that stopped without writing them saved, for the servers still watched the
+    /// same way, and forgets them.
+    func recoverWatchPeriods(_ configured: [Configuration.Watch]) {
+        let saved: [String: String]
+        do {
+            saved = try store.watchPeriods()
+        } catch {
+            logger.error("cannot read the watched servers' saved periods", metadata: ["error": "\(error)"])
+            return
+        }
+        for (name, text) in saved.sorted(by: { $0.key < $1.key }) {
+            guard let config = configured.first(where: { $0.name == name }),
+                let period = try? Stored.decode(WatchState.Saved.self, text),
+                period.target == WatchState.targetDescription(config.target),
+                period.period.start.instant.seconds(to: period.last.instant) > 0
+            else { continue }
+            let report = periodReport(
+                period, config: config,
+                extraWarnings: [
+                    "The service stopped without writing this period (a crash, or SIGKILL): it ends at the service's "
+                        + "last checkpoint before it stopped ([daemon] checkpoint_interval); what the server did "
+                        + "after that until the service started again is not counted."
+                ])
+            logger.notice("watch period written after a stop", metadata: ["watch": "\(name)", "id": "\(report.id)"])
+        }
+        do {
+            try store.saveWatchPeriods([:])
+        } catch {
+            storeFailed(error, doing: "forget the watched servers' saved periods")
+        }
+    }
+
     @discardableResult
     public func reportWatches(olderThan seconds: Double, force: Bool = false) -> [Report] {
         guard !watches.isEmpty, let end = sampler.checkpointNow() ?? sampler.latestCheckpoint else { return [] }
@@ -255,16 +310,40 @@ extension JobRegistry {
             reports.append(report(of: &watch, to: end))
             watches[name] = watch
         }
+        if force {
+            // The service stops: its periods are written, none is left to write again at the next start.
+            watchesClosed = true
+            do {
+                try store.saveWatchPeriods([:])
+            } catch {
+                storeFailed(error, doing: "forget the watched servers' saved periods")
+            }
+        }
         return reports
     }
 
     /// The report of the watch's period up to `end`, logged; a new period starts at `end`.
     private func report(of watch: inout WatchState, to end: SamplerCheckpoint) -> Report {
         let now = totals(of: watch)
-        let delta = now - watch.period.totals
-        let period = watch.period
+        let report = periodReport(
+            WatchState.Saved(
+                target: watch.target, period: watch.period, now: now, last: end, location: watch.location,
+                countsUnits: watch.countsUnits),
+            config: watch.config)
+        watch.period = WatchState.Period(
+            start: end, startedAt: report.endedAt, totals: now, found: watch.location != nil, missing: watch.missing)
+        return report
+    }
+
+    /// The report of a period that ends at `saved.last`, logged: the running period's, or one a stopped service
+    /// saved and did not write.
+    func periodReport(_ saved: WatchState.Saved, config: Configuration.Watch, extraWarnings: [String] = [])
+        -> Report
+    {
+        let (period, end, location) = (saved.period, saved.last, saved.location)
+        let delta = saved.now - period.totals
         let endedAt = period.startedAt.addingTimeInterval(period.start.instant.seconds(to: end.instant))
-        let job = watch.location?.root.map { JobAttribution(root: $0.pid, visibleDevices: nil, processesOnly: true) }
+        let job = location?.root.map { JobAttribution(root: $0.pid, visibleDevices: nil, processesOnly: true) }
         var measurement = sampler.measurement(from: period.start, to: end, job: job)
         measurement.timeline = sampler.timeline(from: period.start, to: end)
         let (series, seriesWarning) = configuredSeries()
@@ -276,7 +355,7 @@ extension JobRegistry {
                 method: "cgroup-cpu-time", joules: attributed, share: share,
                 domains: attributor.byDomain(delta.domains), idleJoules: delta.idle,
                 idlePolicy: attributor.policy.rawValue, machineJoules: delta.machine,
-                cgroup: watch.location?.cgroup ?? "",
+                cgroup: location?.cgroup ?? "",
                 kgCo2e: CarbonAssessment(energy: Joules(attributed), settings: carbon).emissions?.kilograms,
                 note: "Attributed, not measured: the machine's counted CPU-side energy (GPUs excluded) shared among "
                     + "the jobs and watched servers open in each second by their cgroups' CPU time. energy.joules "
@@ -285,18 +364,18 @@ extension JobRegistry {
             : nil
         var missing: [String] = []
         let count: Double? = {
-            guard watch.countsUnits else {
+            guard saved.countsUnits else {
                 missing.append(
                     "units: none configured (units_url and units_metric in its [[watch]] entry) and none counted "
                         + "by marks (sustain-measure mark count)")
                 return nil
             }
-            if watch.config.unitsURL != nil, period.failures == period.scrapes {
+            if config.unitsURL != nil, period.failures == period.scrapes {
                 missing.append(
                     period.scrapes == 0
-                        ? "units: the period ended before the first scrape of \(watch.config.unitsURL ?? "")"
-                        : "units: no scrape of \(watch.config.unitsURL ?? "") worked in the period (last: "
-                            + "\(watch.scraped.lastError?.description ?? "unknown"))")
+                        ? "units: the period ended before the first scrape of \(config.unitsURL ?? "")"
+                        : "units: no scrape of \(config.unitsURL ?? "") worked in the period (last: "
+                            + "\(period.lastFailure ?? "unknown"))")
                 return nil
             }
             if period.failures > 0 {
@@ -307,7 +386,7 @@ extension JobRegistry {
             }
             return delta.units
         }()
-        var warnings = period.notes + (seriesWarning.map { [$0] } ?? [])
+        var warnings = extraWarnings + period.notes + (seriesWarning.map { [$0] } ?? [])
         if let reason = period.missing {
             warnings.insert(
                 period.found
@@ -321,36 +400,34 @@ extension JobRegistry {
                     + "machine's), not the server's share.")
         }
         let facts = JobFacts(
-            id: Report.newID(), command: RecordedCommand(text: ["watch:" + watch.config.name]), exitCode: nil,
+            id: Report.newID(), command: RecordedCommand(text: ["watch:" + config.name]), exitCode: nil,
             signal: nil, signalsReceived: [], interrupted: false, startedAt: period.startedAt, endedAt: endedAt,
             host: Report.Host.current())
         var report = Report.assemble(
             FinishedJob(
                 facts: facts, measurement: measurement, sources: sources, carbon: carbon, series: series,
-                seriesWarning: nil, attribution: attribution, labels: ["watch": watch.config.name],
-                container: watch.location.flatMap { ContainerIdentity.parse($0.cgroup)?.labels },
+                seriesWarning: nil, attribution: attribution, labels: ["watch": config.name],
+                container: location.flatMap { ContainerIdentity.parse($0.cgroup)?.labels },
                 lastWarnings: warnings))
         report.watched = Report.Watched(
-            name: watch.config.name, target: watch.target, cgroup: watch.location?.cgroup,
+            name: config.name, target: saved.target, cgroup: location?.cgroup,
             periodSeconds: report.durationSeconds)
         report.units = unitsSection(
-            count: count, unit: watch.config.unit,
-            source: watch.config.unitsURL.map { "scrape \($0) \(watch.config.unitsMetric?.description ?? "")" }
+            count: count, unit: config.unit,
+            source: config.unitsURL.map { "scrape \($0) \(config.unitsMetric?.description ?? "")" }
                 ?? "marks (sustain-measure mark count)",
             missing: missing, attributedJoules: attribution == nil ? nil : delta.joules, share: share, of: report)
-        let owner = watch.location?.owner ?? 0
+        let owner = location?.owner ?? 0
         let user = Identity.userName(owner) ?? "uid \(owner)"
-        report.owner = Report.Owner(uid: owner, user: user, pid: watch.location?.root?.pid)
+        report.owner = Report.Owner(uid: owner, user: user, pid: location?.root?.pid)
         report.measuredBy = "sustain-measured"
         record(&report, identity: Identity(uid: owner, gid: 0, pid: 0, user: user, isAdmin: false), state: "watch")
-        watch.period = WatchState.Period(
-            start: end, startedAt: endedAt, totals: now, found: watch.location != nil, missing: watch.missing)
         let joules = report.units?.joules.map { String($0) } ?? "null"
         let units = report.units?.count.map { String($0) } ?? "null"
         logger.info(
             "watch report",
             metadata: [
-                "watch": "\(watch.config.name)", "id": "\(report.id)", "joules": "\(joules)", "units": "\(units)",
+                "watch": "\(config.name)", "id": "\(report.id)", "joules": "\(joules)", "units": "\(units)",
             ])
         return report
     }

@@ -115,6 +115,10 @@ public actor JobRegistry {
     var finishedCounters: [JobCounter] = []
     /// The deployed models' servers watched (`[[watch]]`), by name.
     var watches: [String: WatchState] = [:]
+    /// Whether the periods a stopped service saved have been written (once, at the first configuration), and
+    /// whether the watches' last periods have been written at shutdown (nothing is saved after that).
+    var watchPeriodsRecovered = false
+    var watchesClosed = false
     /// How far back the machine's power timeline reaches (1 s buckets): a job's report carries the timeline of
     /// its window when the ring still holds its start (6 h: about 2 MB for 8 energy channels).
     public static let timelineSeconds = 6 * 3600

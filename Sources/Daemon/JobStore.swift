@@ -153,6 +153,14 @@ public final class JobStore: Sendable {
                 table.column("checkpoint", .text).notNull()
             }
         }
+        migrator.registerMigration("v3: watch periods") { db in
+            // Each watched server's period so far (JSON), saved every checkpoint: a service that stops without
+            // writing the periods' reports (a crash, SIGKILL) writes them when it starts again.
+            try db.create(table: "watch_periods") { table in
+                table.primaryKey("name", .text)
+                table.column("period", .text).notNull()
+            }
+        }
         return migrator
     }
 
@@ -173,6 +181,28 @@ public final class JobStore: Sendable {
     /// Forgets an open job that cannot be carried over (its row could not be read).
     public func deleteOpen(_ id: String) throws {
         try database.write { db in _ = try OpenJobRecord.deleteOne(db, key: id) }
+    }
+
+    /// Replaces the watched servers' saved periods (name → JSON) with `periods`, in one transaction.
+    public func saveWatchPeriods(_ periods: [String: String]) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM watch_periods")
+            for (name, period) in periods {
+                try db.execute(
+                    sql: "INSERT INTO watch_periods (name, period) VALUES (?, ?)", arguments: [name, period])
+            }
+        }
+    }
+
+    /// The watched servers' saved periods, name → JSON.
+    public func watchPeriods() throws -> [String: String] {
+        try database.read { db in
+            var periods: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, period FROM watch_periods") {
+                periods[row["name"]] = row["period"]
+            }
+            return periods
+        }
     }
 
     /// The sampler's running totals, saved every checkpoint interval: with each open job's start, they give every

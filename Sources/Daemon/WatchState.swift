@@ -9,7 +9,7 @@ import SustainCore
 /// `watch:NAME`, beside the jobs, one accounting), plus the GPUs its processes used.
 struct WatchState {
     /// Running totals since the service started watching the server.
-    struct Totals: Equatable {
+    struct Totals: Equatable, Codable {
         /// Attributed CPU-side energy per ledger domain.
         var domains: [Double]
         /// The machine's attributed-domain energy while watched, and the idle part of the server's.
@@ -36,7 +36,7 @@ struct WatchState {
     }
 
     /// Where the server is now.
-    struct Location: Equatable {
+    struct Location: Equatable, Codable {
         var cgroup: String
         /// Its first process (the pid file's, else the lowest pid in the cgroup): the root of the tree whose GPU
         /// use is charged to it, and whose owner owns its reports.
@@ -45,7 +45,7 @@ struct WatchState {
     }
 
     /// The report period: from `start`, with the totals then, and what went missing during it.
-    struct Period {
+    struct Period: Codable {
         var start: SamplerCheckpoint
         var startedAt: Date
         var totals: Totals
@@ -57,6 +57,18 @@ struct WatchState {
         var found = false
         var missing: String?
         var notes: [String] = []
+    }
+
+    /// A period as saved every checkpoint (`watch_periods`), for a service that stops without writing it.
+    struct Saved: Codable {
+        /// The watch's target as configured (`cgroup …`): a period is written again only for the same server.
+        var target: String
+        var period: Period
+        /// The totals at `last`, the period's last saved checkpoint.
+        var now: Totals
+        var last: SamplerCheckpoint
+        var location: Location?
+        var countsUnits: Bool
     }
 
     let config: Configuration.Watch
@@ -82,8 +94,10 @@ struct WatchState {
     /// Whether any unit of work is configured or has been marked.
     var countsUnits: Bool { config.unitsURL != nil || marked > 0 }
 
-    var target: String {
-        switch config.target {
+    var target: String { Self.targetDescription(config.target) }
+
+    static func targetDescription(_ target: Configuration.Watch.Target) -> String {
+        switch target {
         case .cgroup(let path): "cgroup \(path)"
         case .unit(let unit): "unit \(unit)"
         case .pidFile(let path): "pid_file \(path)"

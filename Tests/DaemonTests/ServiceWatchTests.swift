@@ -314,4 +314,63 @@ struct ServiceWatchTests {
             )
         }
     }
+
+    /// A service killed with SIGKILL writes the period it could not, when it starts again: up to its last
+    /// checkpoint, with every request served before it, and says so; a stop with SIGTERM leaves nothing to write again.
+    @Test func aKilledServiceWritesTheWatchsPeriodWhenItStartsAgain() throws {
+        let directory = try Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mount = try #require(cgroupMount)
+        let name = "sustain-watch-kill-\(getpid())"
+        let cgroup = "\(mount)/\(name)"
+        defer { AttributionTests.remove(cgroup, children: ["server"], mount: mount) }
+        let port = 20_500 + Int(getpid() % 19_000)
+        let server = Self.fixtures.appendingPathComponent("model_server.py").path
+        let load = Self.fixtures.appendingPathComponent("load.py").path
+        let config = """
+            watch_scrape_seconds = 0.5
+            [[watch]]
+            name = "model"
+            cgroup = "/\(name)/server"
+            units_url = "http://127.0.0.1:\(port)/metrics"
+            units_metric = 'model_requests_total{code="200"}'
+            units_name = "request"
+            """
+        let outcome = try SocketTests.withDaemon(
+            scenario: "unreadable", in: directory, config: config,
+            """
+            CG=\(cgroup); mkdir -p $CG/server
+            sh -c "echo \\$\\$ > $CG/server/cgroup.procs; exec /usr/bin/python3 \(server) \(port) $D/server.pid 5" &
+            SERVER=$!
+            for i in $(seq 1 100); do
+                curl -sf --unix-socket $SOCK http://x/v1/watches | grep -q '"units":0' && break; sleep 0.1
+            done
+            python3 \(load) http://127.0.0.1:\(port)/infer 100 2 > $D/ok.txt
+            sleep 2  # a scrape, then a checkpoint, after the last request
+            kill -KILL $DAEMON; wait $DAEMON 2>/dev/null
+            start_daemon
+            sleep 1
+            ids() { curl -sf --unix-socket $SOCK "http://x/v1/jobs?label=watch=model" | python3 -c \\
+                'import json,sys; print(" ".join(j["id"] for j in json.load(sys.stdin)["finished"]))'; }
+            for id in $(ids); do curl -sf --unix-socket $SOCK http://x/v1/jobs/$id > $D/after-kill.$id.json; done
+            kill -TERM $DAEMON; wait $DAEMON
+            start_daemon
+            sleep 1
+            ids | wc -w > $D/count-after-term.txt
+            kill $SERVER
+            """)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasPrefix("after-kill.")
+        }
+        #expect(files.count == 1, "one period written after the kill: \(files)")
+        let report = try Report.decode(
+            Data(contentsOf: directory.appendingPathComponent(try #require(files.first))))
+        #expect(report.units?.count == 100, "\(String(describing: report.units))")
+        #expect(report.warnings.contains { $0.hasPrefix("The service stopped without writing this period") })
+        #expect((report.units?.joules ?? 0) > 0 && report.durationSeconds > 2, "\(report.durationSeconds) s")
+        // After the SIGTERM, the period it wrote and the killed one: two, none written twice.
+        let count = try String(contentsOf: directory.appendingPathComponent("count-after-term.txt"), encoding: .utf8)
+        #expect(count.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(count)")
+    }
 }
