@@ -47,10 +47,8 @@ extension JobRegistry {
         guard path != "/", let mount = attributor.mount,
             let processes = CgroupV2.processes(mount: mount, path: path), !processes.isEmpty
         else { return false }
-        let children = SafeFile.names(in: mount + path, prefix: "").filter {
-            $0 != "." && $0 != ".." && SafeFile.kind(of: mount + path + "/" + $0) == .directory
-        }
-        return children.isEmpty && processes.allSatisfy { ProcessIdentity.owner(of: $0) == uid }
+        return CgroupV2.children(mount: mount, path: path).isEmpty
+            && processes.allSatisfy { ProcessIdentity.owner(of: $0) == uid }
     }
 
     /// Why the cgroup `path` that process `pid` is in is not the job's own, if it is not: the root cgroup, or one

@@ -113,21 +113,13 @@ extension JobRegistry {
 
     /// Ends the watch's ledger entry for its present cgroup, keeping what it got.
     private func retire(_ watch: inout WatchState) {
-        if let ledger = attributor.remove(job: watch.ledgerID) {
-            watch.retired.domains = zip(watch.retired.domains, ledger.joules).map { $0 + $1 }
-            watch.retired.machine += ledger.machineJoules
-            watch.retired.idle += ledger.idleJoules
-        }
+        if let ledger = attributor.remove(job: watch.ledgerID) { watch.retired.add(ledger) }
     }
 
     /// The watch's totals now (the caller has stepped the ledger).
     func totals(of watch: WatchState) -> WatchState.Totals {
         var totals = watch.retired
-        if let ledger = attributor.jobs[watch.ledgerID] {
-            totals.domains = zip(totals.domains, ledger.joules).map { $0 + $1 }
-            totals.machine += ledger.machineJoules
-            totals.idle += ledger.idleJoules
-        }
+        if let ledger = attributor.jobs[watch.ledgerID] { totals.add(ledger) }
         totals.gpu = watch.gpu
         totals.grams = watch.grams
         totals.units = watch.scraped.total + watch.marked

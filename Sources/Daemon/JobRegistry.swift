@@ -419,7 +419,7 @@ public actor JobRegistry {
     /// cgroup (attach) watches the server's first process instead, charged only the GPUs the server ran on.
     func watch(_ job: inout Job) {
         if job.start.observe == true, let cgroup = job.start.cgroup, let mount = attributor.mount,
-            let first = CgroupV2.processes(mount: mount, path: cgroup)?.min()
+            let first = CgroupV2.firstProcess(mount: mount, path: cgroup)
         {
             job.attribution = JobAttribution(root: first, visibleDevices: nil, processesOnly: true)
             sampler.watch(jobRoot: first)

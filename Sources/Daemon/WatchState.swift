@@ -23,6 +23,13 @@ struct WatchState {
 
         init(domains: Int) { self.domains = Array(repeating: 0, count: domains) }
 
+        /// Adds what one ledger entry of the watch got (its present cgroup's, or an earlier one's).
+        mutating func add(_ ledger: AttributionLedger.Job) {
+            domains = zip(domains, ledger.joules).map { $0 + $1 }
+            machine += ledger.machineJoules
+            idle += ledger.idleJoules
+        }
+
         static func - (lhs: Totals, rhs: Totals) -> Totals {
             var result = Totals(domains: lhs.domains.count)
             result.domains = zip(lhs.domains, rhs.domains).map { $0 - $1 }
@@ -140,7 +147,7 @@ struct WatchState {
             cgroup = path
             root = process
         }
-        if root == nil, let first = CgroupV2.processes(mount: mount, path: cgroup)?.min() {
+        if root == nil, let first = CgroupV2.firstProcess(mount: mount, path: cgroup) {
             root = ProcessIdentity.of(first)
         }
         let owner = root.flatMap { ProcessIdentity.owner(of: $0.pid) } ?? 0

@@ -51,10 +51,8 @@ public enum CgroupV2 {
         for _ in 0..<maximumDepth {
             var next: [String] = []
             for path in level {
-                for name in SafeFile.names(in: mount + (path.isEmpty ? "/" : path), prefix: "")
-                where name != "." && name != ".." {
+                for name in children(mount: mount, path: path.isEmpty ? "/" : path) {
                     let child = path + "/" + name
-                    guard SafeFile.kind(of: mount + child) == .directory else { continue }
                     if name == unit { return child }
                     seen += 1
                     if seen > maximumDirectories { return nil }
@@ -64,6 +62,19 @@ public enum CgroupV2 {
             level = next
         }
         return nil
+    }
+
+    /// The names of the child cgroups of the cgroup at `path` (its subdirectories); none when it cannot be read.
+    public static func children(mount: String, path: String) -> [String] {
+        let directory = mount + (path == "/" ? "" : path)
+        return SafeFile.names(in: directory + "/", prefix: "").filter {
+            $0 != "." && $0 != ".." && SafeFile.kind(of: directory + "/" + $0) == .directory
+        }
+    }
+
+    /// The first (lowest) pid in the cgroup at `path`: a server's main process, whose tree is charged its GPUs.
+    public static func firstProcess(mount: String, path: String) -> Int32? {
+        processes(mount: mount, path: path)?.min()
     }
 
     /// A cgroup path is one the daemon may read: absolute, no `..`, no control characters, at most 4096 bytes.
