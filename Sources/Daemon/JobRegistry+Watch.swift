@@ -466,7 +466,7 @@ extension JobRegistry {
         guard served.count.map({ $0.isFinite && $0 >= 0 && $0 <= 1e18 }) ?? true else {
             throw .invalid("units.count must be a finite number from 0 to 1e18, or null")
         }
-        guard Configuration.isWatchName(served.unit), served.unit.utf8.count <= 32 else {
+        guard Configuration.isUnitName(served.unit) else {
             throw .invalid("units.unit must be a word such as \"token\" or \"request\"")
         }
         guard served.source.utf8.count <= 4096, served.missing.count <= 20,

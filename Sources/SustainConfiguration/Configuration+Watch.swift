@@ -118,7 +118,7 @@ extension Configuration {
                 )
             }
             let units = try reader.string(table, "\(key).units_name") ?? "unit"
-            guard Self.isWatchName(units), units.utf8.count <= 32 else {
+            guard Self.isUnitName(units) else {
                 throw ConfigurationError(
                     path: path, key: "\(key).units_name", reason: "must be a word such as \"token\" or \"request\"")
             }
@@ -127,6 +127,10 @@ extension Configuration {
         }
         return watches
     }
+
+    /// What one unit of work is called (`token`, `request`): a watch name of at most 32 bytes. The configuration,
+    /// `attach --units-name` and the service's check of an attach's units all use this one rule.
+    public static func isUnitName(_ name: String) -> Bool { isWatchName(name) && name.utf8.count <= 32 }
 
     public static func isWatchName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)

@@ -4,6 +4,7 @@ import LinuxSupport
 import Meter
 import Reports
 import SustainAPI
+import SustainConfiguration
 import SustainCore
 
 extension SustainMeasure {
@@ -71,9 +72,10 @@ extension SustainMeasure {
                     throw ValidationError("--units-metric: \(error).")
                 }
             }
-            guard !unit.isEmpty, unit.utf8.count <= 32,
-                unit.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || "._-".unicodeScalars.contains($0) })
-            else { throw ValidationError("--units-name must be a word such as token or request.") }
+            // The service's own check of a unit's name (refused there only after the whole window otherwise).
+            guard Configuration.isUnitName(unit) else {
+                throw ValidationError("--units-name must be a word such as token or request.")
+            }
         }
 
         /// What the job names: the server's process, or its cgroup (with this process for the job's liveness).

@@ -248,23 +248,23 @@ extension SustainMeasure.Estimate {
                     name: "measured", value: "\(Quantity.significant(joules / count, 4)) J/\(units.unit)",
                     note: "\(Quantity.scientific(effective)) FLOP per joule effective (\(Quantity.fixed(count, 0)) "
                         + "\(units.unit)s × \(Quantity.scientific(perUnit)) FLOP each, \(Quantity.energy(joules)))"))
-            if let name = execution.hardware {
-                do {
-                    let part = try HardwareTable.bundled.part(name)
-                    let precision = Precision(rawValue: (execution.precision ?? "bf16").lowercased()) ?? .bf16
-                    let mfu = execution.mfu ?? ExecutionAssumptions.defaultDeploymentMFU
-                    if let peak = part.peakFLOPsPerSecond[precision], part.power > 0 {
-                        let formula = peak * mfu / part.power
-                        result.assumptions.append(
-                            .init(
-                                name: "against the formula",
-                                value: "\(Quantity.scientific(formula)) FLOP per joule at MFU \(mfu)",
-                                note: "\(part.name) \(precision.rawValue) peak × MFU ÷ board power; the measurement "
-                                    + "implies MFU \(Quantity.significant(effective / formula * mfu, 3)) (the "
-                                    + "estimate above uses the measurement)"))
-                    }
-                } catch {
-                    throw ValidationError("\(error)")
+            if execution.hardware != nil {
+                // The formula's assumptions as `estimate deploy --hardware` makes them (precision by the part's
+                // kind, MFU, bounds), without the calibration.
+                var formulaOptions = execution
+                formulaOptions.calibrate = nil
+                let assumptions = try formulaOptions.assumptions(defaultMFU: ExecutionAssumptions.defaultDeploymentMFU)
+                if case .hardware(let part, let precision, let mfu, _) = assumptions.basis,
+                    let peak = part.peakFLOPsPerSecond[precision], part.power > 0
+                {
+                    let formula = peak * mfu / part.power
+                    result.assumptions.append(
+                        .init(
+                            name: "against the formula",
+                            value: "\(Quantity.scientific(formula)) FLOP per joule at MFU \(mfu)",
+                            note: "\(part.name) \(precision.rawValue) peak × MFU ÷ board power; the measurement "
+                                + "implies MFU \(Quantity.significant(effective / formula * mfu, 3)) (the "
+                                + "estimate above uses the measurement)"))
                 }
             }
             return result

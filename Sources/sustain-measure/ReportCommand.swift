@@ -82,6 +82,9 @@ struct LogOptions: ParsableArguments {
         return result.output
     }
 
+    /// A finished job's report, from the service (or, as root with it down, the database).
+    func report(_ id: String) throws -> Report { try Report.decode(Data(try get(APIRoute.job(id)))) }
+
     /// The jobs the filters select: running ones (from the service) and finished ones.
     func jobs() throws -> JobList {
         let query: JobQuery
@@ -126,7 +129,7 @@ extension SustainMeasure.ReportCommand {
 
         /// A watched server's periods: its energy, units and cost per unit, from each period's report.
         func watchTable(_ periods: [JobSummary]) throws {
-            let reports = try periods.map { try Report.decode(Data(try options.get(APIRoute.job($0.id)))) }
+            let reports = try periods.map { try options.report($0.id) }
             let unit = reports.compactMap { $0.units?.unit }.first ?? "unit"
             var rows = [
                 [
@@ -253,7 +256,7 @@ extension SustainMeasure.ReportCommand {
             if format == "codecarbon" {
                 let reports =
                     files.isEmpty
-                    ? try options.jobs().finished.map { try Report.decode(Data(try options.get(APIRoute.job($0.id)))) }
+                    ? try options.jobs().finished.map { try options.report($0.id) }
                     : try files.map(loadReport)
                 print(CodeCarbonCSV.document(reports), terminator: "")
                 return
@@ -338,7 +341,7 @@ extension SustainMeasure.ReportCommand {
                 if SafeFile.kind(of: argument) != nil {
                     loaded.append(try loadReport(argument))
                 } else if argument.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) {
-                    loaded.append(try Report.decode(Data(try options.get(APIRoute.job(argument)))))
+                    loaded.append(try options.report(argument))
                 } else {
                     throw ValidationError("\(argument.escapingControlCharacters): no such file, and not a job id.")
                 }
