@@ -67,9 +67,11 @@ extension JobRegistry {
     /// its energy and carbon up to `checkpoint`.
     func refreshWatches(at checkpoint: SamplerCheckpoint) {
         attributor.step(to: checkpoint)
+        guard !watches.isEmpty else { return }
+        let settings = carbonSettings(at: checkpoint)
         for name in watches.keys {
             guard var watch = watches[name] else { continue }
-            account(&watch, to: checkpoint)
+            account(&watch, to: checkpoint, charging: settings)
             let found: Result<WatchState.Location, WatchMissing> =
                 attributor.mount.map { WatchState.locate(watch.config.target, mount: $0) }
                 ?? .failure(WatchMissing(attributor.unavailable ?? "no cgroup v2 hierarchy"))
@@ -126,9 +128,23 @@ extension JobRegistry {
         return totals
     }
 
+    /// The service's carbon settings at the grid's intensity at `checkpoint`: the configured series' hour, else
+    /// the configured figure. Read once per refresh, for every watch (the series file is read to see if it changed).
+    private func carbonSettings(at checkpoint: SamplerCheckpoint) -> CarbonSettings {
+        var settings = carbon
+        if let series = configuredSeries().series,
+            let point = series.point(at: wallClock(of: checkpoint.instant).timeIntervalSince1970)
+        {
+            settings.intensity = CarbonIntensity(
+                gramsPerKilowattHour: point.gramsPerKilowattHour, basis: settings.intensity.basis)
+        }
+        return settings
+    }
+
     /// Adds the GPU energy the server's processes used since the last accounting, and charges the energy since
-    /// then at the grid's intensity now (the configured series' hour, else the configured figure).
-    private func account(_ watch: inout WatchState, to checkpoint: SamplerCheckpoint) {
+    /// then at `settings` (the intensity now).
+    private func account(_ watch: inout WatchState, to checkpoint: SamplerCheckpoint, charging settings: CarbonSettings)
+    {
         guard checkpoint.instant > watch.lastCheckpoint.instant else { return }
         if let root = watch.location?.root, sampler.channels.contains(where: { $0.kind == .gpu }) {
             let measurement = sampler.measurement(
@@ -142,13 +158,6 @@ extension JobRegistry {
         let delta = max(0, energy - watch.accounted)
         watch.accounted = energy
         guard delta > 0 else { return }
-        var settings = carbon
-        if let series = configuredSeries().series,
-            let point = series.point(at: wallClock(of: checkpoint.instant).timeIntervalSince1970)
-        {
-            settings.intensity = CarbonIntensity(
-                gramsPerKilowattHour: point.gramsPerKilowattHour, basis: settings.intensity.basis)
-        }
         watch.grams += CarbonAssessment(energy: Joules(delta), settings: settings).emissions?.grams ?? 0
     }
 
@@ -232,8 +241,6 @@ extension JobRegistry {
             })
     }
 
-    /// The watches whose period is `seconds` old or more (all of them with `force`, at shutdown) get their report,
-    /// logged to the store, and a new period.
     /// Saves each watch's period so far (every checkpoint interval): a service that stops without writing the
     /// periods' reports (a crash, SIGKILL) writes them, up to here, when it starts again.
     public func saveWatchPeriods() {
@@ -285,9 +292,15 @@ extension JobRegistry {
         }
     }
 
+    /// The watches whose period is `seconds` old or more (all of them with `force`, at shutdown) get their report,
+    /// logged to the store, and a new period.
     @discardableResult
     public func reportWatches(olderThan seconds: Double, force: Bool = false) -> [Report] {
-        guard !watches.isEmpty, let end = sampler.checkpointNow() ?? sampler.latestCheckpoint else { return [] }
+        // Every scrape tick asks; a fresh reading and a refresh only when some period is due.
+        guard !watches.isEmpty, let latest = sampler.latestCheckpoint,
+            force || watches.values.contains(where: { $0.period.start.instant.seconds(to: latest.instant) >= seconds }),
+            let end = sampler.checkpointNow() ?? sampler.latestCheckpoint
+        else { return [] }
         refreshWatches(at: end)
         var reports: [Report] = []
         for name in watches.keys.sorted() {
@@ -297,7 +310,7 @@ extension JobRegistry {
             if age < seconds {
                 watch.note(
                     "The service stopped: this period ends at its shutdown, before its \(Int(seconds)) s; the next "
-                        + "starts when the service does (a crash would lose the period: only a stop writes it).")
+                        + "starts when the service does.")
             }
             reports.append(report(of: &watch, to: end))
             watches[name] = watch
@@ -378,7 +391,7 @@ extension JobRegistry {
             }
             return delta.units
         }()
-        var warnings = extraWarnings + period.notes + (seriesWarning.map { [$0] } ?? [])
+        var warnings = extraWarnings + period.notes
         if let reason = period.missing {
             warnings.insert(
                 period.found
@@ -398,7 +411,7 @@ extension JobRegistry {
         var report = Report.assemble(
             FinishedJob(
                 facts: facts, measurement: measurement, sources: sources, carbon: carbon, series: series,
-                seriesWarning: nil, attribution: attribution, labels: ["watch": config.name],
+                seriesWarning: seriesWarning, attribution: attribution, labels: ["watch": config.name],
                 container: location.flatMap { ContainerIdentity.parse($0.cgroup)?.labels },
                 lastWarnings: warnings))
         report.watched = Report.Watched(
