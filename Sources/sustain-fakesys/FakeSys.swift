@@ -49,6 +49,8 @@ struct FakeSys: ParsableCommand {
         var injectedJoules: [String: Double]
         var updates: Int
         var maxGapSeconds: Double
+        /// Every time the counters stood still for two periods or more (the first 10,000).
+        var stalls: [Simulator.Stall]
         var exitCode: Int32
     }
 
@@ -90,7 +92,7 @@ struct FakeSys: ParsableCommand {
                     (chip.power + chip.energy).map { .init(id: chip.name, name: $0.file, watts: $0.watts) }
                 },
                 injectedJoules: simulator.injectedJoules(), updates: statistics.updates,
-                maxGapSeconds: statistics.maxGap.seconds, exitCode: exitCode)
+                maxGapSeconds: statistics.maxGap.seconds, stalls: statistics.stalls, exitCode: exitCode)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(record)

@@ -21,7 +21,17 @@ final class Simulator: @unchecked Sendable {
     private var threads: [NativeThread] = []
     /// Orders the two threads' updates: one at a time, at most one per period.
     private let updating = Mutex(ContinuousClock.Instant?.none)
-    private let statistics = Mutex((updates: 0, maxGap: Duration.zero))
+    private let statistics = Mutex((updates: 0, maxGap: Duration.zero, stalls: [Stall]()))
+
+    /// A time the counters stood still for two periods or more (both threads held up: the host did not run the
+    /// VM's CPUs), in wall-clock seconds since 1970, so that a test can tell a reading taken then from a fault of
+    /// the reader: a counter read during a stall is behind the energy injected by then.
+    struct Stall: Codable, Equatable {
+        var from: Double
+        var to: Double
+    }
+    /// At most this many stalls are kept (the first ones).
+    static let keptStalls = 10_000
     private let loadFile: String?
     /// Energy injected into each zone since the start (µJ, before wrapping), and into each hwmon energy channel.
     private var zoneMicrojoules: [String: Double] = [:]
@@ -139,8 +149,18 @@ final class Simulator: @unchecked Sendable {
             statistics.withLock { stats in
                 stats.updates += 1
                 stats.maxGap = max(stats.maxGap, gap)
+                if gap >= period * 2, stats.stalls.count < Self.keptStalls {
+                    let to = Self.wallClockSeconds()
+                    stats.stalls.append(Stall(from: to - gap.seconds, to: to))
+                }
             }
         }
+    }
+
+    private static func wallClockSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 
     private static func sleep(_ duration: Duration) {
@@ -150,7 +170,7 @@ final class Simulator: @unchecked Sendable {
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
-    func stop() -> (updates: Int, maxGap: Duration) {
+    func stop() -> (updates: Int, maxGap: Duration, stalls: [Stall]) {
         for timer in timers { timer.stop() }
         for thread in threads { thread.join() }
         return statistics.withLock { $0 }

@@ -12,17 +12,31 @@ import Testing
 /// Jobs last 2 s: each end of a window may be off by one counter step (0.05 % of 2 s together at 1 ms). The 50
 /// jobs at once last 4 s: fifty wrappers starting together on two cores stall the simulator for a millisecond or
 /// two (seen −0.101 % on a 2 s job in a fresh-clone CI run), the counters' own granularity, which a 0.1 % bound on
-/// 2 s cannot absorb.
+/// 2 s cannot absorb. The simulator's two real-time threads still stand still when the host does not run the VM's
+/// CPUs (seen: 6 to 47 stalls of 2 ms or more in a loaded test, the longest 18 ms; once a −0.110 % job): only a
+/// window that starts or ends in such a stall, which the simulator records, is allowed that stall's energy more.
 @Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
 struct ServiceAccuracyTests {
     static let watts = 176.0
     static let tolerance = 0.001
 
+    /// A time the simulator's counters stood still (its `--truth` file): both of its real-time threads held up, the
+    /// host not running the VM's CPUs. A reading taken then is behind the injected energy by up to the stall: the
+    /// counters' fault, not the reader's.
+    struct Stall: Decodable {
+        var from: Double
+        var to: Double
+    }
+
+    struct Truth: Decodable {
+        var stalls: [Stall]
+    }
+
     /// Runs `jobs` as five users at once (each `perUser` jobs of `seconds`), through the daemon sampling every
-    /// `interval` seconds; returns the reports.
+    /// `interval` seconds; returns the reports and the simulator's stalls.
     static func reports(
         interval: Double, users: Int, perUser: Int, seconds: Double, counterPeriod: Int = 500, loaded: Bool = false
-    ) throws -> [Report] {
+    ) throws -> (reports: [Report], stalls: [Stall]) {
         let directory = try Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         // The load: two busy loops, a loop of short processes, and a flood of requests to the service.
@@ -38,7 +52,9 @@ struct ServiceAccuracyTests {
             """ : "LOAD=\"\""
         let outcome = try SocketTests.withDaemon(
             scenario: "unreadable", in: directory, config: "interval = \(interval)\n",
-            fakesys: ["--period-microseconds", "\(counterPeriod)"],
+            fakesys: [
+                "--period-microseconds", "\(counterPeriod)", "--truth", directory.appendingPathComponent("truth").path,
+            ],
             """
             \(load)
             PIDS=""
@@ -53,12 +69,25 @@ struct ServiceAccuracyTests {
             [ -z "$LOAD" ] || kill $LOAD
             """)
         #expect(outcome.status == 0, "\(outcome.stderr)")
-        return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("r-") }
+        let reports = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("r-") }
             .map { try Report.decode(Data(contentsOf: directory.appendingPathComponent($0))) }
+        let truth = try JSONDecoder().decode(
+            Truth.self, from: Data(contentsOf: directory.appendingPathComponent("truth")))
+        return (reports, truth.stalls)
     }
 
-    /// Each report's counted energy against the injected power over its own window; returns the errors.
-    static func check(_ reports: [Report], expected count: Int, label: String) -> [Double] {
+    /// How far behind the injected energy the counters may have been at `instant` (a report's, to the
+    /// millisecond): the length of a stall around it, else 0.
+    static func lag(at instant: Date, _ stalls: [Stall]) -> Double {
+        let t = instant.timeIntervalSince1970
+        return stalls.filter { $0.from - 0.001 <= t && t <= $0.to + 0.001 }.map { $0.to - $0.from }.max() ?? 0
+    }
+
+    /// Each report's counted energy against the injected power over its own window; returns the errors. The bound
+    /// is 0.1 %, widened only for a window that starts or ends while the simulator's counters stood still, by that
+    /// stall's energy (said).
+    static func check(_ run: (reports: [Report], stalls: [Stall]), expected count: Int, label: String) -> [Double] {
+        let reports = run.reports
         #expect(reports.count == count, "\(label): \(reports.count) reports")
         var errors: [Double] = []
         for report in reports {
@@ -70,14 +99,23 @@ struct ServiceAccuracyTests {
             let injected = Self.watts * report.durationSeconds
             let error = (joules - injected) / injected
             errors.append(error)
-            #expect(abs(error) < Self.tolerance, "\(label): \(joules) J vs \(injected) J (\(error * 100) %)")
+            let stalled = lag(at: report.startedAt, run.stalls) + lag(at: report.endedAt, run.stalls)
+            if stalled > 0 {
+                print("\(label): a window's end fell in a simulator stall of \(stalled * 1000) ms: \(error * 100) %")
+            }
+            #expect(
+                abs(error) < Self.tolerance + stalled / report.durationSeconds,
+                "\(label): \(joules) J vs \(injected) J (\(error * 100) %); stalls at its ends \(stalled) s")
             // The instants the report gives are the window's (ISO 8601 to the millisecond).
             let window = report.endedAt.timeIntervalSince(report.startedAt)
             #expect(
                 abs(window - report.durationSeconds) < 0.002, "\(label): \(window) s vs \(report.durationSeconds) s")
         }
         let worst = errors.map(abs).max() ?? 0
-        print("service accuracy \(label): \(errors.count) runs, worst \(String(format: "%+.4f", worst * 100)) %")
+        let longest = run.stalls.map { $0.to - $0.from }.max() ?? 0
+        print(
+            "service accuracy \(label): \(errors.count) runs, worst \(String(format: "%+.4f", worst * 100)) %; "
+                + "simulator: \(run.stalls.count) stalls, longest \(String(format: "%.1f", longest * 1000)) ms")
         return errors
     }
 
