@@ -34,31 +34,38 @@ if (($#)); then
     exec stdbuf -oL -eL swift test --skip-build --no-parallel "$@"
 fi
 
-# Every test, in two processes side by side, each running its tests one at a time: most tests wait on real time
-# (a job of a few seconds, a simulator's counters), so two streams take about half as long on two cores. Not one
-# process with parallel tests: blocking tests would starve Swift's two-thread cooperative pool, and an in-process
-# Hummingbird server then meets a known NIO race (apple/swift-nio#3481). The fake-tree service suites and the
-# API's go to one stream, the rest to the other. Last, one at a time with nothing beside them, the tests that load
-# the machine on purpose or whose figures follow its load: the accuracy tests under load (their busy loops would
-# shift the other stream's 0.1 % figures), attribution and watched servers (shares follow every process's CPU
-# time; the watched server is under a load test) and the power tuner's (a step's time is its workload's, paced by
-# the clock).
+# Every test, in three phases. Not one process with parallel tests: blocking tests would starve Swift's two-thread
+# cooperative pool, and an in-process Hummingbird server then meets a known NIO race (apple/swift-nio#3481); so
+# processes side by side, each running its tests one at a time. Most tests wait on real time (a job of a few
+# seconds, a simulator's counters), using under a core together, so three streams share two cores:
+#   1. three streams side by side: the fake-tree service suites; the API, power, experiment and phase suites;
+#      the rest;
+#   2. one at a time with nothing beside them, the tests whose figures follow the machine's load: the power
+#      tuner's (a step's time is its workload's, paced by the clock), attribution's shares (they follow every
+#      process's CPU time) and the watched server's (a server under a load test);
+#   3. last, the accuracy tests under load: their busy loops would shift everything else's figures.
 binaries=$(swift build --show-bin-path)
 tests() { stdbuf -oL -eL "$binaries/sustainPackageTests.xctest" --testing-library swift-testing --no-parallel "$@"; }
-alone='\.AttributionTests/|ServiceAccuracyTests|PowerTuningTests|ServiceGPUPowerTests|ServiceWatchTests'
-first='ServiceHardeningTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests|\.APITests/|ServicePowerTests'
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-tests --filter "$first" --skip "$alone" > "$log" 2>&1 &
-other=$!
+quiet='PowerTuningTests|ServiceGPUPowerTests/aMemberTunes|\.AttributionTests/sharesFollow|ServiceWatchTests/aWatched'
+loud='ServiceAccuracyTests'
+service='ServiceHardeningTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests'
+second='\.APITests/|ServicePowerTests|ServiceGPUPowerTests|\.ExperimentTests/|NVMLTests|\.PhaseTests/|ServicePhaseTests'
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 status=0
-tests --skip "$first|$alone" || status=$?
-wait "$other" || status=$?
-echo "--- the other stream ($first):"
-cat "$log"
-echo "--- alone ($alone):"
-# The tuner's first: its steps are paced by the clock, and the accuracy tests under load leave the machine busy.
-tuner='ServiceGPUPowerTests|PowerTuningTests'
-tests --filter "$tuner" || status=$?
-tests --filter "$alone" --skip "$tuner" || status=$?
+tests --filter "$service" --skip "$quiet|$loud" > "$logs/service" 2>&1 &
+first=$!
+tests --filter "$second" --skip "$quiet|$loud" > "$logs/second" 2>&1 &
+second_stream=$!
+tests --skip "$service|$second|$quiet|$loud" || status=$?
+wait "$first" || status=$?
+wait "$second_stream" || status=$?
+echo "--- stream ($service):"
+cat "$logs/service"
+echo "--- stream ($second):"
+cat "$logs/second"
+echo "--- alone ($quiet):"
+tests --filter "$quiet" || status=$?
+echo "--- alone ($loud):"
+tests --filter "$loud" || status=$?
 exit "$status"
