@@ -31,7 +31,7 @@ struct FakeSys: ParsableCommand {
     var powerFollowsCPU = false
 
     @Option(help: "How often the counters move, in microseconds (real RAPL: about 1000).")
-    var periodMicroseconds: Int = 500
+    var periodMicroseconds: Int = 1000
 
     @Argument(parsing: .postTerminator)
     var command: [String] = []

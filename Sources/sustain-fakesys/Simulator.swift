@@ -10,7 +10,7 @@ import Synchronization
 /// tick from `loadFile` (a decimal, `1` when the file is absent or unreadable), so a test can step the machine's
 /// power between phases and know the power of each window. Counters integrate that power tick by tick.
 final class Simulator: @unchecked Sendable {
-    /// How often the counters move: 0.5 ms by default, 1 ms as real RAPL does (`--period-microseconds 1000`).
+    /// How often the counters move: 1 ms by default, as real RAPL does (finer with `--period-microseconds`).
     let period: Duration
     static let width = 20
 
@@ -49,7 +49,7 @@ final class Simulator: @unchecked Sendable {
 
     init(
         scenario: Scenario, tree: FakeTree, loadFile: String? = nil, followsCPU: Bool = false,
-        period: Duration = .microseconds(500)
+        period: Duration = .microseconds(1000)
     ) throws {
         self.period = period
         self.scenario = scenario
@@ -173,15 +173,20 @@ final class Simulator: @unchecked Sendable {
     func stop() -> (updates: Int, maxGap: Duration, stalls: [Stall]) {
         for timer in timers { timer.stop() }
         for thread in threads { thread.join() }
+        if loadDescriptor >= 0 { close(loadDescriptor) }
         return statistics.withLock { $0 }
     }
+
+    /// The load file, open once it exists: tests rewrite it in place (`echo 0.5 > $SUSTAIN_FAKESYS_LOAD`), so one
+    /// `pread` a tick reads the latest, where an open and a close each tick cost two more system calls.
+    private var loadDescriptor: Int32 = -1
 
     /// The load factor in `loadFile` now: a finite, non-negative decimal, else the last good one.
     private func readLoad() -> Double {
         guard let loadFile else { return 1 }
-        let fd = open(loadFile, O_RDONLY | O_CLOEXEC)
+        if loadDescriptor < 0 { loadDescriptor = open(loadFile, O_RDONLY | O_CLOEXEC) }
+        let fd = loadDescriptor
         guard fd >= 0 else { return loadFactor }
-        defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 32)
         let count = pread(fd, &buffer, buffer.count, 0)
         guard count > 0,
