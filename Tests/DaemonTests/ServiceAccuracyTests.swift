@@ -32,7 +32,7 @@ struct ServiceAccuracyTests {
         var stalls: [Stall]
     }
 
-    /// Runs `jobs` as five users at once (each `perUser` jobs of `seconds`), through the daemon sampling every
+    /// Runs jobs as `users` users at once (each `perUser` jobs of `seconds`), through the daemon sampling every
     /// `interval` seconds; returns the reports and the simulator's stalls.
     static func reports(
         interval: Double, users: Int, perUser: Int, seconds: Double, counterPeriod: Int = 500, loaded: Bool = false
@@ -121,13 +121,13 @@ struct ServiceAccuracyTests {
 
     @Test func at1HzUnderLoadEveryJobIsWithinATenthOfAPercent() throws {
         let reports = try Self.reports(
-            interval: 1, users: 5, perUser: 4, seconds: 2, counterPeriod: 1000, loaded: true)
+            interval: 1, users: 10, perUser: 2, seconds: 2, counterPeriod: 1000, loaded: true)
         _ = Self.check(reports, expected: 20, label: "1 Hz, 1 ms counters, loaded")
     }
 
     @Test func at10HzUnderLoadEveryJobIsWithinATenthOfAPercent() throws {
         let reports = try Self.reports(
-            interval: 0.1, users: 5, perUser: 4, seconds: 2, counterPeriod: 1000, loaded: true)
+            interval: 0.1, users: 10, perUser: 2, seconds: 2, counterPeriod: 1000, loaded: true)
         _ = Self.check(reports, expected: 20, label: "10 Hz, 1 ms counters, loaded")
     }
 
