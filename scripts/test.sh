@@ -35,33 +35,37 @@ fi
 # Every test, in three phases. Not one process with parallel tests: blocking tests would starve Swift's two-thread
 # cooperative pool, and an in-process Hummingbird server then meets a known NIO race (apple/swift-nio#3481); so
 # processes side by side, each running its tests one at a time. Most tests wait on real time (a job of a few
-# seconds, a simulator's counters), using under a core together, so three streams share two cores:
-#   1. three streams side by side: the fake-tree service suites; the API, power, experiment and phase suites;
-#      the rest;
+# seconds, a simulator's counters): four such streams used 1.1 cores of two here.
+#   1. four streams side by side: the fake-tree service and socket suites; the API, power, experiment and NVML
+#      suites; hourly carbon, the HTML report in Chromium, SLURM, Prometheus and phases; the rest;
 #   2. one at a time with nothing beside them, the tests whose figures follow the machine's load: the power
 #      tuner's (a step's time is its workload's, paced by the clock), attribution's shares (they follow every
-#      process's CPU time) and the watched server's (a server under a load test);
+#      process's CPU time) and the watched server's (a server under a load test); beside the streams they failed;
 #   3. last, the accuracy tests under load: their busy loops would shift everything else's figures.
 binaries=$(swift build --show-bin-path)
 tests() { stdbuf -oL -eL "$binaries/sustainPackageTests.xctest" --testing-library swift-testing --no-parallel "$@"; }
 quiet='PowerTuningTests|ServiceGPUPowerTests/aMemberTunes|\.AttributionTests/sharesFollow|ServiceWatchTests/aWatched'
 loud='ServiceAccuracyTests'
-service='ServiceHardeningTests|FakeSysfsTests|SocketTests|SlurmTests|PrometheusTests'
-second='\.APITests/|ServicePowerTests|ServiceGPUPowerTests|\.ExperimentTests/|NVMLTests|\.PhaseTests/|ServicePhaseTests'
+streams=(
+    'ServiceHardeningTests|FakeSysfsTests|SocketTests'
+    '\.APITests/|ServicePowerTests|ServiceGPUPowerTests|\.ExperimentTests/|NVMLTests'
+    'HourlyCarbonTests|HTMLReportTests|SlurmTests|PrometheusTests|\.PhaseTests/'
+)
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 status=0
-tests --filter "$service" --skip "$quiet|$loud" > "$logs/service" 2>&1 &
-first=$!
-tests --filter "$second" --skip "$quiet|$loud" > "$logs/second" 2>&1 &
-second_stream=$!
-tests --skip "$service|$second|$quiet|$loud" || status=$?
-wait "$first" || status=$?
-wait "$second_stream" || status=$?
-echo "--- stream ($service):"
-cat "$logs/service"
-echo "--- stream ($second):"
-cat "$logs/second"
+pids=()
+for index in "${!streams[@]}"; do
+    tests --filter "${streams[index]}" --skip "$quiet|$loud" > "$logs/$index" 2>&1 &
+    pids+=($!)
+done
+named=$(IFS='|'; echo "${streams[*]}")
+tests --skip "$named|$quiet|$loud" || status=$?
+for index in "${!streams[@]}"; do
+    wait "${pids[index]}" || status=$?
+    echo "--- stream (${streams[index]}):"
+    cat "$logs/$index"
+done
 echo "--- alone ($quiet):"
 tests --filter "$quiet" || status=$?
 echo "--- alone ($loud):"
