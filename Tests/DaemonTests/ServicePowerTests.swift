@@ -259,6 +259,8 @@ extension ServiceGPUPowerTests {
         #expect(tuning.choiceWatts == 200)
         #expect(tuning.stepsSeen == 150)
         let saving = try #require(tuning.predictedEnergySaving)
+        let profiles = tuning.candidates.map { "\(Int($0.watts)) W \(String(format: "%.3f", $0.joulesPerStep)) J" }
+        print("service tuning: predicted saving \(saving), J/step \(profiles.joined(separator: ", "))")
         #expect(abs(saving - 0.2) < 0.02, "predicted saving \(saving) vs the curve's 0.2")
         #expect(report.powerControl?.allSatisfy { $0.requestedBy.contains("uid 20001") } == true)
         // The sweep was kept in the service's state directory; the job's next run skips it.
