@@ -20,17 +20,7 @@ struct ServiceAccuracyTests {
     static let watts = 176.0
     static let tolerance = 0.001
 
-    /// A time the simulator's counters stood still (its `--truth` file): both of its real-time threads held up, the
-    /// host not running the VM's CPUs. A reading taken then is behind the injected energy by up to the stall: the
-    /// counters' fault, not the reader's.
-    struct Stall: Decodable {
-        var from: Double
-        var to: Double
-    }
-
-    struct Truth: Decodable {
-        var stalls: [Stall]
-    }
+    typealias Stall = FakesysTruth.Stall
 
     /// Runs jobs as `users` users at once (each `perUser` jobs of `seconds`), through the daemon sampling every
     /// `interval` seconds; returns the reports and the simulator's stalls.
@@ -71,8 +61,7 @@ struct ServiceAccuracyTests {
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let reports = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("r-") }
             .map { try Report.decode(Data(contentsOf: directory.appendingPathComponent($0))) }
-        let truth = try JSONDecoder().decode(
-            Truth.self, from: Data(contentsOf: directory.appendingPathComponent("truth")))
+        let truth = try FakesysTruth.read(directory.appendingPathComponent("truth").path)
         return (reports, truth.stalls)
     }
 

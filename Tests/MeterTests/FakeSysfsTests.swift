@@ -8,21 +8,9 @@ import Testing
 /// compared with the injected energy.
 @Suite(.serialized, .enabled(if: Harness.canUseMountNamespace, Comment(rawValue: Harness.rootOnlyNotice)))
 struct FakeSysfsTests {
-    struct Truth: Decodable {
-        struct Channel: Decodable {
-            var id: String
-            var name: String
-            var watts: Double
-        }
-        var zones: [Channel]
-        var chips: [Channel]
-        var updates: Int
-        var maxGapSeconds: Double
-    }
-
     struct Run {
         var report: Report
-        var truth: Truth
+        var truth: FakesysTruth
         var status: Int32
         var stderr: String
 
@@ -57,7 +45,7 @@ struct FakeSysfsTests {
             ]
                 + measure + ["--report", reportPath] + extra + ["--", "/bin/sleep", String(seconds)])
         let reportData = try Data(contentsOf: URL(fileURLWithPath: reportPath))
-        let truth = try JSONDecoder().decode(Truth.self, from: Data(contentsOf: URL(fileURLWithPath: truthPath)))
+        let truth = try FakesysTruth.read(truthPath)
         return Run(report: try Report.decode(reportData), truth: truth, status: outcome.status, stderr: outcome.stderr)
     }
 
